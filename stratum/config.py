@@ -1,0 +1,102 @@
+"""Settings read from the environment, and the one place that decides where the cache lives.
+
+Every other module asks here instead of reading ``os.environ`` itself, so a setting has one
+name, one default and one parser.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def parse_size(text: str) -> int:
+    """Parse sizes such as ``512M``, ``2G``, ``1.5GB``, ``1048576``; ValueError if malformed."""
+    text = text.strip().lower().removesuffix("b")
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def _size(name: str, default: int) -> int:
+    try:
+        return parse_size(os.environ[name])
+    except (KeyError, ValueError):
+        return default
+
+
+def default_cache_dir() -> Path:
+    explicit = os.environ.get("STRATUM_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "stratum"
+
+
+@dataclass(frozen=True)
+class Settings:
+    disabled: bool
+    explain: bool
+    strict: bool
+    native: bool
+    cache_enabled: bool
+    cache_dir: Path
+    cache_size: int
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            disabled=_flag("STRATUM_DISABLE"),
+            explain=_flag("STRATUM_EXPLAIN"),
+            strict=_flag("STRATUM_STRICT"),
+            native=_flag("STRATUM_NATIVE", True),
+            cache_enabled=_flag("STRATUM_CACHE", True),
+            cache_dir=default_cache_dir(),
+            cache_size=_size("STRATUM_CACHE_SIZE", 2 << 30),
+        )
+
+
+class CacheDirError(Exception):
+    """The cache directory cannot be used safely; the run continues uncached."""
+
+
+def prepare_cache_dir(path: Path) -> Path:
+    """Create the cache directory ``0700`` or check that an existing one is safe to trust.
+
+    Entries are pickles, and loading a pickle runs code, so a directory another user owns or
+    can write to is refused rather than used.
+    """
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.stat()
+    except OSError as exc:
+        raise CacheDirError(f"cannot create cache directory {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise CacheDirError(f"cache path {path} is not a directory")
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise CacheDirError(f"cache directory {path} is owned by another user (uid {info.st_uid})")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise CacheDirError(f"cache directory {path} is writable by other users")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CacheDirError(f"cache directory {path} is not writable")
+    return path
+
+
+def warn(message: str) -> None:
+    """stratum's own one-line message on stderr (only for its own failures or when asked)."""
+    try:
+        sys.__stderr__.write(f"stratum: {message}\n")
+        sys.__stderr__.flush()
+    except Exception:
+        pass
