@@ -1,0 +1,205 @@
+"""Runtime entry points called by rewritten user code.
+
+Each function first decides, as cheaply as it can, whether a library object is involved;
+if not, it performs the plain operation (``operator.add``, ``getattr`` ...) with exactly the
+semantics of the replaced instruction. Library operations go to the engine installed by
+``set_engine`` (``engine.call(spec, fn, args, kwargs)``). With no engine installed every
+function is a pass-through, so rewritten code stays correct after deactivation.
+"""
+from __future__ import annotations
+
+import operator
+import types
+
+from interposer import registry
+
+_engine = None
+_LIB = registry.LIB_TYPE_CACHE  # type -> bool (is a library type)
+_is_lib_type = registry.is_lib_type
+_NOTHING = object()
+
+
+def set_engine(engine) -> None:
+    global _engine
+    _engine = engine
+
+
+def get_engine():
+    return _engine
+
+
+def _lib(t) -> bool:
+    r = _LIB.get(t)
+    if r is None:
+        r = _is_lib_type(t)
+    return r
+
+
+class TracedCall:
+    """A library callable bound to its registry spec; calling it goes through the engine."""
+
+    __slots__ = ("spec", "fn")
+
+    def __init__(self, spec, fn):
+        self.spec = spec
+        self.fn = fn
+
+    def __call__(self, *args, **kwargs):
+        engine = _engine
+        if engine is None:
+            return self.fn(*args, **kwargs)
+        return engine.call(self.spec, self.fn, args, kwargs)
+
+    def __repr__(self):  # only ever visible through introspection of the call site
+        return repr(self.fn)
+
+
+class TracedMethod:
+    """A bound library method: like ``TracedCall`` with the receiver as first input."""
+
+    __slots__ = ("spec", "fn", "recv")
+
+    def __init__(self, spec, fn, recv):
+        self.spec = spec
+        self.fn = fn
+        self.recv = recv
+
+    def __call__(self, *args, **kwargs):
+        engine = _engine
+        if engine is None:
+            return self.fn(*args, **kwargs)
+        return engine.call(self.spec, self.fn, args, kwargs, self.recv)
+
+    def __repr__(self):
+        return repr(self.fn)
+
+
+_call_cache: dict = {}
+_method_cache: dict = {}
+
+
+def _call(f):
+    """The callable of a call site: returned as is unless it is a registered library op."""
+    if _engine is None:
+        return f
+    try:
+        decided = _call_cache[f]
+    except KeyError:
+        decided = _call_cache[f] = _decide_call(f)
+    except TypeError:  # unhashable callable object
+        decided = _decide_call(f)
+    return f if decided is None else decided
+
+
+def _decide_call(f):
+    if isinstance(f, (types.MethodType, types.BuiltinMethodType)):
+        recv = getattr(f, "__self__", None)
+        if recv is not None and not isinstance(recv, types.ModuleType):
+            spec = registry.resolve_method(type(recv), f.__name__)
+            # bound methods are transient: never cache a wrapper holding a receiver
+            _call_cache.pop(f, None)
+            return None if spec is None else TracedMethod(spec, f, recv)
+    spec = registry.resolve_callable(f)
+    return None if spec is None else TracedCall(spec, f)
+
+
+def _method(obj, name):
+    """``obj.name`` at a method call site (replaces ``LOAD_METHOD``)."""
+    attr = getattr(obj, name)
+    if _engine is None:
+        return attr
+    t = type(obj)
+    if t is types.ModuleType:
+        return _call(attr)
+    if not _lib(t):
+        return attr
+    key = (t, name)
+    spec = _method_cache.get(key, _NOTHING)
+    if spec is _NOTHING:
+        spec = _method_cache[key] = registry.resolve_method(t, name)
+    if spec is None:
+        return attr
+    return TracedMethod(spec, attr, obj)
+
+
+def _operator(spec_name: str, fn):
+    spec = registry.operator_spec(spec_name)
+
+    def binary(args):
+        a, b = args
+        if _engine is not None and (_lib(type(a)) or _lib(type(b))):
+            return _engine.call(spec, fn, args, None)
+        return fn(a, b)
+
+    binary.__name__ = binary.__qualname__ = f"_{spec_name}"
+    return binary
+
+
+def _unary(spec_name: str, fn):
+    spec = registry.operator_spec(spec_name)
+
+    def unary(a):
+        if _engine is not None and _lib(type(a)):
+            return _engine.call(spec, fn, (a,), None)
+        return fn(a)
+
+    unary.__name__ = unary.__qualname__ = f"_{spec_name}"
+    return unary
+
+
+# BINARY_OP argument order (CPython 3.11 NB_* constants).
+_BINARY_NAMES = [
+    ("add", operator.add), ("and_", operator.and_), ("floordiv", operator.floordiv),
+    ("lshift", operator.lshift), ("matmul", operator.matmul), ("mul", operator.mul),
+    ("mod", operator.mod), ("or_", operator.or_), ("pow", operator.pow),
+    ("rshift", operator.rshift), ("sub", operator.sub), ("truediv", operator.truediv),
+    ("xor", operator.xor),
+    ("iadd", operator.iadd), ("iand", operator.iand), ("ifloordiv", operator.ifloordiv),
+    ("ilshift", operator.ilshift), ("imatmul", operator.imatmul), ("imul", operator.imul),
+    ("imod", operator.imod), ("ior", operator.ior), ("ipow", operator.ipow),
+    ("irshift", operator.irshift), ("isub", operator.isub), ("itruediv", operator.itruediv),
+    ("ixor", operator.ixor),
+]
+BINARY_OPS = [_operator(name, fn) for name, fn in _BINARY_NAMES]
+
+COMPARE_OPS = {
+    cmp: _operator(name, fn)
+    for cmp, name, fn in [
+        ("LT", "lt", operator.lt), ("LE", "le", operator.le), ("EQ", "eq", operator.eq),
+        ("NE", "ne", operator.ne), ("GT", "gt", operator.gt), ("GE", "ge", operator.ge),
+    ]
+}
+
+_getitem = _operator("getitem", operator.getitem)
+_delitem = _operator("delitem", operator.delitem)
+_neg = _unary("neg", operator.neg)
+_invert = _unary("invert", operator.invert)
+
+_SETITEM = registry.operator_spec("setitem")
+_SETATTR = registry.operator_spec("setattr")
+_GETATTR = registry.operator_spec("getattr")
+
+
+def _setitem(args):
+    value, obj, key = args
+    if _engine is not None and _lib(type(obj)):
+        _engine.call(_SETITEM, operator.setitem, (obj, key, value), None)
+        return None
+    obj[key] = value
+    return None
+
+
+def _setattr(args):
+    value, obj, name = args
+    if _engine is not None and _lib(type(obj)):
+        _engine.call(_SETATTR, setattr, (obj, name, value), None)
+        return None
+    setattr(obj, name, value)
+    return None
+
+
+def _getattr(args):
+    obj, name = args
+    if _engine is not None and _lib(type(obj)):
+        return _engine.call(_GETATTR, getattr, args, None)
+    return getattr(obj, name)

@@ -1,0 +1,112 @@
+"""Frames that stand in for the user's call site while a library operation runs.
+
+Warnings and tracebacks locate "the caller" by walking frames: numpy's C warnings use the
+current frame, pandas walks up to the first frame outside pandas, scikit-learn counts
+``stacklevel``. Between the user's line and the library there are stratum frames, so the
+engine calls the library through a trampoline whose code carries the user's file name and
+line number and whose globals are the user's: every such walk lands where it would without
+stratum. ``warnings.warn`` is wrapped so explicit ``stacklevel`` counts skip stratum frames,
+and tracebacks drop them (``tbfilter``).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import types
+import warnings
+
+TRAMPOLINE = "__stratum_trampoline__"
+_HERE = os.path.dirname(os.path.abspath(__file__))
+OUR_DIRS = (_HERE + os.sep, os.path.join(os.path.dirname(_HERE), "stratum") + os.sep)
+
+_TEMPLATE = compile("def _t(fn, args, kwargs): return fn(*args, **kwargs)", "<stratum>", "exec")
+_TEMPLATE = next(c for c in _TEMPLATE.co_consts if isinstance(c, types.CodeType))
+_trampolines: dict = {}
+
+
+def is_ours(frame) -> bool:
+    code = frame.f_code
+    return code.co_qualname == TRAMPOLINE or code.co_filename.startswith(OUR_DIRS)
+
+
+def trampoline(frame):
+    """A function ``(fn, args, kwargs) -> fn(*args, **kwargs)`` that looks like ``frame``'s line."""
+    code = frame.f_code
+    line = frame.f_lineno or code.co_firstlineno
+    key = (code, line)
+    fn = _trampolines.get(key)
+    if fn is None:
+        tcode = _TEMPLATE.replace(co_filename=code.co_filename, co_firstlineno=line,
+                                  co_name=code.co_name, co_qualname=TRAMPOLINE)
+        fn = _trampolines[key] = types.FunctionType(tcode, frame.f_globals)
+    return fn
+
+
+_orig_warn = warnings.warn
+
+
+def _warn(message, category=None, stacklevel=1, source=None):
+    """``warnings.warn`` whose ``stacklevel`` does not count stratum's frames."""
+    frame = sys._getframe(1)
+    raw, counted = 1, 1
+    while frame is not None and counted < stacklevel:
+        frame = frame.f_back
+        raw += 1
+        if frame is not None and not is_ours(frame):
+            counted += 1
+    while frame is not None and is_ours(frame):
+        frame = frame.f_back
+        raw += 1
+    return _orig_warn(message, category, raw + 1, source)
+
+
+# ---- warnings shown while an operation runs: stored with its result, replayed on reuse -------
+_orig_show = warnings._showwarnmsg
+_captures: list[list] = []
+
+
+def _showwarnmsg(msg):
+    if _captures:
+        _captures[-1].append((str(msg.message), msg.category, msg.filename, msg.lineno))
+    return _orig_show(msg)
+
+
+class capture_warnings:
+    """Collect the warnings shown inside the block (they are shown as usual too)."""
+
+    def __enter__(self):
+        self.shown = []
+        _captures.append(self.shown)
+        return self.shown
+
+    def __exit__(self, *exc):
+        _captures.pop()
+        return False
+
+
+def replay_warnings(shown) -> None:
+    """Show again what a reused operation showed, with the same registry bookkeeping."""
+    for text, category, filename, lineno in shown or ():
+        module = _module_for(filename)
+        registry = None
+        if module is not None:
+            registry = module.__dict__.setdefault("__warningregistry__", {})
+        warnings.warn_explicit(category(text), category, filename, lineno,
+                               module=getattr(module, "__name__", None), registry=registry)
+
+
+def _module_for(filename):
+    for module in list(sys.modules.values()):
+        if getattr(module, "__file__", None) == filename:
+            return module
+    return None
+
+
+def install() -> None:
+    warnings.warn = _warn
+    warnings._showwarnmsg = _showwarnmsg
+
+
+def uninstall() -> None:
+    warnings.warn = _orig_warn
+    warnings._showwarnmsg = _orig_show

@@ -1,0 +1,192 @@
+"""Ahead-of-time bytecode rewrite of *user* code objects (CPython 3.11).
+
+Operations on library objects must be visible even when they are C slots that cannot be
+patched (numpy arithmetic, ``a[i] = v``). The rewrite routes them through the functions of
+``interposer.dispatch``, which pass plain Python values straight through and hand library
+values to the engine:
+
+* call sites: the callable expression's value goes through ``_call(f)``; ``obj.m(...)``
+  (``LOAD_METHOD``) becomes ``_method(obj, "m")(...)``;
+* ``BINARY_OP`` (also in-place), ``COMPARE_OP``, unary ``-``/``~``, ``x[k]``, ``x[k] = v``,
+  ``del x[k]``, ``obj.a = v`` and attribute loads ``obj.a`` become dispatch calls.
+
+Every inserted instruction carries the source location of the instruction it replaces, so
+tracebacks (lines and ``^^^`` ranges) read as they would without the rewrite. Library and
+stdlib code is never rewritten; nested code objects (functions, classes, comprehensions) are.
+"""
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from bytecode import Bytecode, Instr, Label
+
+from interposer import dispatch
+
+SUPPORTED = sys.version_info[:2] == (3, 11)
+
+# Marker constant so a code object is never rewritten twice (kept in co_consts).
+MARK = "__stratum_rewritten__"
+
+_BINARY_FUNCS = dispatch.BINARY_OPS  # index = BINARY_OP arg
+_COMPARE_FUNCS = dispatch.COMPARE_OPS  # name -> function
+
+
+def is_rewritten(code: types.CodeType) -> bool:
+    return MARK in code.co_consts
+
+
+def rewrite(code: types.CodeType) -> types.CodeType:
+    """Return a rewritten copy of ``code`` (and of every code object nested in it)."""
+    if not SUPPORTED or is_rewritten(code):
+        return code
+    bc = Bytecode.from_code(code)
+    out = _rewrite_instructions(list(bc))
+    bc.clear()
+    bc.extend(out)
+    new = bc.to_code()
+    consts = tuple(rewrite(c) if isinstance(c, types.CodeType) else c for c in new.co_consts)
+    return new.replace(co_consts=consts + (MARK,))
+
+
+def _call_with(func: Any, nargs: int, loc) -> list[Instr]:
+    """Instructions that replace the top ``nargs`` stack items by ``func(*items)``."""
+    seq = [Instr("BUILD_TUPLE", nargs, location=loc)] if nargs != 1 else []
+    # stack: [t] -> [NULL, func, t]
+    seq += [
+        Instr("PUSH_NULL", location=loc),
+        Instr("SWAP", 2, location=loc),
+        Instr("LOAD_CONST", func, location=loc),
+        Instr("SWAP", 2, location=loc),
+        Instr("PRECALL", 1, location=loc),
+        Instr("CALL", 1, location=loc),
+    ]
+    return seq
+
+
+def _wrap_callable(loc) -> list[Instr]:
+    """``[NULL, f] -> [NULL, _call(f)]``."""
+    return [
+        Instr("PUSH_NULL", location=loc),
+        Instr("SWAP", 2, location=loc),
+        Instr("LOAD_CONST", dispatch._call, location=loc),
+        Instr("SWAP", 2, location=loc),
+        Instr("PRECALL", 1, location=loc),
+        Instr("CALL", 1, location=loc),
+    ]
+
+
+def _method(name: str, loc) -> list[Instr]:
+    """``LOAD_METHOD name``: ``[obj] -> [NULL, _method(obj, name)]``."""
+    return [
+        Instr("PUSH_NULL", location=loc),
+        Instr("SWAP", 2, location=loc),
+        Instr("PUSH_NULL", location=loc),
+        Instr("SWAP", 2, location=loc),
+        Instr("LOAD_CONST", dispatch._method, location=loc),
+        Instr("SWAP", 2, location=loc),
+        Instr("LOAD_CONST", name, location=loc),
+        Instr("PRECALL", 2, location=loc),
+        Instr("CALL", 2, location=loc),
+    ]
+
+
+def _call_site_ends(items: list) -> set[int]:
+    """Indexes after which a call's callable expression is complete (``[NULL, f]`` on top).
+
+    A call starts with ``PUSH_NULL`` (or ``LOAD_GLOBAL`` with its NULL bit). Scanning forward
+    to the ``CALL`` / ``CALL_FUNCTION_EX`` that consumes that NULL, the callable expression
+    ends at the last instruction after which the stack held exactly ``NULL, f``: argument
+    evaluation never returns the stack to that depth. Sites with a jump before their call
+    are left alone (their stack cannot be followed linearly); they simply run untraced.
+    """
+    ends: set[int] = set()
+    n = len(items)
+    for start, item in enumerate(items):
+        if not isinstance(item, Instr):
+            continue
+        if item.name == "LOAD_GLOBAL" and isinstance(item.arg, tuple) and item.arg[0]:
+            ends.add(start)
+            continue
+        if item.name != "PUSH_NULL":
+            continue
+        depth, last_at_two, j = 1, None, start + 1
+        while j < n:
+            it = items[j]
+            j += 1
+            if isinstance(it, Label):
+                break
+            if not isinstance(it, Instr):
+                continue
+            if it.has_jump() or it.name in ("RETURN_VALUE", "RAISE_VARARGS", "RERAISE"):
+                break
+            if it.name == "CALL":
+                consumed = it.arg + 2
+            elif it.name == "CALL_FUNCTION_EX":
+                consumed = 3 + (it.arg & 1)
+            else:
+                consumed = None
+            if consumed is not None and depth - consumed <= 0:
+                if depth == consumed and last_at_two is not None:
+                    ends.add(last_at_two)
+                break
+            depth += 1 - consumed if consumed is not None else _net_effect(it)
+            if depth == 2:
+                last_at_two = j - 1
+    return ends
+
+
+def _net_effect(instr: Instr) -> int:
+    if instr.name in ("PRECALL", "KW_NAMES"):
+        return 0
+    pre, post = instr.pre_and_post_stack_effect(jump=False)
+    return pre + post
+
+
+def _rewrite_instructions(items: list) -> list:
+    ends = _call_site_ends(items)
+    out: list = []
+    for idx, item in enumerate(items):
+        if not isinstance(item, Instr):
+            out.append(item)
+            continue
+        loc = item.location
+        name = item.name
+        if name == "LOAD_METHOD":
+            out.extend(_method(item.arg, loc))
+        elif name == "BINARY_OP":
+            out.extend(_call_with(_BINARY_FUNCS[item.arg], 2, loc))
+        elif name == "COMPARE_OP":
+            out.extend(_call_with(_COMPARE_FUNCS[item.arg.name], 2, loc))
+        elif name == "BINARY_SUBSCR":
+            out.extend(_call_with(dispatch._getitem, 2, loc))
+        elif name == "STORE_SUBSCR":
+            out.extend(_call_with(dispatch._setitem, 3, loc))
+            out.append(Instr("POP_TOP", location=loc))
+        elif name == "DELETE_SUBSCR":
+            out.extend(_call_with(dispatch._delitem, 2, loc))
+            out.append(Instr("POP_TOP", location=loc))
+        elif name == "UNARY_NEGATIVE":
+            out.extend(_call_with(dispatch._neg, 1, loc))
+        elif name == "UNARY_INVERT":
+            out.extend(_call_with(dispatch._invert, 1, loc))
+        elif name == "STORE_ATTR":
+            # [v, obj] -> _setattr(v, obj, name)
+            out.append(Instr("LOAD_CONST", item.arg, location=loc))
+            out.extend(_call_with(dispatch._setattr, 3, loc))
+            out.append(Instr("POP_TOP", location=loc))
+        elif name == "LOAD_ATTR" and idx not in ends:
+            out.append(Instr("LOAD_CONST", item.arg, location=loc))
+            out.extend(_call_with(dispatch._getattr, 2, loc))
+        else:
+            out.append(item)
+        if idx in ends:
+            out.extend(_wrap_callable(loc))
+    return out
+
+
+def compile_source(source: str | bytes, filename: str, mode: str = "exec") -> types.CodeType:
+    """Compile like the builtin ``compile`` (same errors), then rewrite."""
+    code = compile(source, filename, mode, dont_inherit=True)
+    return rewrite(code)

@@ -1,0 +1,4 @@
+"""``python -m stratum``: see ``stratum.cli``."""
+from stratum.cli import main
+
+main()

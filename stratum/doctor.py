@@ -1,0 +1,56 @@
+"""``python -m stratum doctor``: what is installed and what would be active in a run."""
+from __future__ import annotations
+
+import sys
+
+from stratum import __version__
+from stratum.config import CacheDirError, Settings, prepare_cache_dir
+
+
+def _check(label: str, ok: bool, detail: str, out) -> bool:
+    out.write(f"  [{'ok' if ok else '--'}] {label:<22} {detail}\n")
+    return ok
+
+
+def doctor(out) -> int:
+    settings = Settings.from_env()
+    out.write(f"stratum {__version__} on Python {sys.version.split()[0]} ({sys.executable})\n")
+    healthy = True
+    try:
+        from stratum import _native
+
+        info = _native.build_info()
+        _check("native module", True, f"stratum._native {info.get('version')}", out)
+        trap_ok = bool(info.get("trap"))
+        detail = "built in" if trap_ok else f"not built: {info.get('trap_error')}"
+        if trap_ok:
+            from interposer import trap
+
+            trap_ok = trap.available()
+            detail = "built in, loadable" if trap_ok else f"not loadable: {trap.unavailable_reason()}"
+        _check("C frame hook (PEP 523)", trap_ok, detail, out)
+    except ImportError as exc:
+        healthy = _check("native module", False, f"missing ({exc}): scripts run plain", out)
+    from interposer import rewrite
+
+    healthy &= _check("interposer", rewrite.SUPPORTED,
+                      "bytecode rewrite for CPython 3.11" if rewrite.SUPPORTED
+                      else "this Python version is not supported: scripts run plain", out)
+    try:
+        prepare_cache_dir(settings.cache_dir)
+        _check("cache directory", True, str(settings.cache_dir), out)
+    except CacheDirError as exc:
+        healthy &= _check("cache directory", False, f"{exc} (runs uncached)", out)
+    _check("cache", settings.cache_enabled, f"budget {settings.cache_size >> 20} MiB"
+           if settings.cache_enabled else "disabled by STRATUM_CACHE=0", out)
+    _check("STRATUM_DISABLE", not settings.disabled,
+           "set: stratum does nothing" if settings.disabled else "not set", out)
+    versions = []
+    for name in ("numpy", "pandas", "sklearn", "scipy", "bytecode", "cffi"):
+        try:
+            module = __import__(name)
+            versions.append(f"{name} {getattr(module, '__version__', '?')}")
+        except ImportError:
+            versions.append(f"{name} missing")
+    out.write("  libraries: " + ", ".join(versions) + "\n")
+    return 0 if healthy else 1

@@ -1,0 +1,298 @@
+"""Eager dispatch of intercepted operations: key -> lookup -> (restore | execute, admit) -> record.
+
+Every operation the interposer sees arrives at ``Engine.call``. Its key follows DESIGN §3;
+an operation is reused only when the registry says it is pure / a source / a fit and every
+input could be keyed soundly (randomness seeded, no opaque arguments). Anything else is
+executed as is and still recorded, with the reason it could not be reused.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from interposer import registry
+from interposer.frames import capture_warnings, replay_warnings, trampoline
+from interposer.registry import FIT, MUTATES, OPAQUE, SINK, SOURCE
+from stratum import randomness, restore
+from stratum._native import Hasher
+from stratum.lineage import Lineage, Unkeyable, file_key, global_rng_key, scalar_text
+
+_NO = object()
+_SCALARS = (type(None), bool, int, float, str, bytes, complex)
+MAX_NODES = 200_000
+
+
+@dataclass
+class Node:
+    seq: int
+    key: str | None
+    op: str
+    site: str
+    inputs: list
+    consts: list
+    kind: str
+    seconds: float
+    nbytes: int
+    effect: str
+    reused: bool
+    reason: str | None
+    parent: int | None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Engine:
+    def __init__(self, cache=None, settings=None):
+        self.lineage = Lineage()
+        self.cache = cache
+        self.settings = settings
+        self.nodes: list[Node] = []
+        self.dropped_nodes = 0
+        self._next_seq = 0
+        self.rng_seeded = False
+        self._open: list[tuple[bool, int]] = []  # (is composite, node seq) of running ops
+        self._main_thread = threading.get_ident()
+        self.saved_seconds = 0.0
+        self.bytes_loaded = 0
+
+    # ------------------------------------------------------------------------------------------
+    def call(self, spec, fn, args, kwargs, recv=_NO):
+        kwargs = kwargs or {}
+        if self._open and not self._open[-1][0] or threading.get_ident() != self._main_thread:
+            return fn(*args, **kwargs)  # library code calling itself: not recorded
+        frame = sys._getframe(2)
+        site = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        effect, mutated, reason = _effects(spec, args, kwargs, recv)
+        key, inputs, consts, reason2, rng = self._key(spec, args, kwargs, recv, effect)
+        reason = reason or reason2
+        reusable = spec.reusable and key is not None and reason is None and effect != MUTATES
+        if reusable and rng and not self.rng_seeded:
+            reason, reusable = "depends on numpy's global RNG, which the script did not seed", False
+        if reusable and self.cache is None:
+            reusable = False
+        parent = self._open[-1][1] if self._open else None
+        seq = self._next_seq
+        self._next_seq += 1
+
+        if reusable:
+            t0 = time.perf_counter()
+            hit, stored = self.cache.get(key)
+            if hit:
+                try:
+                    result = self._restore(spec, stored, args, recv, rng)
+                except Exception as exc:  # an entry that does not fit: recompute
+                    hit, reason = False, f"cached entry unusable ({type(exc).__name__})"
+            if hit:
+                seconds = time.perf_counter() - t0
+                cost = stored[2]
+                self.saved_seconds += max(0.0, cost - seconds)
+                self._outputs(spec, key, result, recv, args, kwargs, mutated)
+                self._record(seq, key, spec.name, site, inputs, consts, result, seconds,
+                             effect, True, None, parent)
+                return result
+        self._open.append((spec.composite, seq))
+        call_as_user = trampoline(frame)
+        t0 = time.perf_counter()
+        try:
+            with capture_warnings() as shown:
+                result = call_as_user(fn, args, kwargs)
+        finally:
+            seconds = time.perf_counter() - t0
+            self._open.pop()
+        self._outputs(spec, key, result, recv, args, kwargs, mutated)
+        if effect == MUTATES and spec.mutates == "global_rng":
+            self.rng_seeded = randomness.seeded_by(args, kwargs)
+        if reusable:
+            if self.cache.put(key, self._stored(spec, result, args, recv, rng, seconds, shown),
+                              seconds):
+                reason = None
+            else:
+                reason = "not admitted to the cache (cheaper to recompute than to load)"
+        elif reason is None:
+            reason = _why_not(spec, effect, key)
+        self._record(seq, key, spec.name, site, inputs, consts, result, seconds, effect,
+                     False, reason, parent)
+        return result
+
+    # ------------------------------------------------------------------------------------------
+    def _key(self, spec, args, kwargs, recv, effect):
+        """Key of the call, input keys, constant arguments, a reason if unkeyable, RNG use."""
+        lin = self.lineage
+        h = Hasher()
+        h.update_str(lin.version_tag)
+        h.update_str(spec.name)
+        inputs, consts = [], []
+        rng = False
+        try:
+            if recv is not _NO:
+                k = lin.key_of(recv)
+                inputs.append(k)
+                h.update_str(k)
+            for v in args:
+                self._feed_input(h, v, inputs, consts)
+            for name in sorted(kwargs):
+                h.update_str(name)
+                self._feed_input(h, kwargs[name], inputs, consts, name)
+            if effect == SOURCE:
+                path = _path_argument(spec, args, kwargs)
+                if path is None:
+                    return None, inputs, consts, "data source is not a file path", False
+                h.update_str(file_key(path))
+            rng = randomness.uses_global_rng(spec, args, kwargs, recv)
+            if rng:
+                h.update_str(global_rng_key())
+        except Unkeyable as exc:
+            return None, inputs, consts, str(exc), rng
+        except OSError as exc:
+            return None, inputs, consts, f"data source unreadable: {exc.strerror}", rng
+        except randomness.NotReproducible as exc:
+            return None, inputs, consts, str(exc), rng
+        return h.hexdigest(), inputs, consts, None, rng
+
+    def _feed_input(self, h, v, inputs, consts, name=None):
+        if type(v) in _SCALARS:
+            text = scalar_text(v)
+            h.update_str(text)
+            consts.append(text[:80] if name is None else f"{name}={text[:80]}")
+            return
+        k = self.lineage.key_of(v)
+        inputs.append(k)
+        h.update_str(k)
+
+    # ------------------------------------------------------------------------------------------
+    def _stored(self, spec, result, args, recv, rng, seconds, shown):
+        """What the cache keeps: (output, fitted state, cost, RNG state after, warnings shown)."""
+        state, out = None, result
+        target = _fit_target(spec, args, recv)
+        if target is not _NO:
+            state = restore.snapshot(target)
+            out = restore.mark_self(result, target)
+        post_rng = np.random.get_state() if rng else None
+        return (out, state, seconds, post_rng, shown)
+
+    def _restore(self, spec, stored, args, recv, rng):
+        out, state, _cost, post_rng, shown = stored
+        target = _fit_target(spec, args, recv)
+        if state is not None:
+            restore.apply(target, state)
+        if post_rng is not None:
+            np.random.set_state(post_rng)
+        replay_warnings(shown)
+        return restore.unmark_self(out, target)
+
+    def _outputs(self, spec, key, result, recv, args, kwargs, mutated):
+        lin = self.lineage
+        if mutated is not None:
+            target = _resolve_target(mutated, args, kwargs, recv)
+            if target is not _NO:
+                if isinstance(target, np.ndarray):
+                    lin.mutated_array(target)
+                if key is None:
+                    lin.forget(target)
+                else:
+                    lin.remember(target, _derive(key, "mutated"))
+        if spec.effect == OPAQUE:
+            for v in (*args, *kwargs.values()):
+                if isinstance(v, np.ndarray):
+                    lin.mutated_array(v)
+                lin.forget(v)
+        if key is None:
+            return
+        target = _fit_target(spec, args, recv)
+        if target is not _NO:
+            lin.remember(target, _derive(key, "fitted"))
+        if result is None or result is target:
+            return
+        if mutated is not None and result is _resolve_target(mutated, args, kwargs, recv):
+            return
+        lin.remember(result, key)
+        if type(result) in (tuple, list) and len(result) <= 64:
+            for i, item in enumerate(result):
+                lin.remember(item, _derive(key, str(i)))
+
+    def _record(self, seq, key, op, site, inputs, consts, result, seconds, effect, reused,
+                reason, parent):
+        if len(self.nodes) >= MAX_NODES:
+            self.dropped_nodes += 1
+            return
+        self.nodes.append(Node(seq, key, op, site, inputs, consts, type(result).__name__,
+                               seconds, _nbytes(result), effect, reused, reason, parent))
+
+
+def _fit_target(spec, args, recv):
+    """The object a fit-like call leaves fitted: its receiver, or the estimator it is given."""
+    if spec.effect != FIT:
+        return _NO
+    if recv is not _NO:
+        return recv
+    return args[0] if args else _NO
+
+
+def _derive(key: str, what: str) -> str:
+    h = Hasher()
+    h.update_str(key)
+    h.update_str(what)
+    return h.hexdigest()
+
+
+def _effects(spec, args, kwargs, recv):
+    """The effect of this particular call: registry effect adjusted by its arguments."""
+    effect, mutated, reason = spec.effect, spec.mutates, None
+    if spec.inplace_rule and kwargs.get("inplace") is True:
+        return MUTATES, "self", "inplace=True"
+    out = kwargs.get("out")
+    if out is not None and registry.OPAQUE != effect:
+        return MUTATES, "out", "writes into out="
+    return effect, mutated, reason
+
+
+def _resolve_target(mutated, args, kwargs, recv):
+    if mutated == "self":
+        return recv
+    if isinstance(mutated, int):
+        return args[mutated] if len(args) > mutated else _NO
+    if mutated == "global_rng":
+        return _NO
+    value = kwargs.get(mutated, _NO)
+    if isinstance(value, tuple) and len(value) == 1:
+        return value[0]
+    return value
+
+
+def _path_argument(spec, args, kwargs):
+    pos, kw = spec.path_arg
+    value = kwargs.get(kw) if kw in kwargs else (args[pos] if len(args) > pos else None)
+    if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
+        return value
+    return None
+
+
+def _why_not(spec, effect, key) -> str:
+    if effect == SINK:
+        return "side effect (output)"
+    if effect == MUTATES:
+        return "mutates its input in place"
+    if effect == OPAQUE:
+        return "unknown library operation (opaque)"
+    if not spec.reusable:
+        return "cheap operation (not worth caching)"
+    if key is None:
+        return "inputs could not be keyed"
+    return "no cache"
+
+
+def _nbytes(value) -> int:
+    n = getattr(value, "nbytes", None)
+    if isinstance(n, int):
+        return n
+    if type(value).__name__ == "DataFrame":
+        try:
+            return int(value.memory_usage(index=False, deep=False).sum())
+        except Exception:
+            return 0
+    return 0

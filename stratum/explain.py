@@ -1,0 +1,37 @@
+"""``--explain``: after the run, what was executed, what was reused, and why not the rest."""
+from __future__ import annotations
+
+from collections import Counter
+
+
+def report(session, out) -> None:
+    engine = session.engine
+    nodes = engine.nodes
+    reused = [n for n in nodes if n.reused]
+    executed = [n for n in nodes if not n.reused]
+    cache = engine.cache
+    loaded = cache.stats().get("bytes_loaded", 0) if cache is not None else 0
+    lines = [
+        f"stratum: {len(nodes)} operations traced: {len(executed)} executed, {len(reused)} reused",
+        f"stratum: seconds saved by reuse: {engine.saved_seconds:.3f}; bytes loaded from cache: "
+        f"{loaded}",
+    ]
+    if engine.dropped_nodes:
+        lines.append(f"stratum: {engine.dropped_nodes} further operations were not recorded")
+    if cache is None:
+        lines.append("stratum: cache disabled for this run")
+    reasons = Counter()
+    costly = {}
+    for n in executed:
+        if n.reason and n.reason != "cheap operation (not worth caching)":
+            reasons[n.reason] += 1
+            costly.setdefault(n.reason, []).append(n)
+    for reason, count in reasons.most_common():
+        sample = max(costly[reason], key=lambda n: n.seconds)
+        lines.append(f"stratum:   not reused ({count}x): {reason} - e.g. {sample.op} at "
+                     f"{sample.site} ({sample.seconds:.3f}s)")
+    top = sorted(reused, key=lambda n: -n.nbytes)[:5]
+    for n in top:
+        lines.append(f"stratum:   reused {n.op} at {n.site}")
+    out.write("\n".join(lines) + "\n")
+    out.flush()

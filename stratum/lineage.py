@@ -1,0 +1,340 @@
+"""Lineage keys (DESIGN §3).
+
+A value produced by a traced operation carries the key of that operation (identity map with
+weak references: no hashing on the hot path). Anything else is keyed by content: canonical
+text for scalars and containers, xxh3-128 of buffers (Rust) for arrays and frames, code for
+callables, class and parameters for unfitted estimators. A key is 32 hex characters.
+"""
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import sys
+import types
+import weakref
+
+import numpy as np
+
+from stratum import __version__
+from stratum._native import Hasher, hash_objects, xxh3_128
+
+
+class Unkeyable(Exception):
+    """A value stratum cannot key soundly: the operation using it is executed, never reused."""
+
+
+def _versions() -> str:
+    parts = [f"python={sys.version.split()[0]}", f"stratum={__version__}", f"numpy={np.__version__}"]
+    for name in ("pandas", "sklearn", "scipy"):
+        module = sys.modules.get(name)
+        parts.append(f"{name}={getattr(module, '__version__', '-')}")
+    return ";".join(parts)
+
+
+_SCALAR_TAGS = {type(None): "N", bool: "b", int: "i", str: "s", bytes: "y", complex: "c"}
+_PLAIN_SCALARS = frozenset(_SCALAR_TAGS) | {float}
+
+
+def scalar_text(v) -> str:
+    t = type(v)
+    if t is float:
+        return "f:nan" if math.isnan(v) else f"f:{v!r}"
+    if t is str:
+        return f"s{len(v)}:{v}"
+    return f"{_SCALAR_TAGS[t]}:{v!r}"
+
+
+_CONTENT_KEYED = frozenset({tuple, list, dict, set, frozenset, slice, range})
+
+
+class _Strong:
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __call__(self):
+        return self.obj
+
+
+class Lineage:
+    """Keys of the values of one run."""
+
+    def __init__(self) -> None:
+        self._ids: dict[int, tuple] = {}  # id -> (weakref, key, epoch)
+        # Bumped whenever an ndarray is written in place: any array keyed before may be a
+        # view of it and is re-keyed by content before its key is trusted again.
+        self.array_epoch = 0
+        self.version_tag = _versions()
+
+    # ---- identity map ---------------------------------------------------------------------
+    def remember(self, obj, key: str) -> None:
+        if type(obj) in _PLAIN_SCALARS:
+            return
+        oid = id(obj)
+        try:
+            ref = weakref.ref(obj, lambda _r, oid=oid, ids=self._ids: ids.pop(oid, None))
+        except TypeError:
+            if type(obj) in _CONTENT_KEYED:
+                return  # lists, tuples, dicts: keyed by content when needed
+            # No weak references (numpy Generator, some C types): hold the object itself,
+            # so its id cannot be reused by another object while the entry exists.
+            ref = _Strong(obj)
+        self._ids[oid] = (ref, key, self.array_epoch)
+
+    def forget(self, obj) -> None:
+        self._ids.pop(id(obj), None)
+
+    def known(self, obj) -> str | None:
+        entry = self._ids.get(id(obj))
+        if entry is None or entry[0]() is not obj:
+            return None
+        if entry[2] != self.array_epoch and type(obj) is np.ndarray:
+            return None
+        return entry[1]
+
+    def mutated_array(self, arr) -> None:
+        self.array_epoch += 1
+
+    # ---- keys -------------------------------------------------------------------------------
+    def key_of(self, v) -> str:
+        """The key of any value (raises Unkeyable)."""
+        t = type(v)
+        if t in _PLAIN_SCALARS:
+            h = Hasher()
+            h.update_str(scalar_text(v))
+            return h.hexdigest()
+        known = self.known(v)
+        if known is not None:
+            return known
+        h = Hasher()
+        self._feed_content(h, v, 0)
+        key = h.hexdigest()
+        self.remember(v, key)
+        return key
+
+    def feed(self, h, v, depth: int = 0) -> None:
+        """Feed the identity of ``v`` (its key, or its canonical text) into a hasher."""
+        t = type(v)
+        if t in _PLAIN_SCALARS:
+            h.update_str(scalar_text(v))
+            return
+        known = self.known(v)
+        if known is not None:
+            h.update_str(known)
+            return
+        if t in (tuple, list, dict, slice, range) or depth > 0:
+            self._feed_content(h, v, depth)
+            return
+        h.update_str(self.key_of(v))
+
+    def _feed_content(self, h, v, depth: int) -> None:
+        if depth > 8:
+            raise Unkeyable("nesting too deep to key")
+        t = type(v)
+        feeder = _FEEDERS.get(t)
+        if feeder is None:
+            feeder = _feeder_for(t)
+        feeder(self, h, v, depth)
+
+
+# ---- content feeders by type -------------------------------------------------------------------
+def _feed_seq(lin, h, v, depth):
+    h.update_str(f"{type(v).__name__}[{len(v)}")
+    for item in v:
+        lin.feed(h, item, depth + 1)
+    h.update_str("]")
+
+
+def _feed_dict(lin, h, v, depth):
+    h.update_str(f"{type(v).__name__}{{{len(v)}")
+    for k, item in v.items():
+        lin.feed(h, k, depth + 1)
+        lin.feed(h, item, depth + 1)
+    h.update_str("}")
+
+
+def _feed_set(lin, h, v, depth):
+    # Iteration order of a set can differ between runs; what the library does with it
+    # follows that order, so the key does too (a different order is a different key).
+    _feed_seq(lin, h, list(v), depth)
+
+
+def _feed_slice(lin, h, v, depth):
+    h.update_str("slice")
+    for part in (v.start, v.stop, v.step):
+        lin.feed(h, part, depth + 1)
+
+
+def _feed_range(lin, h, v, depth):
+    h.update_str(f"range({v.start},{v.stop},{v.step})")
+
+
+def _feed_float_like(lin, h, v, depth):
+    h.update_str(f"{type(v).__module__}.{type(v).__qualname__}:{v!r}")
+
+
+def _feed_ndarray(lin, h, v, depth):
+    h.update_str(f"nd:{v.dtype.str}:{v.shape}")
+    if v.dtype.hasobject:
+        digest = hash_objects(v.ravel(order="C").tolist() if v.ndim != 1 else v)
+        if digest is None:
+            digest = _hash_pickled(v)
+        h.update(digest)
+        return
+    if not v.flags.c_contiguous:
+        v = np.ascontiguousarray(v)
+    if v.dtype.fields is None and v.size:
+        h.update(xxh3_128(v.reshape(-1).view(np.uint8)))
+    elif v.size:
+        h.update(xxh3_128(v.tobytes()))
+
+
+def _hash_pickled(v) -> bytes:
+    try:
+        return xxh3_128(pickle.dumps(v, protocol=5))
+    except Exception as exc:
+        raise Unkeyable(f"cannot key a value of type {type(v).__qualname__}") from exc
+
+
+def _feed_module(lin, h, v, depth):
+    h.update_str(f"module:{v.__name__}")
+
+
+def _feed_type(lin, h, v, depth):
+    h.update_str(f"type:{v.__module__}.{v.__qualname__}")
+    if v.__module__ not in ("builtins",) and _is_user_module(v.__module__):
+        _feed_user_class(lin, h, v, depth)
+
+
+def _feed_function(lin, h, v, depth):
+    module = getattr(v, "__module__", None) or ""
+    if not _is_user_module(module):
+        h.update_str(f"fn:{module}.{v.__qualname__}")
+        return
+    h.update_str(f"userfn:{v.__qualname__}")
+    _feed_code(lin, h, v.__code__, v.__globals__, depth)
+    if v.__defaults__:
+        lin.feed(h, v.__defaults__, depth + 1)
+    if v.__kwdefaults__:
+        lin.feed(h, v.__kwdefaults__, depth + 1)
+    for cell in v.__closure__ or ():
+        try:
+            lin.feed(h, cell.cell_contents, depth + 1)
+        except ValueError:
+            h.update_str("emptycell")
+
+
+def _feed_code(lin, h, code, globals_, depth):
+    from interposer.rewrite import MARK
+
+    h.update(code.co_code)
+    h.update_str(repr(code.co_names))
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _feed_code(lin, h, const, globals_, depth + 1)
+        elif const != MARK:
+            lin.feed(h, const, depth + 1)
+    for name in code.co_names:
+        if globals_ is not None and name in globals_:
+            value = globals_[name]
+            if isinstance(value, types.FunctionType) and value.__code__ is code:
+                continue  # recursion
+            h.update_str(name)
+            lin.feed(h, value, depth + 1)
+
+
+def _feed_user_class(lin, h, v, depth):
+    for name, member in sorted(vars(v).items()):
+        if isinstance(member, types.FunctionType):
+            h.update_str(name)
+            _feed_code(lin, h, member.__code__, member.__globals__, depth + 1)
+
+
+def _feed_builtin(lin, h, v, depth):
+    self_ = getattr(v, "__self__", None)
+    if self_ is not None and not isinstance(self_, types.ModuleType):
+        h.update_str(f"method:{v.__name__}")
+        lin.feed(h, self_, depth + 1)
+        return
+    h.update_str(f"builtin:{getattr(v, '__module__', '')}.{v.__qualname__}")
+
+
+def _feed_method(lin, h, v, depth):
+    h.update_str(f"boundmethod:{v.__func__.__qualname__}")
+    lin.feed(h, v.__func__, depth + 1)
+    lin.feed(h, v.__self__, depth + 1)
+
+
+def _feed_dtype(lin, h, v, depth):
+    h.update_str(f"dtype:{v.str}:{v!r}")
+
+
+_USER_MODULE_CACHE: dict[str, bool] = {}
+
+
+def _is_user_module(name: str) -> bool:
+    r = _USER_MODULE_CACHE.get(name)
+    if r is None:
+        from interposer import userfiles
+
+        r = _USER_MODULE_CACHE[name] = userfiles.is_user_module(name)
+    return r
+
+
+_FEEDERS = {
+    tuple: _feed_seq, list: _feed_seq, dict: _feed_dict, set: _feed_set, frozenset: _feed_set,
+    slice: _feed_slice, range: _feed_range, np.ndarray: _feed_ndarray,
+    types.ModuleType: _feed_module, type: _feed_type, types.FunctionType: _feed_function,
+    types.BuiltinFunctionType: _feed_builtin, types.MethodType: _feed_method,
+    type(Ellipsis): lambda lin, h, v, d: h.update_str("..."),
+}
+
+
+def _feeder_for(t):
+    """Pick (and cache) the content feeder for a type not in the table yet."""
+    from stratum import keyrules
+
+    feeder = keyrules.feeder_for(t)
+    if feeder is None:
+        if issubclass(t, np.dtype):
+            feeder = _feed_dtype
+        elif issubclass(t, (np.generic, float)) or t.__module__.startswith("pandas._libs"):
+            feeder = _feed_float_like
+        elif issubclass(t, type):
+            feeder = _feed_type
+        elif t.__name__ == "ufunc":
+            feeder = lambda lin, h, v, d: h.update_str(f"ufunc:{v.__name__}")  # noqa: E731
+        else:
+            feeder = _unkeyable
+    _FEEDERS[t] = feeder
+    return feeder
+
+
+def _unkeyable(lin, h, v, depth):
+    raise Unkeyable(f"argument of type {type(v).__qualname__} cannot be keyed")
+
+
+def file_key(path) -> str:
+    """A data source: resolved path, size, mtime and a content hash of the file."""
+    real = os.path.realpath(os.fspath(path))
+    st = os.stat(real)
+    h = Hasher()
+    h.update_str(f"file:{real}:{st.st_size}:{st.st_mtime_ns}")
+    with open(real, "rb") as fh:
+        while True:
+            chunk = fh.read(8 << 20)
+            if not chunk:
+                break
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def global_rng_key() -> str:
+    """The state of numpy's global RNG (what ``random_state=None`` draws from)."""
+    state = np.random.get_state()
+    h = Hasher()
+    h.update_str(f"rng:{state[0]}:{state[2]}:{state[3]}:{state[4]!r}")
+    h.update(xxh3_128(np.ascontiguousarray(state[1]).view(np.uint8)))
+    return h.hexdigest()

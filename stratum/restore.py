@@ -1,0 +1,56 @@
+"""Restoring a fitted state in place, so a reused ``fit`` looks exactly like a real one.
+
+``est.fit(X)`` mutates ``est`` (and, inside a Pipeline, the step objects the user still holds).
+A cache hit therefore copies the stored state *into* the existing objects, recursing into
+nested estimators of the same class, instead of handing out new ones.
+"""
+from __future__ import annotations
+
+SELF = "__stratum_self__"
+
+
+def snapshot(obj) -> dict:
+    return dict(vars(obj))
+
+
+def _is_estimator(obj) -> bool:
+    return hasattr(obj, "get_params") and hasattr(obj, "__dict__")
+
+
+def _merge(old, new):
+    if old is new:
+        return old
+    if _is_estimator(old) and type(old) is type(new):
+        apply(old, vars(new))
+        return old
+    if type(old) is list and type(new) is list and len(old) == len(new):
+        old[:] = [_merge(o, n) for o, n in zip(old, new)]
+        return old
+    if type(old) is tuple and type(new) is tuple and len(old) == len(new):
+        return tuple(_merge(o, n) for o, n in zip(old, new))
+    return new
+
+
+def apply(target, state: dict) -> None:
+    current = vars(target)
+    for name in [n for n in current if n not in state]:
+        del current[name]
+    for name, value in state.items():
+        current[name] = _merge(current.get(name), value) if name in current else value
+
+
+def mark_self(result, target):
+    """Replace ``target`` inside a call's result by a marker (the result is stored without it)."""
+    if result is target:
+        return SELF
+    if type(result) is tuple and any(r is target for r in result):
+        return tuple(SELF if r is target else r for r in result)
+    return result
+
+
+def unmark_self(stored, target):
+    if isinstance(stored, str) and stored == SELF:
+        return target
+    if type(stored) is tuple and any(isinstance(r, str) and r == SELF for r in stored):
+        return tuple(target if (isinstance(r, str) and r == SELF) else r for r in stored)
+    return stored

@@ -1,0 +1,119 @@
+"""Run a script (or ``-m module``) as ``__main__`` exactly as ``python`` would.
+
+Same ``sys.argv``, ``__file__``, ``__spec__``, ``__loader__``, ``sys.path[0]``, same error
+messages and exit codes, tracebacks without stratum frames, ``SystemExit`` and
+``KeyboardInterrupt`` handled as the interpreter handles them. The only difference is that
+the code object is rewritten by the interposer when stratum is active.
+"""
+from __future__ import annotations
+
+import importlib.machinery
+import os
+import runpy
+import signal
+import sys
+import types
+
+from interposer import tbfilter
+
+
+class ScriptExit(Exception):
+    """How the script ended when it did not raise SystemExit: the process exit code."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
+def _program() -> str:
+    orig = getattr(sys, "orig_argv", None)
+    return orig[0] if orig else sys.executable
+
+
+def _fresh_main(**attrs) -> types.ModuleType:
+    module = types.ModuleType("__main__")
+    d = module.__dict__
+    # Same keys in the same order as CPython's own __main__ for a script.
+    d.clear()
+    d.update(__name__="__main__", __doc__=None, __package__=None, __loader__=None,
+             __spec__=None, __annotations__={}, __builtins__=sys.modules["builtins"],
+             __file__=None, __cached__=None)
+    d.update(attrs)
+    return module
+
+
+def load_script(path: str):
+    """(absolute path, source bytes) or ScriptExit(2) with CPython's message."""
+    abspath = os.path.abspath(path)
+    try:
+        with open(abspath, "rb") as fh:
+            return abspath, fh.read()
+    except OSError as exc:
+        sys.stderr.write(f"{_program()}: can't open file {abspath!r}: [Errno {exc.errno}] "
+                         f"{exc.strerror}\n")
+        sys.stderr.flush()
+        raise ScriptExit(2) from None
+
+
+def run_script(path: str, args: list[str], transform=None) -> None:
+    """Execute ``path`` as ``__main__``. Raises SystemExit / ScriptExit with the exit code."""
+    abspath, source = load_script(path)
+    sys.argv[:] = [path, *args]
+    sys.path[0:1] = [os.path.dirname(os.path.realpath(abspath))]
+    loader = importlib.machinery.SourceFileLoader("__main__", abspath)
+    module = _fresh_main(__loader__=loader, __file__=abspath)
+    sys.modules["__main__"] = module
+    try:
+        code = compile(source, abspath, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        _report(exc)
+        raise ScriptExit(1) from None
+    _execute(transform(code) if transform else code, module.__dict__)
+
+
+def run_module(name: str, args: list[str], transform=None) -> None:
+    """``python -m name``: as runpy does it, with the code object rewritten."""
+    try:
+        mod_name, spec, code = runpy._get_module_details(name)  # noqa: SLF001 - runpy's own API
+    except Exception as exc:  # runpy._Error and import errors: same text as the interpreter
+        if type(exc).__name__ == "_Error":
+            sys.stderr.write(f"{sys.executable}: {exc}\n")
+            raise ScriptExit(1) from None
+        _report(exc)
+        raise ScriptExit(1) from None
+    sys.argv[:] = [spec.origin or name, *args]
+    module = _fresh_main(__file__=spec.origin, __cached__=spec.cached, __loader__=spec.loader,
+                         __package__=spec.parent, __spec__=spec)
+    del module.__dict__["__annotations__"]
+    sys.modules["__main__"] = module
+    _execute(transform(code) if transform else code, module.__dict__)
+
+
+def _execute(code, namespace) -> None:
+    try:
+        exec(code, namespace)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt as exc:
+        _report(exc)
+        raise ScriptExit(-signal.SIGINT) from None
+    except BaseException as exc:  # noqa: BLE001 - the script's own error, reported as python does
+        _report(exc)
+        raise ScriptExit(1) from None
+
+
+def _report(exc: BaseException) -> None:
+    tbfilter.strip(exc)
+    sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
+    try:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    except Exception:
+        sys.__excepthook__(type(exc), exc, exc.__traceback__)
+
+
+def die_by_sigint() -> None:
+    """An uncaught KeyboardInterrupt ends the interpreter by SIGINT (exit status 130)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)

@@ -1,0 +1,90 @@
+"""The trace store: runs and their nodes in SQLite (``traces.db`` in the cache directory).
+
+Embedded, nothing to start; WAL so several processes can record at once.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs(
+    id INTEGER PRIMARY KEY AUTOINCREMENT, script TEXT, argv TEXT, cwd TEXT, started REAL,
+    seconds REAL, exit_code INTEGER, nodes INTEGER, reused INTEGER, executed INTEGER,
+    saved REAL, versions TEXT);
+CREATE TABLE IF NOT EXISTS nodes(
+    run_id INTEGER, seq INTEGER, key TEXT, op TEXT, site TEXT, inputs TEXT, consts TEXT,
+    kind TEXT, seconds REAL, nbytes INTEGER, effect TEXT, reused INTEGER, reason TEXT,
+    parent INTEGER, PRIMARY KEY(run_id, seq));
+CREATE INDEX IF NOT EXISTS nodes_key ON nodes(key);
+"""
+
+NODE_FIELDS = ("seq", "key", "op", "site", "inputs", "consts", "kind", "seconds", "nbytes",
+               "effect", "reused", "reason", "parent")
+
+
+class TraceStore:
+    def __init__(self, directory: Path):
+        self.path = Path(directory) / "traces.db"
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        try:
+            self.path.chmod(0o600)
+        except OSError:
+            pass
+
+    def record(self, run: dict, nodes: list) -> int:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            cur = self.db.execute(
+                "INSERT INTO runs(script, argv, cwd, started, seconds, exit_code, nodes, reused,"
+                " executed, saved, versions) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                (run["script"], json.dumps(run["argv"]), run["cwd"], run["started"],
+                 run["seconds"], run["exit_code"], len(nodes), run["reused"], run["executed"],
+                 run["saved"], run["versions"]))
+            run_id = cur.lastrowid
+            self.db.executemany(
+                "INSERT INTO nodes VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(run_id, n.seq, n.key, n.op, n.site, json.dumps(n.inputs), json.dumps(n.consts),
+                  n.kind, n.seconds, n.nbytes, n.effect, int(n.reused), n.reason, n.parent)
+                 for n in nodes])
+        return run_id
+
+    def runs(self, limit: int = 50) -> list[dict]:
+        cur = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row)) for row in cur.fetchall()][::-1]
+
+    def run(self, run_id: int | None = None) -> dict | None:
+        if run_id is None:
+            row = self.db.execute("SELECT max(id) FROM runs").fetchone()
+            run_id = row[0] if row else None
+            if run_id is None:
+                return None
+        cur = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,))
+        cols = [c[0] for c in cur.description]
+        row = cur.fetchone()
+        return dict(zip(cols, row)) if row else None
+
+    def nodes(self, run_id: int) -> list[dict]:
+        cur = self.db.execute(
+            f"SELECT {', '.join(NODE_FIELDS)} FROM nodes WHERE run_id=? ORDER BY seq", (run_id,))
+        out = []
+        for row in cur.fetchall():
+            d = dict(zip(NODE_FIELDS, row))
+            d["inputs"] = json.loads(d["inputs"])
+            d["consts"] = json.loads(d["consts"])
+            d["reused"] = bool(d["reused"])
+            out.append(d)
+        return out
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def now() -> float:
+    return time.time()
