@@ -1,0 +1,16 @@
+import pandas as pd
+
+houses = pd.read_csv("data/houses.csv")
+corr = houses.select_dtypes("number").corr()
+print(corr.round(3))
+print(corr["price"].drop("price").sort_values(ascending=False).round(4))
+print(houses["neighborhood"].value_counts())
+print(houses["condition"].value_counts(dropna=False, normalize=True).round(4))
+print(pd.crosstab(houses["neighborhood"], houses["condition"], margins=True))
+print(houses.groupby("neighborhood")["price"].median().sort_values())
+spearman = houses[["area", "price", "lot_size"]].corr(method="spearman")
+print(spearman.round(4))
+q = houses["price"].quantile([0.1, 0.25, 0.5, 0.75, 0.9])
+print(q)
+houses["price_bin"] = pd.qcut(houses["price"], 4, labels=["q1", "q2", "q3", "q4"])
+print(houses["price_bin"].value_counts().sort_index())
