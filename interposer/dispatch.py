@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import types
 
-from interposer import registry
+from interposer import pandas_chained, registry
 
 _engine = None
 _LIB = registry.LIB_TYPE_CACHE  # type -> bool (is a library type)
@@ -57,17 +57,20 @@ class TracedCall:
 class TracedMethod:
     """A bound library method: like ``TracedCall`` with the receiver as first input."""
 
-    __slots__ = ("spec", "fn", "recv")
+    __slots__ = ("spec", "fn", "recv", "temporary")
 
-    def __init__(self, spec, fn, recv):
+    def __init__(self, spec, fn, recv, temporary=False):
         self.spec = spec
         self.fn = fn
         self.recv = recv
+        self.temporary = temporary  # receiver referenced by nothing but the call (pandas checks)
 
     def __call__(self, *args, **kwargs):
         engine = _engine
         if engine is None:
             return self.fn(*args, **kwargs)
+        if self.temporary:
+            pandas_chained.warn_method(self.fn.__name__, kwargs)
         return engine.call(self.spec, self.fn, args, kwargs, self.recv)
 
     def __repr__(self):
@@ -103,8 +106,15 @@ def _decide_call(f):
     return None if spec is None else TracedCall(spec, f)
 
 
+# References a temporary has on entry to ``_method`` (its argument, getrefcount's) and to
+# ``_setitem`` (the argument tuple, the unpacked local, getrefcount's).
+_TEMP_METHOD_REFS = 2
+_TEMP_SETITEM_REFS = 3
+
+
 def _method(obj, name):
     """``obj.name`` at a method call site (replaces ``LOAD_METHOD``)."""
+    temporary = pandas_chained.getrefcount(obj) <= _TEMP_METHOD_REFS
     attr = getattr(obj, name)
     if _engine is None:
         return attr
@@ -119,7 +129,7 @@ def _method(obj, name):
         spec = _method_cache[key] = registry.resolve_method(t, name)
     if spec is None:
         return attr
-    return TracedMethod(spec, attr, obj)
+    return TracedMethod(spec, attr, obj, temporary and pandas_chained.is_frame(obj))
 
 
 def _operator(spec_name: str, fn):
@@ -183,6 +193,9 @@ _GETATTR = registry.operator_spec("getattr")
 def _setitem(args):
     value, obj, key = args
     if _engine is not None and _lib(type(obj)):
+        if (pandas_chained.getrefcount(obj) <= _TEMP_SETITEM_REFS
+                and pandas_chained.is_frame(obj)):
+            pandas_chained.warn_setitem()
         _engine.call(_SETITEM, operator.setitem, (obj, key, value), None)
         return None
     obj[key] = value

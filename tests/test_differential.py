@@ -18,10 +18,7 @@ SCRIPTS = difftest.corpus_scripts()
 
 # Known differences from plain python, each a tracked limitation (strict: fixing one fails the
 # marker, so it gets removed).
-KNOWN_GAPS = {
-    "mut_chained_assignment": "pandas detects chained assignment by reference counting; the "
-    "dispatch path holds extra references, so ChainedAssignmentError is not shown",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _param(script):

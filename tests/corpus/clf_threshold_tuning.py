@@ -10,7 +10,7 @@ for c in ["contract", "payment_method", "internet", "gender"]:
 y = (df["churn"] == "Yes").to_numpy().astype(int)
 X = df.drop(columns=["customer_id", "churn"])
 Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=2)
-model = HistGradientBoostingClassifier(max_iter=50, categorical_features="from_dtype", random_state=0)
+model = HistGradientBoostingClassifier(max_iter=25, categorical_features="from_dtype", random_state=0)
 model.fit(Xtr, ytr)
 proba = model.predict_proba(Xte)[:, 1]
 fpr, tpr, _ = roc_curve(yte, proba)
