@@ -372,7 +372,7 @@ class Cache:
                 db.execute("DELETE FROM entries WHERE key = ?", (key,))
         except Exception:
             pass
-        self._warn(f"corrupt:{kind}", f"dropped a damaged cache entry ({kind}); recomputing")
+        self._warn("corrupt", f"dropped a damaged cache entry ({kind}); recomputing")
 
     def _write_entry(self, key: str, blob: serialize.Blob) -> bool:
         """Write atomically: a temp file in the same directory, then ``os.replace``."""
