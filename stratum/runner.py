@@ -74,11 +74,11 @@ def run_script(path: str, args: list[str], transform=None) -> None:
 def run_module(name: str, args: list[str], transform=None) -> None:
     """``python -m name``: as runpy does it, with the code object rewritten."""
     try:
-        mod_name, spec, code = runpy._get_module_details(name)  # noqa: SLF001 - runpy's own API
-    except Exception as exc:  # runpy._Error and import errors: same text as the interpreter
-        if type(exc).__name__ == "_Error":
-            sys.stderr.write(f"{sys.executable}: {exc}\n")
-            raise ScriptExit(1) from None
+        _name, spec, code = runpy._get_module_details(name, runpy._Error)  # as python -m does
+    except runpy._Error as exc:
+        sys.stderr.write(f"{sys.executable}: {exc}\n")
+        raise ScriptExit(1) from None
+    except BaseException as exc:  # noqa: BLE001 - an error while importing the package
         _report(exc)
         raise ScriptExit(1) from None
     sys.argv[:] = [spec.origin or name, *args]

@@ -1,0 +1,154 @@
+"""The command line: the -m form, errors as python gives them, traces, cache, doctor, fallbacks."""
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import difftest  # noqa: E402
+
+SCRIPT = """\
+import numpy as np
+import pandas as pd
+df = pd.DataFrame({"a": np.arange(5.0), "b": list("vwxyz")})
+df["c"] = df.a * 2
+print(df.groupby("b").c.sum().tolist())
+"""
+
+
+def run(args, cwd, cache, mode="stratum", env_extra=None, stdin=None):
+    env = difftest.build_env(mode, cache)
+    env.update(env_extra or {})
+    cmd = [sys.executable, *args] if mode == "plain" else [sys.executable, "-m", "stratum", *args]
+    p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, timeout=120, input=stdin)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+@pytest.fixture
+def work(tmp_path):
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "s.py").write_text(SCRIPT)
+    return tmp_path / "w", tmp_path / "cache"
+
+
+def test_help_and_version(work):
+    cwd, cache = work
+    code, out, _ = run(["--help"], cwd, cache)
+    assert code == 0 and "python -m stratum" in out and "trace" in out and "doctor" in out
+    code, out, _ = run(["--version"], cwd, cache)
+    assert code == 0 and out.startswith("stratum ")
+
+
+def test_module_form_matches_python_dash_m(work):
+    cwd, cache = work
+    pkg = cwd / "agentpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "train.py").write_text(textwrap.dedent("""\
+        import sys
+        import pandas as pd
+        print(__name__, __spec__.name, __package__, sys.argv[1:], sys.argv[0].endswith("train.py"))
+        print(pd.Series([1, 2, 3]).mean())
+        raise SystemExit(4)
+    """))
+    plain = run(["-m", "agentpkg.train", "x", "--y"], cwd, cache, mode="plain")
+    assert plain[0] == 4
+    assert run(["-m", "agentpkg.train", "x", "--y"], cwd, cache) == plain
+    missing = run(["-m", "no_such_module_here"], cwd, cache)
+    assert missing == run(["-m", "no_such_module_here"], cwd, cache, mode="plain")
+
+
+def test_missing_script_is_reported_like_python(work):
+    cwd, cache = work
+    plain = run(["nope.py", "a"], cwd, cache, mode="plain")
+    assert plain[0] == 2
+    assert run(["nope.py", "a"], cwd, cache) == plain
+
+
+def test_trace_list_and_show(work):
+    cwd, cache = work
+    assert run(["s.py"], cwd, cache)[0] == 0
+    assert run(["s.py"], cwd, cache)[0] == 0
+    code, out, _ = run(["trace", "list"], cwd, cache)
+    assert code == 0 and "s.py" in out and out.count("s.py") >= 2
+    code, out, _ = run(["trace", "show", "--last", "--json"], cwd, cache)
+    doc = json.loads(out)
+    assert doc["run"]["script"].endswith("s.py") and doc["run"]["exit_code"] == 0
+    ops = [n["op"] for n in doc["nodes"]]
+    assert any("groupby" in op for op in ops) and "builtins.print" in ops
+    for n in doc["nodes"]:
+        assert {"op", "site", "key", "inputs", "seconds", "reused"} <= set(n)
+        assert n["site"].startswith(str(cwd)) or "site-packages" in n["site"]
+    first = doc["run"]["id"]
+    code, out, _ = run(["trace", "show", str(first - 1), "--json"], cwd, cache)
+    assert json.loads(out)["run"]["id"] == first - 1
+    code, out, _ = run(["trace", "show"], cwd, cache)
+    assert code == 0 and "groupby" in out
+    assert run(["trace", "show", "999999"], cwd, cache)[0] == 1
+
+
+def test_explain_only_when_asked(work):
+    cwd, cache = work
+    quiet = run(["s.py"], cwd, cache)
+    assert quiet[2] == ""
+    code, out, err = run(["--explain", "s.py"], cwd, cache)
+    assert out == quiet[1] and "operations traced" in err and "executed" in err
+    code, out, err = run(["s.py"], cwd, cache, env_extra={"STRATUM_EXPLAIN": "1"})
+    assert "operations traced" in err
+
+
+def test_cache_subcommands(work):
+    cwd, cache = work
+    (cwd / "big.py").write_text(textwrap.dedent("""\
+        import numpy as np
+        from sklearn.ensemble import RandomForestRegressor
+        rng = np.random.RandomState(0)
+        X = rng.rand(600, 5); y = X.sum(1)
+        print(RandomForestRegressor(n_estimators=30, random_state=0).fit(X, y).predict(X[:2]).round(4))
+    """))
+    assert run(["big.py"], cwd, cache)[0] == 0
+    code, out, _ = run(["cache", "stats"], cwd, cache)
+    assert code == 0 and "entries" in out
+    entries = int(next(l for l in out.splitlines() if l.strip().startswith("entries")).split(":")[1])
+    assert entries >= 1
+    code, out, _ = run(["cache", "gc"], cwd, cache)
+    assert code == 0 and json.loads(out)["corrupt"] == 0
+    code, out, _ = run(["cache", "clear"], cwd, cache)
+    assert code == 0 and out.startswith(f"removed {entries} entries")
+
+
+def test_doctor(work):
+    cwd, cache = work
+    code, out, _ = run(["doctor"], cwd, cache)
+    assert code == 0
+    assert "[ok] native module" in out and "[ok] interposer" in out and "[ok] cache directory" in out
+
+
+def test_disable_runs_plain_and_records_nothing(work):
+    cwd, cache = work
+    plain = run(["s.py"], cwd, cache, mode="plain")
+    assert run(["s.py"], cwd, cache, env_extra={"STRATUM_DISABLE": "1"}) == plain
+    assert "no recorded runs" in run(["trace", "show"], cwd, cache)[2]
+
+
+def test_missing_native_module_degrades_to_plain(work, tmp_path):
+    cwd, cache = work
+    block = tmp_path / "block"
+    block.mkdir()
+    (block / "sitecustomize.py").write_text(textwrap.dedent("""\
+        import sys
+        class _Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "stratum._native":
+                    raise ImportError("simulated: extension not built")
+        sys.meta_path.insert(0, _Block())
+    """))
+    plain = run(["s.py"], cwd, cache, mode="plain")
+    env = {"PYTHONPATH": f"{block}:{difftest.stratum_home()}"}
+    code, out, err = run(["s.py"], cwd, cache, env_extra=env)
+    assert (code, out) == plain[:2]
+    assert err.splitlines() == [
+        "stratum: native module unavailable (simulated: extension not built); running without stratum"]
