@@ -132,12 +132,24 @@ def _method(obj, name):
     return TracedMethod(spec, attr, obj, temporary and pandas_chained.is_frame(obj))
 
 
+_PLAIN = frozenset({int, float, str, bool, type(None), list, tuple, dict, set, bytes, complex})
+
+
 def _operator(spec_name: str, fn):
     spec = registry.operator_spec(spec_name)
+    lib_get = _LIB.get
 
     def binary(args):
         a, b = args
-        if _engine is not None and (_lib(type(a)) or _lib(type(b))):
+        ta, tb = type(a), type(b)
+        if (ta in _PLAIN and tb in _PLAIN) or _engine is None:
+            return fn(a, b)
+        la, lb = lib_get(ta), lib_get(tb)
+        if la is None:
+            la = _is_lib_type(ta)
+        if lb is None:
+            lb = _is_lib_type(tb)
+        if la or lb:
             return _engine.call(spec, fn, args, None)
         return fn(a, b)
 

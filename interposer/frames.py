@@ -71,17 +71,15 @@ def _showwarnmsg(msg):
     return _orig_show(msg)
 
 
-class capture_warnings:
-    """Collect the warnings shown inside the block (they are shown as usual too)."""
+def start_capture() -> list:
+    """Collect the warnings shown until ``end_capture`` (they are shown as usual too)."""
+    shown: list = []
+    _captures.append(shown)
+    return shown
 
-    def __enter__(self):
-        self.shown = []
-        _captures.append(self.shown)
-        return self.shown
 
-    def __exit__(self, *exc):
-        _captures.pop()
-        return False
+def end_capture() -> None:
+    _captures.pop()
 
 
 def replay_warnings(shown) -> None:

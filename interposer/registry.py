@@ -63,9 +63,10 @@ ROWS: dict[str, OpSpec] = dict([
     # sinks
     _op("builtins.print", SINK),
     *[_op(f"pandas.{cls}.{m}", SINK) for cls in ("DataFrame", "Series") for m in (
-        "to_csv", "to_json", "to_pickle", "to_parquet", "to_excel", "to_feather", "to_hdf",
-        "to_sql", "to_html", "to_latex", "to_markdown", "to_clipboard", "to_stata", "plot",
-        "hist", "boxplot", "info")],
+        "to_csv", "to_json", "to_pickle", "to_excel", "to_hdf", "to_sql", "to_latex",
+        "to_markdown", "to_clipboard", "plot", "hist", "info")],
+    *[_op(f"pandas.DataFrame.{m}", SINK) for m in (
+        "to_parquet", "to_feather", "to_html", "to_stata", "boxplot")],
     *[_op(f"numpy.{f}", SINK) for f in ("save", "savetxt", "savez", "savez_compressed")],
     _op("numpy.ndarray.tofile", SINK), _op("numpy.ndarray.dump", SINK),
     # in-place mutation through a method
@@ -74,7 +75,7 @@ ROWS: dict[str, OpSpec] = dict([
     *[_op(f"pandas.Series.{m}", MUTATES, mutates="self") for m in (
         "pop", "update", "__setitem__", "__delitem__")],
     *[_op(f"numpy.ndarray.{m}", MUTATES, mutates="self") for m in (
-        "sort", "fill", "resize", "put", "partition", "itemset", "setfield", "setflags",
+        "sort", "fill", "resize", "put", "partition", "setfield", "setflags",
         "byteswap", "__setitem__")],
     *[_op(f"numpy.{f}", MUTATES, mutates=0) for f in (
         "copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis")],
@@ -98,9 +99,11 @@ ROWS: dict[str, OpSpec] = dict([
     _op("sklearn.model_selection._validation._fit_and_score", PURE, composite=True),
     # pandas accessors that return views of ``self``
     *[_op(f"pandas.{cls}.{m}", PURE, reusable=False) for cls in ("DataFrame", "Series") for m in (
-        "head", "tail", "copy", "__getitem__", "__len__", "keys", "items", "iterrows",
-        "itertuples", "__iter__", "to_numpy", "to_dict", "to_list", "tolist", "to_string",
-        "__repr__", "__str__", "describe", "info", "nunique", "unique", "value_counts")],
+        "head", "tail", "copy", "__getitem__", "__len__", "keys", "items", "__iter__",
+        "to_numpy", "to_dict", "to_string", "__repr__", "__str__", "describe", "nunique",
+        "value_counts")],
+    *[_op(f"pandas.DataFrame.{m}", PURE, reusable=False) for m in ("iterrows", "itertuples")],
+    *[_op(f"pandas.Series.{m}", PURE, reusable=False) for m in ("to_list", "tolist", "unique")],
 ])
 
 # Methods of estimators, by name: effect, reusable, returns_self.

@@ -39,9 +39,20 @@ def is_user_file(filename: str) -> bool:
     if not filename or filename.startswith("<"):
         r = filename in ("<string>", "<stdin>") or filename.startswith("<ipython-input")
     else:
-        real = os.path.realpath(filename)
-        r = not real.startswith(_ROOTS) and "site-packages" not in real and "dist-packages" not in real
+        r = _is_user_dir(os.path.dirname(filename))
     _cache[filename] = r
+    return r
+
+
+_dir_cache: dict[str, bool] = {}
+
+
+def _is_user_dir(directory: str) -> bool:
+    r = _dir_cache.get(directory)
+    if r is None:
+        real = os.path.realpath(directory) + os.sep
+        r = _dir_cache[directory] = (not real.startswith(_ROOTS) and "site-packages" not in real
+                                     and "dist-packages" not in real)
     return r
 
 

@@ -11,13 +11,14 @@ import sys
 import time
 
 from stratum.config import CacheDirError, Settings, prepare_cache_dir, warn
+from stratum.versions import version_tag
 
 
 class Session:
     """One activation: the engine, its cache, and the run being recorded."""
 
     def __init__(self, engine, settings: Settings, cache_dir_ok: bool):
-        self.engine = engine
+        self.engine = engine  # None until the script performs its first library operation
         self.settings = settings
         self.cache_dir_ok = cache_dir_ok
         self.started = time.time()
@@ -25,6 +26,17 @@ class Session:
         self.script = None
         self.argv: list[str] = []
         self.run_id = None
+
+    def load_engine(self):
+        if self.engine is None:
+            from stratum.engine import Engine
+
+            settings = self.settings
+            factory = None
+            if self.cache_dir_ok and settings.cache_enabled:
+                factory = lambda: _open_cache(settings)  # noqa: E731
+            self.engine = Engine(factory, settings)
+        return self.engine
 
     def finish(self, exit_code: int) -> None:
         """Store the trace and print the explain report (if asked). Never raises."""
@@ -36,7 +48,7 @@ class Session:
     def _finish(self, exit_code: int) -> None:
         engine = self.engine
         seconds = time.perf_counter() - self._t0
-        nodes = engine.nodes
+        nodes = engine.nodes if engine is not None else []
         reused = sum(1 for n in nodes if n.reused)
         if self.cache_dir_ok:
             from stratum.store import TraceStore
@@ -47,7 +59,8 @@ class Session:
                     "script": self.script, "argv": self.argv, "cwd": os.getcwd(),
                     "started": self.started, "seconds": seconds, "exit_code": exit_code,
                     "reused": reused, "executed": len(nodes) - reused,
-                    "saved": engine.saved_seconds, "versions": engine.lineage.version_tag,
+                    "saved": engine.saved_seconds if engine is not None else 0.0,
+                    "versions": version_tag(),
                 }, nodes)
             finally:
                 store.close()
@@ -84,39 +97,65 @@ def activate(settings: Settings | None = None) -> Session | None:
         return None
     frames.install()  # before numpy / pandas bind ``warnings.warn``
     from interposer import dispatch, importer, patches, tbfilter
-    from stratum.engine import Engine
 
-    cache, cache_dir_ok = None, False
+    cache_dir_ok = True
     try:
         prepare_cache_dir(settings.cache_dir)
-        cache_dir_ok = True
-        if settings.cache_enabled:
-            from stratum.cache import Cache
-
-            cache = Cache(settings.cache_dir, settings.cache_size)
     except CacheDirError as exc:
         warn(f"{exc}; running uncached")
-    engine = Engine(cache, settings)
+        cache_dir_ok = False
+    session = Session(None, settings, cache_dir_ok)
     tbfilter.install()
     importer.install()
     patches.patch_loaded()
-    dispatch.set_engine(engine)
-    _session = Session(engine, settings, cache_dir_ok)
-    return _session
+    dispatch.set_engine(_DeferredEngine(session))
+    _session = session
+    return session
+
+
+def _open_cache(settings: Settings):
+    from stratum.cache import Cache
+
+    try:
+        return Cache(settings.cache_dir, settings.cache_size)
+    except CacheDirError as exc:
+        warn(f"{exc}; running uncached")
+        return None
+
+
+class _DeferredEngine:
+    """Stands in for the engine until the first library operation, so a run pays for numpy,
+    the engine and the cache only when the script itself uses a traced library."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def call(self, spec, fn, args, kwargs, recv=None):
+        from interposer import dispatch
+
+        if "numpy" not in sys.modules and spec.effect == "sink":
+            return fn(*args, **(kwargs or {}))  # a print in a script that uses no library
+        engine = self.session.load_engine()
+        dispatch.set_engine(engine)
+        if recv is None:
+            return engine.call(spec, fn, args, kwargs, _depth=3)
+        return engine.call(spec, fn, args, kwargs, recv, _depth=3)
 
 
 def deactivate() -> None:
     global _session
-    from interposer import dispatch, frames, importer, patches, tbfilter
+    from interposer import dispatch, frames, importer, patches
 
+    # Code rewritten while active keeps calling the dispatch functions, so the traceback
+    # filter stays installed: it only ever hides stratum's own frames.
     dispatch.set_engine(None)
     frames.uninstall()
     importer.uninstall()
     patches.unpatch()
-    tbfilter.uninstall()
-    if _session is not None and _session.engine.cache is not None:
+    engine = _session.engine if _session is not None else None
+    if engine is not None and engine._cache is not None:
         try:
-            _session.engine.cache.close()
+            engine._cache.close()
         except Exception:
             pass
     _session = None

@@ -74,20 +74,27 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(target, args, opts) -> None:
     from stratum import runner
-    from stratum.activation import activate
 
     env = Settings.from_env()
     settings = Settings(**{**env.__dict__, "explain": env.explain or opts["explain"],
                            "cache_enabled": env.cache_enabled and not opts["no_cache"]})
-    session = activate(settings)
-    transform = None
-    if session is not None:
+    kind, name = target
+    started: list = []
+
+    def transform(code):
+        """Called once the script compiled: activate stratum and rewrite its code."""
+        from stratum.activation import activate
+
+        session = activate(settings)
+        if session is None:
+            return code
         from interposer.rewrite import rewrite
 
-        transform = rewrite
-        session.script = os.path.abspath(target[1]) if target[0] == "script" else target[1]
+        session.script = os.path.abspath(name) if kind == "script" else name
         session.argv = list(args)
-    kind, name = target
+        started.append(session)
+        return rewrite(code)
+
     code: object = 0
     try:
         if kind == "script":
@@ -95,14 +102,13 @@ def _run(target, args, opts) -> None:
         else:
             runner.run_module(name, args, transform)
     except SystemExit as exc:
-        code = exc.code
-        if session is not None:
-            session.finish(_exit_status(code))
+        if started:
+            started[0].finish(_exit_status(exc.code))
         raise
     except runner.ScriptExit as exc:
         code = exc.code
-    if session is not None:
-        session.finish(_exit_status(code))
+    if started:
+        started[0].finish(_exit_status(code))
     if code == -2:  # KeyboardInterrupt
         runner.die_by_sigint()
     sys.exit(code)

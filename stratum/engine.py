@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from interposer import registry
-from interposer.frames import capture_warnings, replay_warnings, trampoline
+from interposer.frames import end_capture, replay_warnings, start_capture, trampoline
 from interposer.registry import FIT, MUTATES, OPAQUE, SINK, SOURCE
 from stratum import randomness, restore
 from stratum._native import Hasher
@@ -47,9 +47,10 @@ class Node:
 
 
 class Engine:
-    def __init__(self, cache=None, settings=None):
+    def __init__(self, cache_factory=None, settings=None):
         self.lineage = Lineage()
-        self.cache = cache
+        self._cache_factory = cache_factory  # opened at the first reusable call
+        self._cache = None
         self.settings = settings
         self.nodes: list[Node] = []
         self.dropped_nodes = 0
@@ -60,12 +61,20 @@ class Engine:
         self.saved_seconds = 0.0
         self.bytes_loaded = 0
 
+    @property
+    def cache(self):
+        """The reuse cache, opened on first use (None when disabled or unusable)."""
+        if self._cache_factory is not None:
+            factory, self._cache_factory = self._cache_factory, None
+            self._cache = factory()
+        return self._cache
+
     # ------------------------------------------------------------------------------------------
-    def call(self, spec, fn, args, kwargs, recv=_NO):
+    def call(self, spec, fn, args, kwargs, recv=_NO, _depth=2):
         kwargs = kwargs or {}
         if self._open and not self._open[-1][0] or threading.get_ident() != self._main_thread:
             return fn(*args, **kwargs)  # library code calling itself: not recorded
-        frame = sys._getframe(2)
+        frame = sys._getframe(_depth)
         site = f"{frame.f_code.co_filename}:{frame.f_lineno}"
         effect, mutated, reason = _effects(spec, args, kwargs, recv)
         key, inputs, consts, reason2, rng = self._key(spec, args, kwargs, recv, effect)
@@ -75,56 +84,68 @@ class Engine:
             reason, reusable = "depends on numpy's global RNG, which the script did not seed", False
         if reusable and self.cache is None:
             reusable = False
-        parent = self._open[-1][1] if self._open else None
-        seq = self._next_seq
+        call = _Call(spec, fn, args, kwargs, recv, frame, site, key, inputs, consts, effect,
+                     mutated, reusable, rng, reason,
+                     self._open[-1][1] if self._open else None, self._next_seq)
         self._next_seq += 1
-
-        if reusable:
-            t0 = time.perf_counter()
-            hit, stored = self.cache.get(key)
-            if hit:
-                try:
-                    result = self._restore(spec, stored, args, recv, rng)
-                except Exception as exc:  # an entry that does not fit: recompute
-                    hit, reason = False, f"cached entry unusable ({type(exc).__name__})"
-            if hit:
-                seconds = time.perf_counter() - t0
-                cost = stored[2]
-                self.saved_seconds += max(0.0, cost - seconds)
-                self._outputs(spec, key, result, recv, args, kwargs, mutated)
-                self._record(seq, key, spec.name, site, inputs, consts, result, seconds,
-                             effect, True, None, parent)
-                return result
-        self._open.append((spec.composite, seq))
-        call_as_user = trampoline(frame)
+        if not reusable:
+            return self._execute(call)
         t0 = time.perf_counter()
+        hit, stored = self.cache.get(key)
+        if hit and self._reuse(call, stored, t0):
+            return call.result
+        # Single flight: another process computing the same key makes this one wait for it.
+        with self.cache.flight(key) as flight:
+            if flight.hit and self._reuse(call, flight.value, t0):
+                return call.result
+            return self._execute(call)
+
+    def _reuse(self, call, stored, t0) -> bool:
+        """Restore a cached call (fitted state, RNG, warnings); False if the entry is unusable."""
         try:
-            with capture_warnings() as shown:
-                result = call_as_user(fn, args, kwargs)
+            result = self._restore(call.spec, stored, call.args, call.recv, call.rng)
+        except Exception as exc:  # an entry that does not fit this call: recompute
+            call.reason = f"cached entry unusable ({type(exc).__name__})"
+            return False
+        seconds = time.perf_counter() - t0
+        self.saved_seconds += max(0.0, stored[2] - seconds)
+        self._outputs(call.spec, call.key, result, call.recv, call.args, call.kwargs, call.mutated)
+        self._record(call, result, seconds, True, None)
+        call.result = result
+        return True
+
+    def _execute(self, call):
+        spec, args, kwargs = call.spec, call.args, call.kwargs
+        self._open.append((spec.composite, call.seq))
+        call_as_user = trampoline(call.frame)
+        t0 = time.perf_counter()
+        shown = start_capture()
+        try:
+            result = call_as_user(call.fn, args, kwargs)
         finally:
             seconds = time.perf_counter() - t0
+            end_capture()
             self._open.pop()
-        self._outputs(spec, key, result, recv, args, kwargs, mutated)
-        if effect == MUTATES and spec.mutates == "global_rng":
+        self._outputs(spec, call.key, result, call.recv, args, kwargs, call.mutated)
+        if call.effect == MUTATES and spec.mutates == "global_rng":
             self.rng_seeded = randomness.seeded_by(args, kwargs)
-        if reusable:
-            if self.cache.put(key, self._stored(spec, result, args, recv, rng, seconds, shown),
-                              seconds):
+        reason = call.reason
+        if call.reusable:
+            stored = self._stored(spec, result, args, call.recv, call.rng, seconds, shown)
+            if self.cache.put(call.key, stored, seconds):
                 reason = None
             else:
                 reason = "not admitted to the cache (cheaper to recompute than to load)"
         elif reason is None:
-            reason = _why_not(spec, effect, key)
-        self._record(seq, key, spec.name, site, inputs, consts, result, seconds, effect,
-                     False, reason, parent)
+            reason = _why_not(spec, call.effect, call.key)
+        self._record(call, result, seconds, False, reason)
         return result
 
     # ------------------------------------------------------------------------------------------
     def _key(self, spec, args, kwargs, recv, effect):
         """Key of the call, input keys, constant arguments, a reason if unkeyable, RNG use."""
         lin = self.lineage
-        h = Hasher()
-        h.update_str(lin.version_tag)
+        h = lin.key_hasher()
         h.update_str(spec.name)
         inputs, consts = [], []
         rng = False
@@ -215,13 +236,29 @@ class Engine:
             for i, item in enumerate(result):
                 lin.remember(item, _derive(key, str(i)))
 
-    def _record(self, seq, key, op, site, inputs, consts, result, seconds, effect, reused,
-                reason, parent):
+    def _record(self, call, result, seconds, reused, reason):
         if len(self.nodes) >= MAX_NODES:
             self.dropped_nodes += 1
             return
-        self.nodes.append(Node(seq, key, op, site, inputs, consts, type(result).__name__,
-                               seconds, _nbytes(result), effect, reused, reason, parent))
+        self.nodes.append(Node(call.seq, call.key, call.spec.name, call.site, call.inputs,
+                               call.consts, type(result).__name__, seconds, _nbytes(result),
+                               call.effect, reused, reason, call.parent))
+
+
+class _Call:
+    """What the engine knows about one intercepted call while it handles it."""
+
+    __slots__ = ("spec", "fn", "args", "kwargs", "recv", "frame", "site", "key", "inputs",
+                 "consts", "effect", "mutated", "reusable", "rng", "reason", "parent", "seq",
+                 "result")
+
+    def __init__(self, spec, fn, args, kwargs, recv, frame, site, key, inputs, consts, effect,
+                 mutated, reusable, rng, reason, parent, seq):
+        self.spec, self.fn, self.args, self.kwargs, self.recv = spec, fn, args, kwargs, recv
+        self.frame, self.site, self.key, self.inputs, self.consts = frame, site, key, inputs, consts
+        self.effect, self.mutated, self.reusable, self.rng = effect, mutated, reusable, rng
+        self.reason, self.parent, self.seq = reason, parent, seq
+        self.result = None
 
 
 def _fit_target(spec, args, recv):
@@ -287,12 +324,15 @@ def _why_not(spec, effect, key) -> str:
 
 
 def _nbytes(value) -> int:
+    """Output size for the trace, cheaply: buffer sizes, never a deep memory count."""
     n = getattr(value, "nbytes", None)
     if isinstance(n, int):
         return n
-    if type(value).__name__ == "DataFrame":
-        try:
-            return int(value.memory_usage(index=False, deep=False).sum())
-        except Exception:
-            return 0
+    mgr = getattr(value, "_mgr", None)  # pandas DataFrame: its blocks' buffers
+    blocks = getattr(mgr, "blocks", None)
+    if blocks is not None:
+        total = 0
+        for block in blocks:
+            total += getattr(block.values, "nbytes", 0) or 0
+        return total
     return 0

@@ -6,19 +6,19 @@ from collections import Counter
 
 def report(session, out) -> None:
     engine = session.engine
-    nodes = engine.nodes
+    nodes = engine.nodes if engine is not None else []
     reused = [n for n in nodes if n.reused]
     executed = [n for n in nodes if not n.reused]
-    cache = engine.cache
+    cache = engine._cache if engine is not None else None
     loaded = cache.stats().get("bytes_loaded", 0) if cache is not None else 0
+    saved = engine.saved_seconds if engine is not None else 0.0
     lines = [
         f"stratum: {len(nodes)} operations traced: {len(executed)} executed, {len(reused)} reused",
-        f"stratum: seconds saved by reuse: {engine.saved_seconds:.3f}; bytes loaded from cache: "
-        f"{loaded}",
+        f"stratum: seconds saved by reuse: {saved:.3f}; bytes loaded from cache: {loaded}",
     ]
-    if engine.dropped_nodes:
+    if engine is not None and engine.dropped_nodes:
         lines.append(f"stratum: {engine.dropped_nodes} further operations were not recorded")
-    if cache is None:
+    if not session.settings.cache_enabled or not session.cache_dir_ok:
         lines.append("stratum: cache disabled for this run")
     reasons = Counter()
     costly = {}

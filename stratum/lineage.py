@@ -16,22 +16,15 @@ import weakref
 
 import numpy as np
 
-from stratum import __version__
 from stratum._native import Hasher, hash_objects, xxh3_128
+from stratum.versions import version_tag
 
 
 class Unkeyable(Exception):
     """A value stratum cannot key soundly: the operation using it is executed, never reused."""
 
 
-def _versions() -> str:
-    parts = [f"python={sys.version.split()[0]}", f"stratum={__version__}", f"numpy={np.__version__}"]
-    for name in ("pandas", "sklearn", "scipy"):
-        module = sys.modules.get(name)
-        parts.append(f"{name}={getattr(module, '__version__', '-')}")
-    return ";".join(parts)
-
-
+_LIBS = ("numpy", "pandas", "sklearn", "scipy")
 _SCALAR_TAGS = {type(None): "N", bool: "b", int: "i", str: "s", bytes: "y", complex: "c"}
 _PLAIN_SCALARS = frozenset(_SCALAR_TAGS) | {float}
 
@@ -66,7 +59,21 @@ class Lineage:
         # Bumped whenever an ndarray is written in place: any array keyed before may be a
         # view of it and is re-keyed by content before its key is trusted again.
         self.array_epoch = 0
-        self.version_tag = _versions()
+        self._tag_libs = None
+        self._prefix = None
+
+    def key_hasher(self):
+        """A hasher already fed with the versions of the libraries loaded so far.
+
+        Re-derived when a traced library is imported after the first key was made, so every
+        key includes the version of every library that could have produced its value.
+        """
+        loaded = tuple(name in sys.modules for name in _LIBS)
+        if loaded != self._tag_libs:
+            self._tag_libs = loaded
+            self._prefix = Hasher()
+            self._prefix.update_str(version_tag())
+        return self._prefix.copy()
 
     # ---- identity map ---------------------------------------------------------------------
     def remember(self, obj, key: str) -> None:
@@ -141,18 +148,33 @@ class Lineage:
 
 # ---- content feeders by type -------------------------------------------------------------------
 def _feed_seq(lin, h, v, depth):
-    h.update_str(f"{type(v).__name__}[{len(v)}")
+    h.update_str(f"{type(v).__module__}.{type(v).__qualname__}[{len(v)}")
+    if len(v) > 16 and type(v) in (list, tuple):
+        digest = hash_objects(v)  # all plain scalars (texts, labels): one Rust pass
+        if digest is not None:
+            h.update(digest)
+            h.update_str("]")
+            return
     for item in v:
         lin.feed(h, item, depth + 1)
     h.update_str("]")
 
 
 def _feed_dict(lin, h, v, depth):
-    h.update_str(f"{type(v).__name__}{{{len(v)}")
+    h.update_str(f"{type(v).__module__}.{type(v).__qualname__}{{{len(v)}")
     for k, item in v.items():
         lin.feed(h, k, depth + 1)
         lin.feed(h, item, depth + 1)
     h.update_str("}")
+
+
+def _feed_dict_subclass(lin, h, v, depth):
+    _feed_dict(lin, h, v, depth)
+    state = getattr(v, "__dict__", None)
+    if state:
+        _feed_dict(lin, h, dict(state), depth)
+    if isinstance(getattr(v, "default_factory", None), type):
+        h.update_str(f"default:{v.default_factory.__qualname__}")
 
 
 def _feed_set(lin, h, v, depth):
@@ -296,7 +318,12 @@ def _feeder_for(t):
     """Pick (and cache) the content feeder for a type not in the table yet."""
     from stratum import keyrules
 
-    feeder = keyrules.feeder_for(t)
+    if issubclass(t, dict):  # Bunch, OrderedDict, defaultdict ...: items, then own state
+        feeder = _feed_dict_subclass
+    elif issubclass(t, (tuple, list)):  # namedtuples and list subclasses
+        feeder = _feed_seq
+    else:
+        feeder = keyrules.feeder_for(t)
     if feeder is None:
         if issubclass(t, np.dtype):
             feeder = _feed_dtype
