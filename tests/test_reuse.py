@@ -214,6 +214,15 @@ def test_eight_processes_share_one_cache(runner):
     results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]
     for r in results:
         assert r == plain
+    # single flight: whatever the interleaving, exactly one process computed the CV
+    last = runner.trace()["run"]["id"]
+    executed = 0
+    for run_id in range(last - 7, last + 1):
+        p = subprocess.run([sys.executable, "-m", "stratum", "trace", "show", str(run_id), "--json"],
+                           cwd=runner.workdir, env=env, capture_output=True, check=True)
+        executed += sum(1 for n in json.loads(p.stdout)["nodes"]
+                        if n["op"].endswith("cross_val_score") and not n["reused"])
+    assert executed == 1
     runner.same_as_plain("s.py")
 
 
@@ -281,3 +290,25 @@ def test_cache_over_budget_evicts_and_stays_correct(runner):
         runner.same_as_plain("s.py", env_extra=env)
     total = sum(p.stat().st_size for p in _entries(runner.cache))
     assert total <= 600 * 1024
+
+
+def test_new_final_model_reuses_each_folds_preprocessing(runner):
+    words = ["good", "bad", "fine", "awful", "great", "poor", "nice", "meh", "superb", "dull"]
+    body = """
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+        rng = np.random.RandomState(0)
+        words = {words!r}
+        texts = [" ".join(rng.choice(words, 30)) + f" w{{i % 97}}" for i in range(3000)]
+        y = np.array([t.count("good") + t.count("great") > t.count("bad") for t in texts])
+        pipe = Pipeline([("tfidf", TfidfVectorizer(ngram_range=(1, 2))),
+                         ("m", LogisticRegression(C={C}, max_iter=200))])
+        print(cross_val_score(pipe, texts, y, cv=3).round(6))
+    """
+    script(runner.workdir / "a.py", body.format(words=words, C=1.0))
+    script(runner.workdir / "b.py", body.format(words=words, C=10.0))
+    runner.same_as_plain("a.py")
+    runner.same_as_plain("b.py")
+    reused = runner.reused()
+    assert reused.count("sklearn.pipeline._fit_transform_one") == 3, reused

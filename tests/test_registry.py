@@ -1,0 +1,179 @@
+"""The op registry (interposer/registry.py): what effect each intercepted operation gets."""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn.model_selection
+import sklearn.model_selection._validation  # noqa: F401 - rows name it
+import sklearn.pipeline
+import sklearn.utils  # noqa: F401 - rows name it
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from interposer import registry as R
+
+
+def _callable(f):
+    spec = R.resolve_callable(f)
+    assert spec is not None, f
+    return spec
+
+
+def _method(t, name):
+    spec = R.resolve_method(t, name)
+    assert spec is not None, (t, name)
+    return spec
+
+
+def test_read_csv_is_a_source():
+    s = _callable(pd.read_csv)
+    assert s.effect == R.SOURCE and s.reusable
+    assert s.path_arg == (0, "filepath_or_buffer")
+
+
+def test_to_csv_is_a_sink():
+    s = _method(pd.DataFrame, "to_csv")
+    assert s.effect == R.SINK and not s.reusable
+    assert s.name == "pandas.DataFrame.to_csv"
+    assert _method(pd.Series, "to_csv").effect == R.SINK
+
+
+def test_print_is_a_sink():
+    s = _callable(builtins.print)
+    assert s.effect == R.SINK and not s.reusable
+
+
+def test_drop_is_pure_with_inplace_rule():
+    s = _method(pd.DataFrame, "drop")
+    assert s.effect == R.PURE and s.reusable and s.inplace_rule
+
+
+def test_dataframe_insert_mutates_self():
+    s = _method(pd.DataFrame, "insert")
+    assert s.effect == R.MUTATES and s.mutates == "self" and not s.reusable
+
+
+def test_ndarray_sort_mutates_self():
+    s = _method(np.ndarray, "sort")
+    assert s.effect == R.MUTATES and s.mutates == "self" and not s.reusable
+    # bound method of an instance at a call site resolves the same way
+    a = np.array([3, 1, 2])
+    assert R.resolve_method(type(a), "sort").effect == R.MUTATES
+
+
+def test_np_log_is_pure():
+    s = _callable(np.log)
+    assert s.effect == R.PURE and s.reusable
+    assert "log" in s.name
+
+
+def test_np_random_rand_uses_the_global_rng():
+    s = _callable(np.random.rand)
+    assert s.effect == R.RANDOM and s.random == "global"
+
+
+def test_train_test_split_is_random_by_random_state():
+    s = _callable(train_test_split)
+    assert s.effect == R.RANDOM and s.random == "random_state" and s.reusable
+
+
+def test_estimator_fit_is_fit_returning_self():
+    s = _method(LogisticRegression, "fit")
+    assert s.effect == R.FIT and s.returns_self and s.reusable and not s.composite
+    assert s.name == "sklearn.linear_model._logistic.LogisticRegression.fit"
+    assert type(LogisticRegression()) is LogisticRegression
+
+
+def test_estimator_predict_is_pure():
+    s = _method(LogisticRegression, "predict")
+    assert s.effect == R.PURE and s.reusable
+
+
+def test_pipeline_fit_is_composite():
+    s = _method(Pipeline, "fit")
+    assert s.effect == R.FIT and s.composite
+    assert _method(GridSearchCV, "fit").composite
+    assert _method(Pipeline, "predict").composite
+
+
+def test_cross_val_score_is_composite():
+    s = _callable(cross_val_score)
+    assert s.effect == R.PURE and s.composite and s.reusable
+
+
+def test_user_function_is_not_a_library_op():
+    def mine(x):
+        return x
+
+    assert R.resolve_callable(mine) is None
+    assert R.resolve_callable(lambda: 0) is None
+    assert R.resolve_callable(len) is None
+
+
+def test_non_library_class_is_not_a_library_op():
+    class Mine:
+        def fit(self, X):
+            return self
+
+    assert R.resolve_callable(Mine) is None
+    assert not R.is_lib_type(Mine)
+    assert R.resolve_method(Mine, "fit").effect == R.OPAQUE  # only asked for library types
+    assert not R.is_lib_type(dict) and not R.is_lib_type(list)
+
+
+def test_library_classes_are_library_types():
+    for t in (np.ndarray, pd.DataFrame, pd.Series, LogisticRegression, StandardScaler):
+        assert R.is_lib_type(t)
+    s = _callable(pd.DataFrame)
+    assert s.effect == R.PURE and not s.reusable
+
+
+def test_private_methods_are_not_ops():
+    assert R.resolve_method(pd.DataFrame, "_get_item") is None
+    assert R.resolve_method(pd.DataFrame, "__getitem__") is not None
+
+
+def test_estimator_method_table():
+    assert _method(StandardScaler, "fit_transform").effect == R.FIT
+    assert _method(StandardScaler, "transform").effect == R.PURE
+    assert _method(StandardScaler, "set_params").effect == R.MUTATES
+    assert _method(StandardScaler, "partial_fit").effect == R.MUTATES
+    assert _method(StandardScaler, "get_params").reusable is False
+    assert _method(StandardScaler, "frobnicate").effect == R.OPAQUE
+
+
+def test_random_generators_mutate_themselves():
+    s = _method(type(np.random.default_rng(0)), "normal")
+    assert s.effect == R.MUTATES and s.mutates == "self" and s.random == "self"
+    assert _callable(np.random.seed).mutates == "global_rng"
+
+
+def test_operators():
+    assert R.operator_spec("add").effect == R.PURE
+    assert R.operator_spec("iadd").effect == R.MUTATES and R.operator_spec("iadd").mutates == 0
+    assert R.operator_spec("setitem").effect == R.MUTATES
+
+
+def _unresolved_rows() -> list[str]:
+    return sorted(name for name in R.all_rows() if R._lookup_path(name) is None)
+
+
+def test_every_row_names_an_existing_object():
+    assert _unresolved_rows() == [], "registry rows that name nothing in these library versions"
+
+
+def test_resolved_rows_map_back_to_their_spec():
+    for name, spec in R.all_rows().items():
+        obj = R._lookup_path(name)
+        if obj is None or not callable(obj) or name.count(".") >= 2 and isinstance(
+                R._lookup_path(name.rsplit(".", 1)[0]), type):
+            continue  # methods are resolved through resolve_method
+        if isinstance(obj, type):
+            continue
+        got = R.resolve_callable(obj)
+        assert got is spec, name
