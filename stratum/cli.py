@@ -6,9 +6,6 @@ selects that subcommand instead.
 """
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
 import os
 import sys
 
@@ -124,6 +121,8 @@ def _exit_status(code) -> int:
 
 # ---- subcommands ------------------------------------------------------------------------------
 def _subcommand(argv: list[str]) -> int:
+    import argparse  # only subcommands parse options: a script run never imports it
+
     parser = argparse.ArgumentParser(prog="python -m stratum")
     sub = parser.add_subparsers(dest="cmd", required=True)
     trace = sub.add_parser("trace", help="recorded runs and their operations")
@@ -161,6 +160,8 @@ def _open_store():
 
 
 def _trace(ns) -> int:
+    import json
+
     store = _open_store()
     if store is None:
         return 1
@@ -190,6 +191,8 @@ def _trace(ns) -> int:
 
 
 def _when(ts: float) -> str:
+    import datetime
+
     return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -226,6 +229,8 @@ def _print_nodes(run, nodes) -> None:
 
 
 def _cache(ns) -> int:
+    import json
+
     from stratum.cache import Cache
     from stratum.config import CacheDirError
 

@@ -201,12 +201,15 @@ def test_two_scripts_share_a_prefix(runner):
     assert any("cross_val_score" in op for op in runner.reused())
 
 
+FOREST_CV = """
+    df = pd.read_csv("data.csv")
+    rf = RandomForestRegressor(n_estimators=30, random_state=0)
+    print(cross_val_score(rf, df[["a", "b", "c"]], df["y"], cv=3).round(6))
+"""
+
+
 def test_eight_processes_share_one_cache(runner):
-    script(runner.workdir / "s.py", """
-        df = pd.read_csv("data.csv")
-        rf = RandomForestRegressor(n_estimators=30, random_state=0)
-        print(cross_val_score(rf, df[["a", "b", "c"]], df["y"], cv=3).round(6))
-    """)
+    script(runner.workdir / "s.py", FOREST_CV)
     plain = runner.run("s.py", "plain")
     env = difftest.build_env("stratum", runner.cache)
     procs = [subprocess.Popen(difftest.command("stratum", "s.py", []), cwd=runner.workdir, env=env,
@@ -231,11 +234,7 @@ def _entries(cache: Path) -> list[Path]:
 
 
 def test_corrupted_and_tampered_entries_are_recomputed(runner):
-    script(runner.workdir / "s.py", """
-        df = pd.read_csv("data.csv")
-        rf = RandomForestRegressor(n_estimators=30, random_state=0)
-        print(cross_val_score(rf, df[["a", "b", "c"]], df["y"], cv=3).round(6))
-    """)
+    script(runner.workdir / "s.py", FOREST_CV)
     plain = runner.run("s.py", "plain")
     assert runner.run("s.py") == plain
     entries = _entries(runner.cache)
