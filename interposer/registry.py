@@ -224,7 +224,8 @@ def _family_default(root: str, module: str, name: str) -> OpSpec:
         return OpSpec(name, RANDOM, random="random_state")
     if root in ("numpy", "pandas") or module.startswith(("sklearn.metrics", "sklearn.datasets",
                                                           "sklearn.preprocessing",
-                                                          "sklearn.feature_extraction")):
+                                                          "sklearn.feature_extraction",
+                                                          "sklearn.pipeline", "sklearn.compose")):
         return OpSpec(name, PURE)
     return OpSpec(name, OPAQUE, reusable=False)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from interposer import registry
 from interposer.frames import end_capture, replay_warnings, start_capture, trampoline
-from interposer.registry import FIT, MUTATES, OPAQUE, SINK, SOURCE
+from interposer.registry import FIT, MUTATES, OPAQUE, RANDOM, SINK, SOURCE
 from stratum import randomness, restore
 from stratum._native import Hasher
 from stratum.lineage import Lineage, Unkeyable, file_key, global_rng_key, scalar_text
@@ -56,10 +56,24 @@ class Engine:
         self.dropped_nodes = 0
         self._next_seq = 0
         self.rng_seeded = False
-        self._open: list[tuple[bool, int]] = []  # (is composite, node seq) of running ops
+        self._open: list[list] = []  # [is composite, node seq, impure] of running ops
         self._main_thread = threading.get_ident()
         self.saved_seconds = 0.0
         self.bytes_loaded = 0
+
+    def _side_effect(self, spec, args, kwargs, recv) -> bool:
+        """Does this call, made by user code inside a running operation, reach outside it?
+
+        Output and randomness always do; a change in place does when the changed object
+        existed before the operation (it has a lineage entry), not when the code made it.
+        """
+        effect, mutated, _ = _effects(spec, args, kwargs, recv)
+        if effect == SINK or spec.random is not None or effect == RANDOM:
+            return True
+        if effect != MUTATES:
+            return False
+        target = _resolve_target(mutated, args, kwargs, recv)
+        return target is _NO or id(target) in self.lineage._ids
 
     @property
     def cache(self):
@@ -73,7 +87,12 @@ class Engine:
     def call(self, spec, fn, args, kwargs, recv=_NO, _depth=2):
         kwargs = kwargs or {}
         if self._open and not self._open[-1][0] or threading.get_ident() != self._main_thread:
-            return fn(*args, **kwargs)  # library code calling itself: not recorded
+            # Library code calling itself, or user code called back by a library operation:
+            # not recorded. A print or a mutation here makes every open operation impure.
+            if self._open and self._side_effect(spec, args, kwargs, recv):
+                for entry in self._open:
+                    entry[2] = True
+            return fn(*args, **kwargs)
         frame = sys._getframe(_depth)
         site = f"{frame.f_code.co_filename}:{frame.f_lineno}"
         effect, mutated, reason = _effects(spec, args, kwargs, recv)
@@ -116,7 +135,8 @@ class Engine:
 
     def _execute(self, call):
         spec, args, kwargs = call.spec, call.args, call.kwargs
-        self._open.append((spec.composite, call.seq))
+        entry = [spec.composite, call.seq, False]  # composite, node, impure
+        self._open.append(entry)
         call_as_user = trampoline(call.frame)
         t0 = time.perf_counter()
         shown = start_capture()
@@ -130,7 +150,11 @@ class Engine:
         if call.effect == MUTATES and spec.mutates == "global_rng":
             self.rng_seeded = randomness.seeded_by(args, kwargs)
         reason = call.reason
-        if call.reusable:
+        if entry[2]:  # user code it ran printed or changed a library object: never skip it
+            reason = "runs user code with side effects (prints or in-place changes)"
+            for v in (*args, *kwargs.values()):
+                self.lineage.forget(v)
+        elif call.reusable:
             stored = self._stored(spec, result, args, call.recv, call.rng, seconds, shown)
             if self.cache.put(call.key, stored, seconds):
                 reason = None

@@ -235,6 +235,11 @@ def _feed_function(lin, h, v, depth):
     if not _is_user_module(module):
         h.update_str(f"fn:{module}.{v.__qualname__}")
         return
+    from stratum.purity import side_effect
+
+    why = side_effect(v.__code__, v.__globals__, v.__closure__)
+    if why:
+        raise Unkeyable(f"user function {v.__qualname__} may have side effects ({why})")
     h.update_str(f"userfn:{v.__qualname__}")
     _feed_code(lin, h, v.__code__, v.__globals__, depth)
     if v.__defaults__:
