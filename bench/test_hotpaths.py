@@ -179,18 +179,21 @@ def test_cache_put(benchmark, cache):
     benchmark.pedantic(put, rounds=5, iterations=1, warmup_rounds=1)
 
 
-@pytest.mark.benchmark(group="cache-10MB")
-def test_cache_get_memory(benchmark, cache):
-    key = "ab" * 16
-    assert cache.put(key, ARRAY_10MB, cost=10.0)
-
+def _bench_get(benchmark, cache, key):
+    """Benchmark loading ``key`` from ``cache``; the value must be the array stored."""
     def get():
         hit, value = cache.get(key)
         assert hit
         return value
 
-    value = benchmark(get)
-    assert np.array_equal(value, ARRAY_10MB)
+    assert np.array_equal(benchmark(get), ARRAY_10MB)
+
+
+@pytest.mark.benchmark(group="cache-10MB")
+def test_cache_get_memory(benchmark, cache):
+    key = "ab" * 16
+    assert cache.put(key, ARRAY_10MB, cost=10.0)
+    _bench_get(benchmark, cache, key)
 
 
 @pytest.mark.benchmark(group="cache-10MB")
@@ -203,12 +206,6 @@ def test_cache_get_disk(benchmark, tmp_path):
     # a reader with no memory layer: every get loads (memory-maps) the entry from disk
     reader = Cache(tmp_path / "c", 1 << 30, memory_budget=0)
     try:
-        def get():
-            hit, value = reader.get(key)
-            assert hit
-            return value
-
-        value = benchmark(get)
-        assert np.array_equal(value, ARRAY_10MB)
+        _bench_get(benchmark, reader, key)
     finally:
         reader.close()
