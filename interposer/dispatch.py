@@ -88,7 +88,9 @@ def _call(f):
     try:
         decided = _call_cache[f]
     except KeyError:
-        decided = _call_cache[f] = _decide_call(f)
+        decided = _decide_call(f)
+        if type(decided) is not TracedMethod:  # never keep a receiver alive in the cache
+            _call_cache[f] = decided
     except TypeError:  # unhashable callable object
         decided = _decide_call(f)
     return f if decided is None else decided
@@ -99,8 +101,6 @@ def _decide_call(f):
         recv = getattr(f, "__self__", None)
         if recv is not None and not isinstance(recv, types.ModuleType):
             spec = registry.resolve_method(type(recv), f.__name__)
-            # bound methods are transient: never cache a wrapper holding a receiver
-            _call_cache.pop(f, None)
             return None if spec is None else TracedMethod(spec, f, recv)
     spec = registry.resolve_callable(f)
     return None if spec is None else TracedCall(spec, f)

@@ -59,7 +59,6 @@ class Engine:
         self._open: list[list] = []  # [is composite, node seq, impure] of running ops
         self._main_thread = threading.get_ident()
         self.saved_seconds = 0.0
-        self.bytes_loaded = 0
 
     def _side_effect(self, spec, args, kwargs, recv) -> bool:
         """Does this call, made by user code inside a running operation, reach outside it?

@@ -5,11 +5,10 @@ import builtins
 
 import numpy as np
 import pandas as pd
-import pytest
 import sklearn.model_selection
 import sklearn.model_selection._validation  # noqa: F401 - rows name it
 import sklearn.pipeline
-import sklearn.utils  # noqa: F401 - rows name it
+import sklearn.utils  # noqa: F401 - rows name it (resolved from sys.modules)
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline
@@ -177,3 +176,26 @@ def test_resolved_rows_map_back_to_their_spec():
             continue
         got = R.resolve_callable(obj)
         assert got is spec, name
+
+
+def test_call_site_cache_keeps_no_receiver_alive():
+    import gc
+    import weakref
+
+    from interposer import dispatch
+
+    class NoEngine:
+        def call(self, spec, fn, args, kwargs, recv=None):
+            return fn(*args, **(kwargs or {}))
+
+    dispatch.set_engine(NoEngine())
+    try:
+        est = LogisticRegression()
+        ref = weakref.ref(est)
+        wrapped = dispatch._call(est.get_params)
+        assert isinstance(wrapped, dispatch.TracedMethod)
+        del est, wrapped
+        gc.collect()
+        assert ref() is None
+    finally:
+        dispatch.set_engine(None)
