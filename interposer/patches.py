@@ -20,6 +20,7 @@ PATCHES = {
 }
 
 _originals: dict[int, object] = {}  # id(original) -> wrapper
+AFTER_IMPORT_HOOKS: list = []  # further callables(module), e.g. stratum's native kernels
 
 
 def _wrap(module_name: str, name: str, original):
@@ -39,6 +40,8 @@ def _wrap(module_name: str, name: str, original):
 def after_import(module) -> None:
     """Called once a library module has executed: wrap its targets, rebind imported copies."""
     name = module.__name__
+    for hook in AFTER_IMPORT_HOOKS:
+        hook(module)
     for fname in PATCHES.get(name, ()):
         original = module.__dict__.get(fname)
         if original is None or hasattr(original, "__stratum_original__"):

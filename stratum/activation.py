@@ -108,6 +108,11 @@ def activate(settings: Settings | None = None) -> Session | None:
     tbfilter.install()
     importer.install()
     patches.patch_loaded()
+    if settings.native:
+        from stratum import kernels
+
+        kernels.install()
+        patches.AFTER_IMPORT_HOOKS.append(kernels.after_import)
     dispatch.set_engine(_DeferredEngine(session))
     _session = session
     return session
@@ -152,6 +157,11 @@ def deactivate() -> None:
     frames.uninstall()
     importer.uninstall()
     patches.unpatch()
+    from stratum import kernels
+
+    kernels.uninstall()
+    patches.AFTER_IMPORT_HOOKS[:] = [h for h in patches.AFTER_IMPORT_HOOKS
+                                     if h is not kernels.after_import]
     engine = _session.engine if _session is not None else None
     if engine is not None and engine._cache is not None:
         try:

@@ -13,6 +13,8 @@ from stratum import __version__
 from stratum.config import Settings
 
 SUBCOMMANDS = ("trace", "doctor", "cache")
+# Subcommands with a module of their own: name -> module exposing ``main(argv) -> int``.
+COMMANDS: dict[str, str] = {}
 
 USAGE = """\
 usage: python -m stratum [--explain] [--no-cache] script.py [args ...]
@@ -60,6 +62,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     if argv[0] in SUBCOMMANDS and not argv[0].endswith(".py"):
         sys.exit(_subcommand(argv))
+    if argv[0] in COMMANDS and not argv[0].endswith(".py"):
+        import importlib
+
+        sys.exit(importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]))
     if argv[0] == "-m":
         if len(argv) < 2:
             sys.stderr.write("Argument expected for the -m option\n")
@@ -177,7 +183,7 @@ def _trace(ns) -> int:
         nodes = store.nodes(run["id"])
         if ns.json:
             keep = ("op", "site", "key", "inputs", "consts", "kind", "seconds", "nbytes",
-                    "effect", "reused", "reason", "parent")
+                    "effect", "reused", "reason", "parent", "impl")
             run_out = dict(run)
             run_out["argv"] = json.loads(run_out["argv"])
             json.dump({"run": run_out, "nodes": [{k: n[k] for k in keep} for n in nodes]},

@@ -17,7 +17,7 @@ import numpy as np
 from interposer import registry
 from interposer.frames import end_capture, replay_warnings, start_capture, trampoline
 from interposer.registry import FIT, MUTATES, OPAQUE, RANDOM, SINK, SOURCE
-from stratum import randomness, restore
+from stratum import kernels, randomness, restore
 from stratum._native import Hasher
 from stratum.lineage import Lineage, Unkeyable, file_key, global_rng_key, scalar_text
 
@@ -41,6 +41,7 @@ class Node:
     reused: bool
     reason: str | None
     parent: int | None
+    impl: str | None = None  # native kernels used, or why the library ran instead
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -139,12 +140,14 @@ class Engine:
         call_as_user = trampoline(call.frame)
         t0 = time.perf_counter()
         shown = start_capture()
+        kernel_mark = kernels.mark()
         try:
             result = call_as_user(call.fn, args, kwargs)
         finally:
             seconds = time.perf_counter() - t0
             end_capture()
             self._open.pop()
+            call.impl = kernels.since(kernel_mark)
         self._outputs(spec, call.key, result, call.recv, args, kwargs, call.mutated)
         if call.effect == MUTATES and spec.mutates == "global_rng":
             self.rng_seeded = randomness.seeded_by(args, kwargs)
@@ -265,7 +268,8 @@ class Engine:
             return
         self.nodes.append(Node(call.seq, call.key, call.spec.name, call.site, call.inputs,
                                call.consts, type(result).__name__, seconds, _nbytes(result),
-                               call.effect, reused, reason, call.parent))
+                               call.effect, reused, reason, call.parent,
+                               None if reused else call.impl))
 
 
 class _Call:
@@ -273,7 +277,7 @@ class _Call:
 
     __slots__ = ("spec", "fn", "args", "kwargs", "recv", "frame", "site", "key", "inputs",
                  "consts", "effect", "mutated", "reusable", "rng", "reason", "parent", "seq",
-                 "result")
+                 "result", "impl")
 
     def __init__(self, spec, fn, args, kwargs, recv, frame, site, key, inputs, consts, effect,
                  mutated, reusable, rng, reason, parent, seq):
@@ -282,6 +286,7 @@ class _Call:
         self.effect, self.mutated, self.reusable, self.rng = effect, mutated, reusable, rng
         self.reason, self.parent, self.seq = reason, parent, seq
         self.result = None
+        self.impl = None
 
 
 def _fit_target(spec, args, recv):

@@ -30,6 +30,13 @@ def report(session, out) -> None:
         sample = max(costly[reason], key=lambda n: n.seconds)
         lines.append(f"stratum:   not reused ({count}x): {reason} - e.g. {sample.op} at "
                      f"{sample.site} ({sample.seconds:.3f}s)")
+    from stratum import kernels
+
+    for (kernel, why), count in sorted(kernels.summary().items(), key=lambda kv: -kv[1]):
+        if why is None:
+            lines.append(f"stratum:   native kernel {kernel}: used {count}x")
+        else:
+            lines.append(f"stratum:   library instead of native {kernel} ({count}x): {why}")
     top = sorted(reused, key=lambda n: -n.nbytes)[:5]
     for n in top:
         lines.append(f"stratum:   reused {n.op} at {n.site}")

@@ -17,12 +17,12 @@ CREATE TABLE IF NOT EXISTS runs(
 CREATE TABLE IF NOT EXISTS nodes(
     run_id INTEGER, seq INTEGER, key TEXT, op TEXT, site TEXT, inputs TEXT, consts TEXT,
     kind TEXT, seconds REAL, nbytes INTEGER, effect TEXT, reused INTEGER, reason TEXT,
-    parent INTEGER, PRIMARY KEY(run_id, seq));
+    parent INTEGER, impl TEXT, PRIMARY KEY(run_id, seq));
 CREATE INDEX IF NOT EXISTS nodes_key ON nodes(key);
 """
 
 NODE_FIELDS = ("seq", "key", "op", "site", "inputs", "consts", "kind", "seconds", "nbytes",
-               "effect", "reused", "reason", "parent")
+               "effect", "reused", "reason", "parent", "impl")
 
 
 class TraceStore:
@@ -32,10 +32,21 @@ class TraceStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self._migrate()
         try:
             self.path.chmod(0o600)
         except OSError:
             pass
+
+    def _migrate(self) -> None:
+        """Add the columns newer versions introduced to a store an older version created."""
+        have = {row[1] for row in self.db.execute("PRAGMA table_info(nodes)")}
+        for column, decl in (("impl", "TEXT"),):
+            if column not in have:
+                try:
+                    self.db.execute(f"ALTER TABLE nodes ADD COLUMN {column} {decl}")
+                except sqlite3.OperationalError:  # another process added it first
+                    pass
 
     def record(self, run: dict, nodes: list) -> int:
         with self.db:
@@ -48,9 +59,11 @@ class TraceStore:
                  run["saved"], run["versions"]))
             run_id = cur.lastrowid
             self.db.executemany(
-                "INSERT INTO nodes VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO nodes(run_id, {', '.join(NODE_FIELDS)}) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(run_id, n.seq, n.key, n.op, n.site, json.dumps(n.inputs), json.dumps(n.consts),
-                  n.kind, n.seconds, n.nbytes, n.effect, int(n.reused), n.reason, n.parent)
+                  n.kind, n.seconds, n.nbytes, n.effect, int(n.reused), n.reason, n.parent,
+                  n.impl)
                  for n in nodes])
         return run_id
 

@@ -1,0 +1,142 @@
+"""Native kernels: library operations replaced by Rust code where the result is bit-identical.
+
+``KERNELS`` is the table: one ``Kernel`` row per replaced library attribute. ``install`` wraps
+each target (a method of a library class, or a module-level function) so that *every* call of
+it is covered, including the ones library code makes itself (a ``Pipeline`` step, a fold
+inside ``cross_val_score``), not only the user's call sites. The wrapper asks the row's
+``parity`` whether this call's arguments are inside the conditions under which the kernel
+is bit-identical; if not, the library runs and the reason is noted. ``--explain`` and the
+trace show what ran natively and why the rest did not (``note`` / ``since``).
+``STRATUM_NATIVE=0`` installs nothing.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Kernel:
+    name: str  # shown in --explain, e.g. "CountVectorizer.fit_transform"
+    module: str  # module defining the target
+    owner: str | None  # class name inside ``module``, or None for a module-level function
+    attr: str  # the replaced attribute
+    # parity(args, kwargs) -> None when the kernel applies, else the reason it does not
+    # (args include the receiver for methods)
+    parity: Callable
+    run: Callable  # run(original, args, kwargs) -> result, bit-identical to the library's
+
+
+KERNELS: list[Kernel] = []  # filled by the kernel modules listed in _MODULES
+_MODULES: tuple[str, ...] = ()
+
+_lock = threading.Lock()
+_log: list[tuple[str, str | None]] = []  # (kernel, None if it ran, else why the library ran)
+_LOG_MAX = 100_000
+_installed: dict[tuple[str, str | None, str], tuple[object, object]] = {}
+_active = False
+
+
+def note(kernel: str, reason: str | None) -> None:
+    with _lock:
+        if len(_log) < _LOG_MAX:
+            _log.append((kernel, reason))
+
+
+def mark() -> int:
+    return len(_log)
+
+
+def since(start: int) -> str | None:
+    """What happened between ``mark()`` and now, as one short line for the trace."""
+    events = _log[start:]
+    if not events:
+        return None
+    parts: dict[str, int] = {}
+    for kernel, reason in events:
+        label = f"native {kernel}" if reason is None else f"library {kernel}: {reason}"
+        parts[label] = parts.get(label, 0) + 1
+    return "; ".join(f"{k} x{n}" if n > 1 else k for k, n in parts.items())[:300]
+
+
+def summary() -> dict[tuple[str, str | None], int]:
+    out: dict[tuple[str, str | None], int] = {}
+    for event in _log:
+        out[event] = out.get(event, 0) + 1
+    return out
+
+
+def _wrap(row: Kernel, original):
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        if not _active:
+            return original(*args, **kwargs)
+        try:
+            reason = row.parity(args, kwargs)
+        except Exception as exc:  # a parity check that cannot decide: the library decides
+            reason = f"parity check failed ({type(exc).__name__})"
+        if reason is not None:
+            note(row.name, reason)
+            return original(*args, **kwargs)
+        note(row.name, None)
+        return row.run(original, args, kwargs)
+
+    wrapper.__stratum_kernel__ = original
+    return wrapper
+
+
+def _target(row: Kernel, module):
+    if row.owner is None:
+        return module
+    return getattr(module, row.owner, None)
+
+
+def after_import(module) -> None:
+    """Wrap the targets a freshly imported library module defines."""
+    if not _active:
+        return
+    for row in KERNELS:
+        if row.module == module.__name__:
+            _patch(row, module)
+
+
+def _patch(row: Kernel, module) -> None:
+    ident = (row.module, row.owner, row.attr)
+    owner = _target(row, module)
+    if ident in _installed or owner is None:
+        return
+    original = owner.__dict__.get(row.attr) if isinstance(owner, type) else getattr(owner, row.attr, None)
+    if original is None or hasattr(original, "__stratum_kernel__"):
+        return
+    wrapper = _wrap(row, original)
+    setattr(owner, row.attr, wrapper)
+    _installed[ident] = (original, wrapper)
+
+
+def install() -> None:
+    """Load the kernel table and wrap every target whose module is already imported."""
+    global _active
+    _active = True
+    for name in _MODULES:
+        importlib.import_module(name)
+    for row in KERNELS:
+        module = sys.modules.get(row.module)
+        if module is not None:
+            _patch(row, module)
+
+
+def uninstall() -> None:
+    global _active
+    _active = False
+    for (module_name, owner_name, attr), (original, _wrapper) in list(_installed.items()):
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        owner = module if owner_name is None else getattr(module, owner_name, None)
+        if owner is not None:
+            setattr(owner, attr, original)
+    _installed.clear()
