@@ -17,6 +17,7 @@ _engine = None
 _LIB = registry.LIB_TYPE_CACHE  # type -> bool (is a library type)
 _is_lib_type = registry.is_lib_type
 _NOTHING = object()
+_MARK = "__stratum_rewritten__"  # interposer.rewrite.MARK (rewrite imports this module)
 
 
 def set_engine(engine) -> None:
@@ -77,6 +78,30 @@ class TracedMethod:
         return repr(self.fn)
 
 
+class UserFunction:
+    """A user function the engine may memoize: called with a library value among its
+    arguments, the call becomes one node; otherwise it is a plain call."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args, **kwargs):
+        engine = _engine
+        if engine is not None:
+            for a in args:
+                if _lib(type(a)):
+                    return engine.call_user(self.fn, args, kwargs)
+            for a in kwargs.values():
+                if _lib(type(a)):
+                    return engine.call_user(self.fn, args, kwargs)
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self):
+        return repr(self.fn)
+
+
 _call_cache: dict = {}
 _method_cache: dict = {}
 
@@ -97,6 +122,9 @@ def _call(f):
 
 
 def _decide_call(f):
+    if type(f) is types.FunctionType and _MARK in f.__code__.co_consts:  # user code
+        memoizable = getattr(_engine, "memoizable", None)
+        return UserFunction(f) if memoizable is not None and memoizable(f) else None
     if isinstance(f, (types.MethodType, types.BuiltinMethodType)):
         recv = getattr(f, "__self__", None)
         if recv is not None and not isinstance(recv, types.ModuleType):

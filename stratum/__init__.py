@@ -1,2 +1,34 @@
-"""stratum: run unmodified pandas / numpy / scikit-learn scripts, trace them, reuse their work."""
+"""stratum: run unmodified pandas / numpy / scikit-learn scripts, trace them, reuse their work.
+
+Three ways in: ``python -m stratum script.py``; ``STRATUM=1 python script.py`` (any command
+line, child processes included); and in a long-lived interpreter ``stratum.activate()`` /
+``stratum.deactivate()`` or, in IPython / Jupyter, ``%load_ext stratum``.
+"""
 __version__ = "0.1.0"
+
+
+def activate():
+    """Turn stratum on in this interpreter (a REPL, a notebook, a worker). Returns the session,
+    or None when stratum cannot run here (the reason is printed on stderr)."""
+    from stratum import interactive
+
+    return interactive.activate()
+
+
+def deactivate() -> None:
+    """Turn stratum off in this interpreter and record the session's trace."""
+    from stratum import interactive
+
+    interactive.deactivate()
+
+
+def load_ipython_extension(ip) -> None:
+    from stratum import interactive
+
+    interactive.load_ipython_extension(ip)
+
+
+def unload_ipython_extension(ip) -> None:
+    from stratum import interactive
+
+    interactive.unload_ipython_extension(ip)

@@ -147,6 +147,20 @@ class _DeferredEngine:
         return engine.call(spec, fn, args, kwargs, recv, _depth=3)
 
 
+    def memoizable(self, f) -> bool:
+        from interposer.rewrite import is_rewritten
+        from stratum import memo
+
+        return is_rewritten(f.__code__) and memo.blocker(f) is None
+
+    def call_user(self, f, args, kwargs):
+        from interposer import dispatch
+
+        engine = self.session.load_engine()
+        dispatch.set_engine(engine)
+        return engine.call_user(f, args, kwargs)
+
+
 def deactivate() -> None:
     global _session
     from interposer import dispatch, frames, importer, patches

@@ -57,7 +57,9 @@ class Engine:
         self.dropped_nodes = 0
         self._next_seq = 0
         self.rng_seeded = False
-        self._open: list[list] = []  # [is composite, node seq, impure] of running ops
+        # [is composite, node seq, impure, ids a memoized user function must not change]
+        self._open: list[list] = []
+        self._memo_open = 0  # memoized user-function calls running
         self._main_thread = threading.get_ident()
         self.saved_seconds = 0.0
 
@@ -83,8 +85,57 @@ class Engine:
             self._cache = factory()
         return self._cache
 
+    def _mark_impure(self) -> None:
+        for entry in self._open:
+            entry[2] = True
+
+    def _memo_effect(self, spec, args, kwargs, recv, effect, mutated) -> bool:
+        """Does this call, inside a memoized user function, have an effect its result would not
+        carry: output, a change in place or a fit of an object from outside the call?"""
+        if effect == SINK:
+            return True
+        outside = set()
+        for entry in self._open:
+            if entry[3] is not None:
+                outside |= entry[3]
+        if effect in (MUTATES, FIT):
+            target = _resolve_target(mutated, args, kwargs, recv) if effect == MUTATES else \
+                _fit_target(spec, args, recv)
+            return target is _NO or id(target) in outside
+        if effect == OPAQUE:
+            return any(id(v) in outside for v in (*args, *kwargs.values()))
+        return False
+
     # ------------------------------------------------------------------------------------------
-    def call(self, spec, fn, args, kwargs, recv=_NO, _depth=2):
+    def memoizable(self, f) -> bool:
+        """Should call sites of ``f`` route its calls here (user code that may be memoized)?"""
+        from interposer.rewrite import is_rewritten
+        from stratum import memo
+
+        return is_rewritten(f.__code__) and memo.blocker(f) is None
+
+    def call_user(self, f, args, kwargs):
+        """A call of a user function: one node, skipped on a hit (see ``stratum.memo``)."""
+        from stratum import memo
+
+        kwargs = kwargs or {}
+        if self._open and not self._open[-1][0] or threading.get_ident() != self._main_thread:
+            return f(*args, **kwargs)
+        if memo.blocker(f) is not None:
+            return f(*args, **kwargs)
+        try:
+            h = Hasher()
+            self.lineage._feed_content(h, f, 0)
+            if self.rng_seeded:
+                h.update_str(global_rng_key())
+            extra = h.hexdigest()
+        except Unkeyable:
+            return f(*args, **kwargs)
+        outside = memo.outside_ids(f, args, kwargs)
+        return self.call(memo.spec_for(f), f, args, kwargs, _depth=3, _extra=extra,
+                         _outside=outside)
+
+    def call(self, spec, fn, args, kwargs, recv=_NO, _depth=2, _extra=None, _outside=None):
         kwargs = kwargs or {}
         if self._open and not self._open[-1][0] or threading.get_ident() != self._main_thread:
             # Library code calling itself, or user code called back by a library operation:
@@ -96,8 +147,14 @@ class Engine:
         frame = sys._getframe(_depth)
         site = f"{frame.f_code.co_filename}:{frame.f_lineno}"
         effect, mutated, reason = _effects(spec, args, kwargs, recv)
-        key, inputs, consts, reason2, rng = self._key(spec, args, kwargs, recv, effect)
+        if self._memo_open and self._memo_effect(spec, args, kwargs, recv, effect, mutated):
+            self._mark_impure()
+        key, inputs, consts, reason2, rng = self._key(spec, args, kwargs, recv, effect, _extra)
         reason = reason or reason2
+        if self._memo_open and rng and not self.rng_seeded:
+            self._mark_impure()  # unseeded randomness inside a memoized function
+        if _extra is not None:
+            rng = self.rng_seeded  # a memoized body may draw from the seeded global RNG
         reusable = spec.reusable and key is not None and reason is None and effect != MUTATES
         if reusable and rng and not self.rng_seeded:
             reason, reusable = "depends on numpy's global RNG, which the script did not seed", False
@@ -106,6 +163,7 @@ class Engine:
         call = _Call(spec, fn, args, kwargs, recv, frame, site, key, inputs, consts, effect,
                      mutated, reusable, rng, reason,
                      self._open[-1][1] if self._open else None, self._next_seq)
+        call.outside = _outside
         self._next_seq += 1
         if not reusable:
             return self._execute(call)
@@ -135,8 +193,10 @@ class Engine:
 
     def _execute(self, call):
         spec, args, kwargs = call.spec, call.args, call.kwargs
-        entry = [spec.composite, call.seq, False]  # composite, node, impure
+        entry = [spec.composite, call.seq, False, call.outside]
         self._open.append(entry)
+        memo = call.outside is not None
+        self._memo_open += memo
         call_as_user = trampoline(call.frame)
         t0 = time.perf_counter()
         shown = start_capture()
@@ -147,13 +207,17 @@ class Engine:
             seconds = time.perf_counter() - t0
             end_capture()
             self._open.pop()
+            self._memo_open -= memo
             call.impl = kernels.since(kernel_mark)
+            if memo and entry[2] and self._open:
+                self._mark_impure()  # an effect inside a nested memoized call is the caller's too
         self._outputs(spec, call.key, result, call.recv, args, kwargs, call.mutated)
         if call.effect == MUTATES and spec.mutates == "global_rng":
             self.rng_seeded = randomness.seeded_by(args, kwargs)
         reason = call.reason
         if entry[2]:  # user code it ran printed or changed a library object: never skip it
-            reason = "runs user code with side effects (prints or in-place changes)"
+            reason = ("has side effects (output, randomness or in-place changes)" if memo else
+                      "runs user code with side effects (prints or in-place changes)")
             for v in (*args, *kwargs.values()):
                 self.lineage.forget(v)
         elif call.reusable:
@@ -168,11 +232,13 @@ class Engine:
         return result
 
     # ------------------------------------------------------------------------------------------
-    def _key(self, spec, args, kwargs, recv, effect):
+    def _key(self, spec, args, kwargs, recv, effect, extra=None):
         """Key of the call, input keys, constant arguments, a reason if unkeyable, RNG use."""
         lin = self.lineage
         h = lin.key_hasher()
         h.update_str(spec.name)
+        if extra is not None:
+            h.update_str(extra)
         inputs, consts = [], []
         rng = False
         try:
@@ -277,7 +343,7 @@ class _Call:
 
     __slots__ = ("spec", "fn", "args", "kwargs", "recv", "frame", "site", "key", "inputs",
                  "consts", "effect", "mutated", "reusable", "rng", "reason", "parent", "seq",
-                 "result", "impl")
+                 "result", "impl", "outside")
 
     def __init__(self, spec, fn, args, kwargs, recv, frame, site, key, inputs, consts, effect,
                  mutated, reusable, rng, reason, parent, seq):
@@ -287,6 +353,7 @@ class _Call:
         self.reason, self.parent, self.seq = reason, parent, seq
         self.result = None
         self.impl = None
+        self.outside = None
 
 
 def _fit_target(spec, args, recv):

@@ -164,18 +164,29 @@ def build_env(mode: str, cache_dir: str | os.PathLike | None) -> dict[str, str]:
     env["PYTHONHASHSEED"] = "0"
     pp = [str(stratum_home())] + [p for p in outer.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(pp)
-    if mode == "stratum":
+    if mode in ("stratum", "env"):
         for k, v in outer.items():
             if k.startswith("STRATUM_") and not k.startswith("STRATUM_DIFF_") \
                     and k != "STRATUM_CACHE_DIR":
                 env[k] = v
         if cache_dir is not None:
             env["STRATUM_CACHE_DIR"] = os.fspath(cache_dir)
+    if mode == "env" and not selftest_enabled():
+        env["STRATUM"] = "1"
     return env
 
 
+def env_mode_available() -> str | None:
+    """Why ``STRATUM=1`` runs cannot be tested here (None when they can): the ``.pth`` start-up
+    hook exists only in an installed stratum, not in a source tree."""
+    home = stratum_home()
+    if not (home / "stratum.pth").is_file():
+        return f"stratum under test ({home}) is not installed with its stratum.pth"
+    return None
+
+
 def command(mode: str, script_name: str, args: list[str]) -> list[str]:
-    if mode == "plain" or (mode == "stratum" and selftest_enabled()):
+    if mode in ("plain", "env") or (mode == "stratum" and selftest_enabled()):
         return [sys.executable, script_name, *args]
     if mode == "stratum":
         return [sys.executable, "-m", "stratum", script_name, *args]
@@ -308,15 +319,112 @@ def compare(plain: Result, other: Result, la: str = "plain", lb: str | None = No
     return problems
 
 
-def run_differential(script_path, workdir, cache_dir, *, data_dir=None) -> tuple[list[Result], list[str]]:
+def run_differential(script_path, workdir, cache_dir, *, data_dir=None,
+                     env_mode: bool = False) -> tuple[list[Result], list[str]]:
     """plain, stratum cold (fresh cache_dir), stratum warm (same cache_dir); return results and
-    all differences against the plain run."""
+    all differences against the plain run.
+
+    With ``env_mode``, also ``STRATUM=1 python script.py`` cold and warm in a second fresh cache
+    dir: its outputs must equal plain python's and its traces those of ``python -m stratum``.
+    """
     plain = run_case(script_path, workdir, "plain", None, data_dir=data_dir)
     cold = run_case(script_path, workdir, "stratum", cache_dir, data_dir=data_dir)
+    trace_cold = last_trace(cache_dir)
     warm = run_case(script_path, workdir, "stratum", cache_dir, data_dir=data_dir)
     problems = compare(plain, cold, "plain", "stratum-cold") + \
         compare(plain, warm, "plain", "stratum-warm")
-    return [plain, cold, warm], problems
+    results = [plain, cold, warm]
+    if env_mode:
+        env_cache = Path(os.fspath(cache_dir) + "-env")
+        pairs = []
+        for label, expected in (("env-cold", trace_cold), ("env-warm", last_trace(cache_dir))):
+            result = run_case(script_path, workdir, "env", env_cache, data_dir=data_dir)
+            results.append(result)
+            problems += compare(plain, result, "plain", label)
+            pairs.append((label, expected, last_trace(env_cache)))
+        if not selftest_enabled():
+            timing = _admission_dependent([t for _, *ts in pairs for t in ts])
+            for label, expected, got in pairs:
+                problems += compare_traces(expected, got, label, timing)
+    return results, problems
+
+
+_ADMISSION = "not admitted to the cache"
+
+
+def _admission_dependent(traces) -> set:
+    """Keys whose reuse depends on timing: the cache admits an entry only when recomputing it
+    was measured to cost more than loading it, so runs may differ on these."""
+    return {n["key"] for t in traces if t for n in t["nodes"]
+            if n["reason"] and _ADMISSION in n["reason"]}
+
+
+_TRACE_FIELDS = ("op", "site", "key", "inputs", "consts", "effect", "reused", "reason", "parent")
+
+
+def last_trace(cache_dir) -> dict | None:
+    """The last recorded run in ``cache_dir`` and its nodes (the fields that must not vary)."""
+    import json
+    import sqlite3
+
+    path = Path(cache_dir) / "traces.db"
+    if not path.exists():
+        return None
+    db = sqlite3.connect(path)
+    try:
+        run = db.execute("SELECT id, script, argv, exit_code FROM runs ORDER BY id DESC LIMIT 1"
+                         ).fetchone()
+        if run is None:
+            return None
+        rows = db.execute(f"SELECT {', '.join(_TRACE_FIELDS)} FROM nodes WHERE run_id=? "
+                          "ORDER BY seq", (run[0],)).fetchall()
+    finally:
+        db.close()
+    return {"script": run[1], "argv": json.loads(run[2]), "exit_code": run[3],
+            "nodes": [dict(zip(_TRACE_FIELDS, r)) for r in rows]}
+
+
+def compare_traces(expected: dict | None, got: dict | None, label: str,
+                   timing: set = frozenset()) -> list[str]:
+    """Differences between the trace ``python -m stratum`` recorded and ``label``'s (ignoring
+    reuse outcomes of the keys in ``timing``)."""
+    if expected is None or got is None:
+        return [] if expected is got else [f"{label}: trace missing "
+                                           f"(python -m stratum: {expected is not None}, "
+                                           f"{label}: {got is not None})"]
+    problems = []
+    for field in ("script", "argv", "exit_code"):
+        if expected[field] != got[field]:
+            problems.append(f"{label}: trace {field} {got[field]!r} != {expected[field]!r}")
+    a, b = expected["nodes"], got["nodes"]
+    if len(a) != len(b):
+        problems.append(f"{label}: {len(b)} trace nodes != {len(a)} under python -m stratum")
+    # Keys of values no traced node produced are content hashes of what the script built
+    # itself, and a value holding timings (``cv_results_``) differs from run to run: such an
+    # input key may differ, and then so does the key of the node using it (a renaming, which
+    # later nodes must follow consistently).
+    produced = {n["key"] for n in a}
+    renamed: dict = {}
+    for i, (x, y) in enumerate(zip(a, b)):
+        timed = x["key"] in timing or y["key"] in timing
+        fields = _TRACE_FIELDS[:-3] + ("parent",) if timed else _TRACE_FIELDS
+        diff = {k: (x[k], y[k]) for k in fields if x[k] != y[k]}
+        if diff and set(diff) <= {"key", "inputs"} and _renaming(x, y, produced, renamed):
+            renamed[x["key"]] = y["key"]
+            diff = {}
+        if diff:
+            problems.append(f"{label}: trace node {i} differs (python -m stratum, {label}): {diff}")
+            break
+    return problems
+
+
+def _renaming(x: dict, y: dict, produced: set, renamed: dict) -> bool:
+    import json
+
+    ia, ib = json.loads(x["inputs"]), json.loads(y["inputs"])
+    if len(ia) != len(ib):
+        return False
+    return all(p == q or renamed.get(p) == q or p not in produced for p, q in zip(ia, ib))
 
 
 def main(argv: list[str]) -> int:

@@ -1,4 +1,5 @@
-"""plain vs ``python -m stratum`` (cold cache) vs ``python -m stratum`` (warm cache), per script.
+"""plain vs ``python -m stratum`` (cold cache) vs ``python -m stratum`` (warm cache), per script,
+and ``STRATUM=1 python script.py`` (cold and warm) vs both: same outputs, same traces.
 
 Select with ``pytest -m differential``; ``STRATUM_DIFF_FILTER=substr[,substr]`` restricts the
 scripts; ``STRATUM_DIFF_SELFTEST=1`` runs the plain command in place of stratum (validates the
@@ -40,6 +41,13 @@ def corpus_data(tmp_path_factory):
     return d
 
 
+def test_env_mode_is_tested():
+    """The STRATUM=1 comparison must not silently drop out of the installed-package run."""
+    if "site-packages" not in str(difftest.stratum_home()):
+        pytest.skip("stratum under test is a source tree, which has no stratum.pth")
+    assert difftest.env_mode_available() is None
+
+
 def test_corpus_size():
     assert len(difftest.corpus_scripts(filter_text="")) >= 45
 
@@ -48,7 +56,9 @@ def test_corpus_size():
 def test_plain_vs_stratum(script, corpus_data, tmp_path):
     workdir = tmp_path / "work"
     cache_dir = tmp_path / "cache"  # outside the work dir; fresh per case = cold first run
-    results, problems = difftest.run_differential(script, workdir, cache_dir, data_dir=corpus_data)
+    results, problems = difftest.run_differential(
+        script, workdir, cache_dir, data_dir=corpus_data,
+        env_mode=difftest.env_mode_available() is None)
     if problems:
         pytest.fail(f"{script.name}: stratum is not byte-identical to plain python\n"
                     + "\n".join(r.summary() for r in results) + "\n\n" + "\n".join(problems),
