@@ -7,7 +7,14 @@
       plain: (engine - plain) / 10k is the cost of one intercepted library operation;
 (ii)  the dispatch fast path: int arithmetic in a rewritten loop (engine active) vs plain;
 (iii) ``Lineage.key_of`` of a 1M-float ndarray and a 100k-row DataFrame (content hashing);
-(iv)  ``Cache.put`` / ``Cache.get`` of a 10 MB array.
+(iv)  ``Cache.put`` / ``Cache.get`` of a 10 MB array;
+(v)   what every executed reusable call pays on a cold cache: a miss (``Cache.get`` of an
+      absent key) and the cross-process single flight (``Cache.flight``: lookup + key lock);
+(vi)  closing a run: ``TraceStore.record`` of a 1,000-node trace; a call's key that includes an
+      estimator (``key_of`` a Pipeline of three steps);
+(vii) native kernels: one file per kernel family, ``bench/test_kernels_<family>.py``, same
+      conventions (a ``plain`` and a ``native`` benchmark in one group, each asserting the
+      result equals the library's); ``.ci/run`` runs every ``bench/test_*.py`` once.
 """
 from __future__ import annotations
 
@@ -153,6 +160,19 @@ def test_key_dataframe_100k(benchmark):
     assert len(key) == 32
 
 
+@pytest.mark.benchmark(group="key_of")
+def test_key_estimator_pipeline(benchmark):
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = Pipeline([("imp", SimpleImputer()), ("sc", StandardScaler()),
+                     ("m", RandomForestRegressor(n_estimators=50, random_state=0))])
+    key = benchmark(lambda: Lineage().key_of(pipe))
+    assert len(key) == 32 and key == Lineage().key_of(pipe)
+
+
 # ---- (iv) cache ---------------------------------------------------------------------------------
 @pytest.fixture
 def cache(tmp_path):
@@ -209,3 +229,43 @@ def test_cache_get_disk(benchmark, tmp_path):
         _bench_get(benchmark, reader, key)
     finally:
         reader.close()
+
+
+# ---- (v) the cold-cache path of an executed call --------------------------------------------------
+@pytest.mark.benchmark(group="cold-call")
+def test_cache_miss(benchmark, cache):
+    keys = (f"{i:032x}" for i in range(10**9))
+    assert benchmark(lambda: cache.get(next(keys))) == (False, None)
+
+
+@pytest.mark.benchmark(group="cold-call")
+def test_cache_flight_miss(benchmark, cache):
+    keys = (f"{i:032x}" for i in range(10**9))
+
+    def flight():
+        with cache.flight(next(keys)) as f:
+            return f.hit
+
+    assert benchmark(flight) is False
+
+
+# ---- (vi) closing a run -------------------------------------------------------------------------
+@pytest.mark.benchmark(group="trace-store")
+def test_trace_record_1000_nodes(benchmark, tmp_path):
+    from types import SimpleNamespace
+
+    from stratum.store import TraceStore
+
+    nodes = [SimpleNamespace(seq=i, key=f"{i:032x}", op="pandas.DataFrame.__getitem__",
+                             site="/w/s.py:12", inputs=[f"{i + 1:032x}"], consts=["'a'"],
+                             kind="Series", seconds=1e-4, nbytes=800, effect="pure",
+                             reused=i % 2 == 0, reason=None, parent=None, impl=None)
+             for i in range(1000)]
+    run = {"script": "/w/s.py", "argv": [], "cwd": "/w", "started": 0.0, "seconds": 1.0,
+           "exit_code": 0, "reused": 500, "executed": 500, "saved": 0.0, "versions": "v"}
+    store = TraceStore(tmp_path)
+    try:
+        run_id = benchmark(lambda: store.record(run, nodes))
+        assert len(store.nodes(run_id)) == 1000
+    finally:
+        store.close()

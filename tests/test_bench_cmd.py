@@ -1,0 +1,154 @@
+"""``python -m stratum bench``: tables, JSON, a self-contained HTML report, mismatches caught."""
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import difftest  # noqa: E402
+
+from stratum.benchmark import expand, modes  # noqa: E402
+
+SCRIPTS = {
+    "a_pandas.py": """\
+        import pandas as pd
+        df = pd.DataFrame({"a": range(6), "b": list("xyzxyz")})
+        print(df.groupby("b").a.sum().to_dict())
+    """,
+    "b_fails.py": """\
+        import sys
+        print("before the error")
+        sys.stdout.flush()
+        raise KeyError("no such column")
+    """,
+    "c_stderr.py": """\
+        import sys, warnings
+        print("a line on stderr", file=sys.stderr)
+        warnings.warn("careful")
+        print("done")
+    """,
+}
+HAS_BATCH = importlib.util.find_spec("stratum.batch") is not None
+
+
+def bench(args, cwd, tmp):
+    env = difftest.build_env("stratum", tmp / "outer-cache")
+    p = subprocess.run([sys.executable, "-m", "stratum", "bench", *args], cwd=cwd, env=env,
+                       capture_output=True, timeout=600)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "work" / "scripts"
+    d.mkdir(parents=True)
+    for name, src in SCRIPTS.items():
+        (d / name).write_text(textwrap.dedent(src))
+    (d / "notes.txt").write_text("not a script\n")
+    return d
+
+
+def test_directory_expands_to_its_scripts_sorted(folder):
+    assert expand([str(folder)]) == [str(folder / n) for n in sorted(SCRIPTS)]
+
+
+def test_bench_folder_table_json_html(folder, tmp_path):
+    cwd = folder.parent
+    out_json, out_html = tmp_path / "b.json", tmp_path / "b.html"
+    code, out, err = bench(["--repeat", "1", "--modes", "cold,rerun,batch", "--json",
+                            str(out_json), "--html", str(out_html), "scripts"], cwd, tmp_path)
+    assert code == 0, out + err
+    # the scripts' own output is captured, not mixed into the report
+    assert "before the error" not in out and "a line on stderr" not in out + err
+    for mode in ("cold", "rerun"):
+        assert re.search(rf"^{mode}: ", out, re.M), out
+    for name in SCRIPTS:
+        assert f"scripts/{name}" in out
+    assert "total (3 scripts)" in out and "MISMATCH" not in out
+    if not HAS_BATCH:
+        assert "batch mode unavailable" in out
+
+    doc = json.loads(out_json.read_text())
+    assert doc["repeat"] == 1 and doc["scripts"] == [f"scripts/{n}" for n in sorted(SCRIPTS)]
+    assert doc["machine"]["cores"] >= 1 and doc["machine"]["pandas"]
+    by_mode = {m["mode"]: m for m in doc["modes"]}
+    assert set(by_mode) == {"cold", "rerun", "batch"}
+    for mode in ("cold", "rerun"):
+        rows = {r["script"]: r for r in by_mode[mode]["scripts"]}
+        assert len(rows) == 3 and by_mode[mode]["total"]["identical"]
+        for r in rows.values():
+            assert len(r["plain_runs"]) == len(r["stratum_runs"]) == 1
+            assert r["identical"] and r["plain_s"] > 0 and r["stratum_s"] > 0
+            assert r["speedup"] == pytest.approx(r["plain_s"] / r["stratum_s"])
+        failing = rows["scripts/b_fails.py"]
+        assert failing["exit_plain"] == failing["exit_stratum"] == 1
+        pandas_row = rows["scripts/a_pandas.py"]
+        assert pandas_row["trace"]["nodes"] > 0
+        parts = pandas_row["breakdown"].values()
+        assert sum(parts) == pytest.approx(pandas_row["stratum_runs"][-1])
+    assert by_mode["batch"]["available"] == HAS_BATCH
+
+    html = out_html.read_text()
+    assert html.startswith("<!DOCTYPE html>") and html.count("<svg") >= 4
+    # self-contained: no script, stylesheet, image or font fetched from anywhere
+    assert not re.search(r"<(script|link|img|iframe)\b", html)
+    assert not re.search(r"(src|href)=", html) and "url(" not in html and "http" not in html
+
+
+def test_nondeterministic_script_is_a_mismatch(tmp_path):
+    (tmp_path / "clock.py").write_text("import time\nprint(time.time())\n")
+    (tmp_path / "steady.py").write_text("print('same every time')\n")
+    out_json = tmp_path / "m.json"
+    code, out, err = bench(["--repeat", "1", "--modes", "cold", "--json", str(out_json),
+                            "clock.py", "steady.py"], tmp_path, tmp_path)
+    assert code == 1, out + err
+    assert "MISMATCH clock.py" in out and "MISMATCH steady.py" not in out
+    assert "--- plain stdout" in out and "+++ stratum stdout" in out
+    rows = {r["script"]: r for r in json.loads(out_json.read_text())["modes"][0]["scripts"]}
+    assert not rows["clock.py"]["identical"] and rows["clock.py"]["mismatch_runs"] == ["0"]
+    assert rows["clock.py"]["diff"].startswith("--- plain stdout")
+    assert rows["steady.py"]["identical"] and rows["steady.py"]["diff"] == ""
+
+
+def test_missing_script_is_a_usage_error(tmp_path):
+    code, _, err = bench(["--repeat", "1", "nope.py"], tmp_path, tmp_path)
+    assert code == 2 and "nope.py" in err
+
+
+def test_batch_summary_contract(tmp_path):
+    """The reader of ``stratum run --out DIR`` (DESIGN section 5) on a summary written by hand."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "0_a.stdout").write_bytes(b"hello\n")
+    (out_dir / "0_a.stderr").write_bytes(b"")
+    (out_dir / "1_b.stdout").write_bytes(b"")
+    (out_dir / "1_b.stderr").write_bytes(b"Traceback\n")
+    (out_dir / "summary.json").write_text(json.dumps([
+        {"script": "a.py", "stdout": str(out_dir / "0_a.stdout"),
+         "stderr": str(out_dir / "0_a.stderr"), "exit_code": 0, "seconds": 0.5, "reused": 3,
+         "executed": 4},
+        {"script": "b.py", "stdout": "1_b.stdout", "stderr": "1_b.stderr", "exit_code": 1,
+         "seconds": 0.25, "reused": 0, "executed": 1},
+    ]))
+    entries = modes.read_summary(out_dir, tmp_path)
+    assert [e["script"] for e in entries] == ["a.py", "b.py"]
+    assert entries[0]["outcome"].shown() == (0, b"hello\n", b"")
+    assert entries[1]["outcome"].shown() == (1, b"", b"Traceback\n")
+    assert entries[1]["outcome"].seconds == 0.25 and entries[0]["reused"] == 3
+
+
+@pytest.mark.skipif(not HAS_BATCH, reason="stratum.batch (python -m stratum run) not installed")
+def test_bench_batch_mode_real(folder, tmp_path):
+    out_json = tmp_path / "batch.json"
+    code, out, err = bench(["--repeat", "1", "--modes", "batch", "--json", str(out_json),
+                            "scripts"], folder.parent, tmp_path)
+    assert code == 0, out + err
+    res = json.loads(out_json.read_text())["modes"][0]
+    assert res["available"] and "error" not in res
+    assert [r["script"] for r in res["scripts"]] == [f"scripts/{n}" for n in sorted(SCRIPTS)]
+    assert all(r["identical"] for r in res["scripts"]) and res["total"]["stratum_s"] > 0
