@@ -69,27 +69,26 @@ def start() -> None:
 
 def _on_code(code):
     """The trap's question for each new code object: its rewritten form, or None."""
-    from interposer import frames, rewrite, trap, userfiles
+    from interposer import frames, mainguard, rewrite, trap, userfiles
 
-    if (code.co_name != "<module>" or rewrite.is_rewritten(code)
-            or code.co_qualname == frames.TRAMPOLINE):
+    if code.co_name != "<module>" or code.co_qualname == frames.TRAMPOLINE:
         return None
     caller = _caller()
     if caller is not None and not _runs_main(caller):
         return None  # a module imported or exec'd by someone; the import hook handles users'
     session = _state["session"]
-    if not _state["interactive"]:
+    if not _state["interactive"] and not session.settings.keep_trap:
         trap.uninstall()  # the main program is known: nothing untrapped can appear any more
     _state["main_seen"] = True
     if not userfiles.is_user_file(code.co_filename) or _is_worker_bootstrap():
         session.script = None
         return None  # e.g. ``python -m some_tool`` or a library worker process
     _state["user_main"] = True
-    if session is not None and session.script is None and caller is not None:
+    if session.script is None and caller is not None:
         session.script = _main_module_name(caller)
-    from interposer import mainguard
-
-    return mainguard.guard(rewrite.rewrite(code), _main_exception)
+    # ``-m module`` code comes through the import hook, already rewritten
+    rewritten = code if rewrite.is_rewritten(code) else rewrite.rewrite(code)
+    return mainguard.guard(rewritten, _main_exception)
 
 
 def _is_worker_bootstrap() -> bool:
@@ -117,7 +116,8 @@ def _caller():
 def _runs_main(frame) -> bool:
     """Is ``frame`` runpy executing a module as ``__main__`` (``python -m module``)?"""
     code = frame.f_code
-    if code.co_name != "_run_code" or not code.co_filename.endswith("runpy.py"):
+    if code.co_name != "_run_code" or not (code.co_filename == "<frozen runpy>"
+                                           or code.co_filename.endswith("runpy.py")):
         return False
     run_globals = frame.f_locals.get("run_globals")
     return isinstance(run_globals, dict) and run_globals.get("__name__") == "__main__"

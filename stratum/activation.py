@@ -151,6 +151,8 @@ class _DeferredEngine:
         from interposer.rewrite import is_rewritten
         from stratum import memo
 
+        if not self.session.settings.memo:
+            return False
         return is_rewritten(f.__code__) and memo.blocker(f) is None
 
     def call_user(self, f, args, kwargs):

@@ -53,6 +53,8 @@ class Settings:
     cache_enabled: bool
     cache_dir: Path
     cache_size: int
+    memo: bool = True  # memoize pure user functions (STRATUM_MEMO=0: trace their bodies only)
+    keep_trap: bool = False  # measurement only: leave the entry trap installed (STRATUM_KEEP_TRAP)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -64,6 +66,8 @@ class Settings:
             cache_enabled=_flag("STRATUM_CACHE", True),
             cache_dir=default_cache_dir(),
             cache_size=_size("STRATUM_CACHE_SIZE", 2 << 30),
+            memo=_flag("STRATUM_MEMO", True),
+            keep_trap=_flag("STRATUM_KEEP_TRAP"),
         )
 
 

@@ -112,6 +112,8 @@ class Engine:
         from interposer.rewrite import is_rewritten
         from stratum import memo
 
+        if self.settings is not None and not self.settings.memo:
+            return False
         return is_rewritten(f.__code__) and memo.blocker(f) is None
 
     def call_user(self, f, args, kwargs):
