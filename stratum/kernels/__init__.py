@@ -29,10 +29,13 @@ class Kernel:
     # (args include the receiver for methods)
     parity: Callable
     run: Callable  # run(original, args, kwargs) -> result, bit-identical to the library's
+    # An internal row is a step of another kernel (a library helper that kernel's fit calls):
+    # it notes nothing, its parity only says whether that kernel is running.
+    internal: bool = False
 
 
 KERNELS: list[Kernel] = []  # filled by the kernel modules listed in _MODULES
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = ("stratum.kernels.ridge",)
 
 _lock = threading.Lock()
 _log: list[tuple[str, str | None]] = []  # (kernel, None if it ran, else why the library ran)
@@ -45,6 +48,16 @@ def note(kernel: str, reason: str | None) -> None:
     with _lock:
         if len(_log) < _LOG_MAX:
             _log.append((kernel, reason))
+
+
+def amend(kernel: str, reason: str) -> None:
+    """The kernel declined after its parity accepted: turn its latest "native" event into
+    ``reason``, so the trace says the library ran."""
+    with _lock:
+        for i in range(len(_log) - 1, -1, -1):
+            if _log[i] == (kernel, None):
+                _log[i] = (kernel, reason)
+                return
 
 
 def mark() -> int:
@@ -79,6 +92,8 @@ def _wrap(row: Kernel, original):
             reason = row.parity(args, kwargs)
         except Exception as exc:  # a parity check that cannot decide: the library decides
             reason = f"parity check failed ({type(exc).__name__})"
+        if row.internal:
+            return original(*args, **kwargs) if reason is not None else row.run(original, args, kwargs)
         if reason is not None:
             note(row.name, reason)
             return original(*args, **kwargs)
