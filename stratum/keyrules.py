@@ -137,6 +137,22 @@ def feeder_for(t):
     sklearn_base = sys.modules.get("sklearn.base")
     if sklearn_base is not None and issubclass(t, sklearn_base.BaseEstimator):
         return feed_estimator
+    if root == "sklearn" and t.__name__ == "CallbackContext":
+        return feed_callback_context
     if root == "sklearn":
         return feed_lib_object
     return None
+
+
+def feed_callback_context(lin, h, v, depth):
+    """sklearn's progress-callback context, handed to every fold: bookkeeping (a creation
+    time, a random id) when no callback is registered, so it adds nothing to the key; with
+    callbacks, skipping the fold would skip their calls, so the call is not reusable."""
+    node = v
+    while node is not None:
+        if getattr(node, "_callbacks", None) or getattr(node, "_propagated_callbacks", None):
+            from stratum.lineage import Unkeyable
+
+            raise Unkeyable("sklearn callbacks are registered (they must run)")
+        node = getattr(node, "parent", None)
+    h.update_str(f"callback_ctx:{getattr(v, 'task_name', '')}")

@@ -137,7 +137,7 @@ class Lineage:
         h.update_str(self.key_of(v))
 
     def _feed_content(self, h, v, depth: int) -> None:
-        if depth > 8:
+        if depth > 24:  # estimators nest: search -> pipeline -> column transformer -> pipeline ...
             raise Unkeyable("nesting too deep to key")
         t = type(v)
         feeder = _FEEDERS.get(t)
