@@ -64,7 +64,7 @@ def measure(script: Path, data: Path, repeat: int) -> dict:
             shutil.copy2(helper, work / helper.name)
         shutil.copy2(script, work / script.name)
         spec = difftest.read_spec(script)
-        stdin = "".join(spec.stdin).encode() if spec.stdin else None
+        stdin = spec.stdin or None
         _, plain = run([sys.executable, script.name, *spec.args], work,
                        difftest.build_env("plain", None), stdin)
         envs = {}

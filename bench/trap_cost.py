@@ -66,7 +66,7 @@ PURE = textwrap.dedent("""\
 def micro(repeat: int) -> dict:
     env = difftest.build_env("plain", None)
     out = subprocess.run([sys.executable, "-c", PURE, str(repeat)], env=env, check=True,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, cwd=tempfile.gettempdir())
     plain, hooked, frames = out.stdout.split()
     plain, hooked, frames = float(plain), float(hooked), int(frames)
     return {"plain_s": plain, "trap_s": hooked, "ratio": hooked / plain, "frames": frames,
@@ -107,7 +107,7 @@ def corpus(scripts: list[Path], repeat: int, data: Path) -> dict:
                 shutil.copy2(helper, work / helper.name)
             shutil.copy2(script, work / script.name)
             spec = difftest.read_spec(script)
-            stdin = "".join(spec.stdin).encode() if spec.stdin else None
+            stdin = spec.stdin or None
             times = {"shipped": [], "kept": []}
             for i in range(repeat):
                 order = ("shipped", "kept") if i % 2 == 0 else ("kept", "shipped")

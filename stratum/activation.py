@@ -51,7 +51,7 @@ class Session:
         nodes = engine.nodes if engine is not None else []
         reused = sum(1 for n in nodes if n.reused)
         if self.cache_dir_ok:
-            from stratum.store import TraceStore
+            from stratum.store import TraceStore, script_hash
 
             store = TraceStore(self.settings.cache_dir)
             try:
@@ -61,6 +61,8 @@ class Session:
                     "reused": reused, "executed": len(nodes) - reused,
                     "saved": engine.saved_seconds if engine is not None else 0.0,
                     "versions": version_tag(),
+                    "script_hash": script_hash(self.script) if self.script and
+                    os.path.isfile(self.script) else None,
                 }, nodes)
             finally:
                 store.close()
@@ -116,6 +118,20 @@ def activate(settings: Settings | None = None) -> Session | None:
     dispatch.set_engine(_DeferredEngine(session))
     _session = session
     return session
+
+
+def restart_session() -> Session | None:
+    """A fresh Session (own engine, clock and trace) on the interposer already installed: a
+    batch worker forked from the warm parent records its own run."""
+    global _session
+    if _session is None:
+        return None
+    from interposer import dispatch
+
+    old = _session
+    _session = Session(None, old.settings, old.cache_dir_ok)
+    dispatch.set_engine(_DeferredEngine(_session))
+    return _session
 
 
 def _open_cache(settings: Settings):

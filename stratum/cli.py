@@ -14,14 +14,16 @@ from stratum.config import Settings
 
 SUBCOMMANDS = ("trace", "doctor", "cache")
 # Subcommands with a module of their own: name -> module exposing ``main(argv) -> int``.
-COMMANDS: dict[str, str] = {"bench": "stratum.benchmark"}
+COMMANDS: dict[str, str] = {"run": "stratum.batch", "bench": "stratum.benchmark"}
 
 USAGE = """\
 usage: python -m stratum [--explain] [--no-cache] script.py [args ...]
        python -m stratum [--explain] -m module [args ...]
        python -m stratum trace list [--limit N] | trace show [RUN | --last] [--json]
+       python -m stratum trace merged [RUN ...] [--json] [--dot FILE|-] [--html FILE]
        python -m stratum cache stats | clear | gc
        python -m stratum doctor
+       python -m stratum run [--jobs N] [--out DIR] s1.py s2.py ...   (a batch: see run --help)
        python -m stratum bench [--repeat N] [--modes cold,rerun,batch] [--json F] [--html F]
                                script.py ... | DIR
 
@@ -77,7 +79,9 @@ def main(argv: list[str] | None = None) -> None:
         _run(("script", argv[0]), argv[1:], opts)
 
 
-def _run(target, args, opts) -> None:
+def _run(target, args, opts, after=None) -> None:
+    """Run the target as ``__main__`` and exit as python would. ``after(session)`` is called
+    once the trace is recorded (a batch worker reports its run id)."""
     from stratum import runner
 
     env = Settings.from_env()
@@ -109,11 +113,15 @@ def _run(target, args, opts) -> None:
     except SystemExit as exc:
         if started:
             started[0].finish(_exit_status(exc.code))
+            if after is not None:
+                after(started[0])
         raise
     except runner.ScriptExit as exc:
         code = exc.code
     if started:
         started[0].finish(_exit_status(code))
+        if after is not None:
+            after(started[0])
     if code == -2:  # KeyboardInterrupt
         runner.die_by_sigint()
     sys.exit(code)
@@ -141,6 +149,9 @@ def _subcommand(argv: list[str]) -> int:
     tshow.add_argument("run", nargs="?", type=int, help="run id (default: the last run)")
     tshow.add_argument("--last", action="store_true", help="the last run (default)")
     tshow.add_argument("--json", action="store_true", help="machine-readable output")
+    from stratum import merged_cli
+
+    merged_cli.add_parser(tsub)
     cache = sub.add_parser("cache", help="the reuse cache")
     cache.add_argument("action", choices=("stats", "clear", "gc"))
     sub.add_parser("doctor", help="what is installed and active")
@@ -177,6 +188,10 @@ def _trace(ns) -> int:
         if ns.action == "list":
             _print_runs(store.runs(ns.limit))
             return 0
+        if ns.action == "merged":
+            from stratum import merged_cli
+
+            return merged_cli.run(ns, store)
         run = store.run(ns.run)
         if run is None:
             sys.stderr.write("stratum: no recorded run" +

@@ -1,25 +1,31 @@
 """The trace store: runs and their nodes in SQLite (``traces.db`` in the cache directory).
 
-Embedded, nothing to start; WAL so several processes can record at once.
+Embedded, nothing to start; WAL so several processes can record at once. Recording a run also
+merges it into the merged graph (``stratum.mergestore``) in the same transaction.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
+
+from stratum import mergestore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs(
     id INTEGER PRIMARY KEY AUTOINCREMENT, script TEXT, argv TEXT, cwd TEXT, started REAL,
     seconds REAL, exit_code INTEGER, nodes INTEGER, reused INTEGER, executed INTEGER,
-    saved REAL, versions TEXT);
+    saved REAL, versions TEXT, script_hash TEXT);
 CREATE TABLE IF NOT EXISTS nodes(
     run_id INTEGER, seq INTEGER, key TEXT, op TEXT, site TEXT, inputs TEXT, consts TEXT,
     kind TEXT, seconds REAL, nbytes INTEGER, effect TEXT, reused INTEGER, reason TEXT,
     parent INTEGER, impl TEXT, PRIMARY KEY(run_id, seq));
 CREATE INDEX IF NOT EXISTS nodes_key ON nodes(key);
-"""
+CREATE INDEX IF NOT EXISTS runs_script ON runs(script);
+""" + mergestore.SCHEMA
 
 NODE_FIELDS = ("seq", "key", "op", "site", "inputs", "consts", "kind", "seconds", "nbytes",
                "effect", "reused", "reason", "parent", "impl")
@@ -33,6 +39,10 @@ class TraceStore:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
         self._migrate()
+        if mergestore.needs_catch_up(self.db):
+            with self.db:
+                self.db.execute("BEGIN IMMEDIATE")
+                mergestore.catch_up(self.db, self.nodes)
         try:
             self.path.chmod(0o600)
         except OSError:
@@ -40,23 +50,25 @@ class TraceStore:
 
     def _migrate(self) -> None:
         """Add the columns newer versions introduced to a store an older version created."""
-        have = {row[1] for row in self.db.execute("PRAGMA table_info(nodes)")}
-        for column, decl in (("impl", "TEXT"),):
+        for table, column, decl in (("nodes", "impl", "TEXT"), ("runs", "script_hash", "TEXT")):
+            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
             if column not in have:
                 try:
-                    self.db.execute(f"ALTER TABLE nodes ADD COLUMN {column} {decl}")
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
                 except sqlite3.OperationalError:  # another process added it first
                     pass
+        self.db.execute("CREATE INDEX IF NOT EXISTS runs_hash ON runs(script_hash)")
 
     def record(self, run: dict, nodes: list) -> int:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
+            mergestore.catch_up(self.db, self.nodes)
             cur = self.db.execute(
                 "INSERT INTO runs(script, argv, cwd, started, seconds, exit_code, nodes, reused,"
-                " executed, saved, versions) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                " executed, saved, versions, script_hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run["script"], json.dumps(run["argv"]), run["cwd"], run["started"],
                  run["seconds"], run["exit_code"], len(nodes), run["reused"], run["executed"],
-                 run["saved"], run["versions"]))
+                 run["saved"], run["versions"], run.get("script_hash")))
             run_id = cur.lastrowid
             self.db.executemany(
                 f"INSERT INTO nodes(run_id, {', '.join(NODE_FIELDS)}) "
@@ -65,6 +77,7 @@ class TraceStore:
                   n.kind, n.seconds, n.nbytes, n.effect, int(n.reused), n.reason, n.parent,
                   n.impl)
                  for n in nodes])
+            mergestore.merge_run(self.db, run_id, run["script"], run["started"], nodes)
         return run_id
 
     def runs(self, limit: int = 50) -> list[dict]:
@@ -97,6 +110,15 @@ class TraceStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+def script_hash(path) -> str | None:
+    """Content hash of a script file (finds past runs of a copy or a renamed script)."""
+    try:
+        with open(os.fspath(path), "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()[:32]
+    except (OSError, TypeError, ValueError):
+        return None
 
 
 def now() -> float:

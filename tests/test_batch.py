@@ -1,0 +1,295 @@
+"""``python -m stratum run``: a batch gives each script exactly what ``python script.py`` gives.
+
+Batches of corpus scripts (and a few written here) run in one work dir; each script's stdout,
+stderr and exit code are compared byte for byte with plain sequential ``python script.py`` runs
+from the same directory (stdin /dev/null, as in a batch). Traces are read to check that work
+shared by two scripts is computed once.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import difftest  # noqa: E402
+
+from stratum import batch_plan  # noqa: E402
+
+CORPUS = ["clf_logreg_baseline.py", "eda_groupby_agg.py", "fail_value_error.py",
+          "fail_sys_exit.py", "fail_syntax.py", "misc_os_exit.py", "misc_atexit_exception.py",
+          "io_stderr_warnings.py", "fe_helpers_module.py", "misc_keyboard_interrupt.py",
+          "reg_ridge_alphas.py", "clf_convergence_warning.py"]
+
+SEGFAULT = "import ctypes\nprint('before the crash', flush=True)\nctypes.string_at(0)\n"
+
+
+def plain(workdir: Path, script: str):
+    p = subprocess.run([sys.executable, script], cwd=workdir, env=difftest.build_env("plain", None),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def batch(workdir: Path, cache: Path, *args, env_extra=None):
+    env = difftest.build_env("stratum", cache)
+    env.update(env_extra or {})
+    p = subprocess.run([sys.executable, "-m", "stratum", "run", *args], cwd=workdir, env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+    return p.returncode, p.stdout, p.stderr
+
+
+def outputs(out_dir: Path) -> list[dict]:
+    rows = json.loads((out_dir / "summary.json").read_text())
+    for r in rows:
+        r["out_bytes"] = Path(r["stdout"]).read_bytes()
+        r["err_bytes"] = Path(r["stderr"]).read_bytes()
+    return rows
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory):
+    """One work dir: the chosen corpus scripts, their helper modules, the data, a segfault."""
+    work = tmp_path_factory.mktemp("batch") / "work"
+    work.mkdir()
+    for name in CORPUS:
+        shutil.copy2(difftest.CORPUS_DIR / name, work / name)
+    for helper in difftest.helper_modules(difftest.CORPUS_DIR):
+        shutil.copy2(helper, work / helper.name)
+    shutil.copytree(difftest.default_data_dir(), work / "data", copy_function=shutil.copy2)
+    (work / "crash_segv.py").write_text(SEGFAULT)
+    return work
+
+
+@pytest.fixture(scope="module")
+def plain_results(corpus_dir):
+    return {s: plain(corpus_dir, s) for s in [*CORPUS, "crash_segv.py"]}
+
+
+def test_corpus_batch_matches_plain_runs(corpus_dir, plain_results, tmp_path):
+    scripts = [*CORPUS, "crash_segv.py"]
+    out = tmp_path / "out"
+    code, stdout, stderr = batch(corpus_dir, tmp_path / "cache", "--jobs", "2", "--out", str(out),
+                                 *scripts)
+    rows = outputs(out)
+    assert [r["script"] for r in rows] == scripts
+    for r in rows:
+        want = plain_results[r["script"]]
+        assert (r["exit_code"], r["out_bytes"], r["err_bytes"]) == want, r["script"]
+    assert code == 1  # some scripts fail on purpose
+    assert stdout == b""  # with --out, nothing of the scripts on the batch's own stdout
+    assert b"crash_segv.py" in stderr and b"killed by SIGSEGV" in stderr  # the summary table
+    # a warm second batch (everything cached) prints the same
+    assert batch(corpus_dir, tmp_path / "cache", "--out", str(out), *scripts)[0] == 1
+    for r in outputs(out):
+        assert (r["exit_code"], r["out_bytes"], r["err_bytes"]) == plain_results[r["script"]]
+
+
+def test_jobs_1_and_2_identical(corpus_dir, tmp_path):
+    scripts = ["fail_value_error.py", "eda_groupby_agg.py", "misc_os_exit.py",
+               "clf_logreg_baseline.py", "crash_segv.py"]
+    got = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        batch(corpus_dir, tmp_path / f"cache{jobs}", "--jobs", jobs, "--out", str(out), *scripts)
+        got.append([(r["exit_code"], r["out_bytes"], r["err_bytes"]) for r in outputs(out)])
+    assert got[0] == got[1]
+
+
+def test_out_files_and_summary(corpus_dir, tmp_path):
+    out = tmp_path / "o"
+    scripts = ["eda_groupby_agg.py", "fail_sys_exit.py"]
+    code, stdout, _ = batch(corpus_dir, tmp_path / "cache", "--out", str(out), *scripts)
+    assert code == 1 and stdout == b""
+    rows = json.loads((out / "summary.json").read_text())
+    assert [Path(r["stdout"]).name for r in rows] == ["1_eda_groupby_agg.stdout",
+                                                     "2_fail_sys_exit.stdout"]
+    assert [Path(r["stderr"]).name for r in rows] == ["1_eda_groupby_agg.stderr",
+                                                     "2_fail_sys_exit.stderr"]
+    for r in rows:
+        assert {"script", "stdout", "stderr", "exit_code", "seconds", "reused", "executed",
+                "run_id"} <= set(r)
+        assert Path(r["stdout"]).parent == out
+        assert isinstance(r["seconds"], float) and r["seconds"] > 0
+        env = difftest.build_env("stratum", tmp_path / "cache")
+        shown = subprocess.run([sys.executable, "-m", "stratum", "trace", "show", str(r["run_id"]),
+                                "--json"], cwd=corpus_dir, env=env, capture_output=True)
+        trace = json.loads(shown.stdout)
+        assert trace["run"]["script"] == str(corpus_dir / r["script"])
+        assert trace["run"]["exit_code"] == r["exit_code"]
+        nodes = trace["nodes"]
+        assert r["reused"] == sum(n["reused"] for n in nodes)
+        assert r["executed"] == len(nodes) - r["reused"]
+    assert rows[0]["executed"] > 0 and rows[1]["exit_code"] == plain(corpus_dir,
+                                                                     scripts[1])[0]
+
+
+def test_printed_outputs_in_given_order(corpus_dir, tmp_path):
+    """Without --out: a header per script, its stdout on stdout and its stderr on stderr."""
+    import re
+
+    scripts = ["fail_value_error.py", "eda_groupby_agg.py"]
+    code, stdout, stderr = batch(corpus_dir, tmp_path / "cache", "--jobs", "2", *scripts)
+    assert code == 1
+    want_out, want_err = b"", b""
+    for k, s in enumerate(scripts):
+        rc, out, err = plain(corpus_dir, s)
+        want_out += (b"\n" if k else b"") + f"==> {s} (exit {rc}, TIME) <==\n".encode() + out
+        want_err += err
+    assert re.sub(rb", [0-9]+\.[0-9]{2}s\) <==", b", TIME) <==", stdout) == want_out
+    assert stderr.startswith(want_err)  # then the summary table
+    assert b"stratum run: 2 scripts" in stderr[len(want_err):]
+
+
+SHARED = """\
+import pandas as pd
+from sklearn.ensemble import RandomForestRegressor
+
+df = pd.read_csv("shared.csv")
+X, y = df[["a", "b", "c"]], df["y"]
+model = RandomForestRegressor(n_estimators=60, random_state=0).fit(X, y)
+print({tail!r}, round(float(model.predict(X[:5]).sum()), 6))
+"""
+
+
+def _shared_dir(tmp_path: Path) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    work = tmp_path / "shared"
+    work.mkdir()
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(rng.normal(size=(4000, 3)), columns=["a", "b", "c"])
+    df["y"] = df.a * 2 + df.b - df.c + rng.normal(size=4000)
+    df.to_csv(work / "shared.csv", index=False)
+    (work / "one.py").write_text(SHARED.format(tail="one"))
+    (work / "two.py").write_text(SHARED.format(tail="two") + "print(len(df))\n")
+    return work
+
+
+def test_shared_node_computed_once(tmp_path):
+    work = _shared_dir(tmp_path)
+    out = tmp_path / "out"
+    code, _, err = batch(work, tmp_path / "cache", "--jobs", "2", "--out", str(out),
+                         "one.py", "two.py")
+    assert code == 0, err
+    rows = outputs(out)
+    for r in rows:
+        assert (r["exit_code"], r["out_bytes"], r["err_bytes"]) == plain(work, r["script"])
+    env = difftest.build_env("stratum", tmp_path / "cache")
+    fits = {}
+    for r in rows:
+        shown = subprocess.run([sys.executable, "-m", "stratum", "trace", "show",
+                                str(r["run_id"]), "--json"], cwd=work, env=env,
+                               capture_output=True, check=True)
+        for n in json.loads(shown.stdout)["nodes"]:
+            if n["op"].endswith("RandomForestRegressor.fit"):
+                fits.setdefault(n["key"], []).append(n["reused"])
+    assert len(fits) == 1, fits  # the same fit (same key) in both scripts
+    (flags,) = fits.values()
+    assert sorted(flags) == [False, True]  # executed once, reused (waited for) once
+
+
+NOISY_INIT = """\
+import sys, warnings
+print("noisylib: imported")
+sys.stderr.write("noisylib: on stderr\\n")
+warnings.warn("noisylib is old", FutureWarning)
+VALUE = 7
+"""
+
+
+def test_noisy_library_import_is_not_hidden(tmp_path):
+    """A library that prints / warns at import: each script shows it where plain python does,
+    and the batch's own output never does."""
+    site = tmp_path / "lib" / "site-packages"
+    (site / "noisylib").mkdir(parents=True)
+    (site / "noisylib" / "__init__.py").write_text(NOISY_INIT)
+    (site / "quietlib").mkdir()
+    (site / "quietlib" / "__init__.py").write_text("VALUE = 3\n")
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "n1.py").write_text("import quietlib\nimport noisylib\nprint(noisylib.VALUE)\n")
+    (work / "n2.py").write_text("import numpy\nimport noisylib\nimport quietlib\n"
+                                "print(quietlib.VALUE + noisylib.VALUE)\n")
+    (work / "n3.py").write_text("import quietlib\nprint(quietlib.VALUE)\n")
+    extra = {"PYTHONPATH": os.pathsep.join([str(difftest.stratum_home()), str(site)])}
+    out = tmp_path / "out"
+    code, stdout, stderr = batch(work, tmp_path / "cache", "--out", str(out), "n1.py", "n2.py",
+                                 "n3.py", env_extra=extra)
+    assert code == 0
+    assert b"noisylib" not in stdout and b"noisylib" not in stderr
+    env = difftest.build_env("plain", None)
+    env.update(extra)
+    for r in outputs(out):
+        p = subprocess.run([sys.executable, r["script"]], cwd=work, env=env,
+                           stdin=subprocess.DEVNULL, capture_output=True)
+        assert (r["exit_code"], r["out_bytes"], r["err_bytes"]) == \
+            (p.returncode, p.stdout, p.stderr), r["script"]
+    assert b"quietlib" in stderr  # imported once by the warm parent (table caption)
+
+
+def test_order_sensitive_and_shadowing_scripts_run_fresh(tmp_path):
+    work = tmp_path / "w"
+    (work / "sub").mkdir(parents=True)
+    (work / "late.py").write_text(
+        "import os\nos.environ['OMP_NUM_THREADS'] = '1'\nimport numpy as np\nprint(np.ones(3).sum())\n")
+    (work / "early.py").write_text("import sklearn.linear_model\nprint('early')\n")
+    (work / "sub" / "threadpoolctl.py").write_text("NAME = 'mine'\n")
+    (work / "sub" / "shadow.py").write_text("import threadpoolctl\nprint(threadpoolctl.NAME)\n")
+    (work / "sub2").mkdir()  # json: loaded by stratum's batch process, not by a plain start
+    (work / "sub2" / "json.py").write_text("def dumps(x):\n    return 'mine'\n")
+    (work / "sub2" / "uses_json.py").write_text("import json\nprint(json.dumps(1))\n")
+    out = tmp_path / "out"
+    code, _, err = batch(work, tmp_path / "cache", "--out", str(out), "early.py", "late.py",
+                         "sub/shadow.py", "sub2/uses_json.py")
+    assert code == 0, err
+    rows = outputs(out)
+    assert [r["mode"] for r in rows] == ["warm", "exec", "exec", "exec"]
+    for r in rows:
+        assert (r["exit_code"], r["out_bytes"], r["err_bytes"]) == plain(work, r["script"])
+
+
+def test_scheduler_prefers_shared_cost_and_defers_blocked():
+    def plan(i, nodes):
+        return batch_plan.ScriptPlan(i, f"s{i}.py", f"/x/s{i}.py", batch_plan.Imports(), nodes)
+
+    load, feat = "a" * 32, "b" * 32
+    plans = [plan(0, [("c" * 32, 1.0)]),  # independent
+             plan(1, [(load, 2.0), (feat, 1.0), ("d" * 32, 0.5)]),
+             plan(2, [(load, 2.0), (feat, 1.0), ("e" * 32, 0.5)]),
+             plan(3, [(load, 2.0), ("f" * 32, 0.1)])]
+    cached: set[str] = set()
+    s = batch_plan.Scheduler(plans, "/nonexistent", cached=cached.__contains__)
+    assert s.shared == {load, feat}
+    assert s.pick([0, 1, 2, 3], []) == 1  # covers the most shared cost; ties: given order
+    assert s.pick([0, 2, 3], [1]) == 0  # 2 and 3 would wait for 1's load: run 0 meanwhile
+    assert s.pick([2, 3], [1, 0]) == 2  # nothing independent left: start it (it will wait)
+    cached.update({load, feat})
+    assert s.pick([3, 2], [1]) == 2  # once computed nobody is blocked: the longest work first
+    long = batch_plan.Scheduler([plan(0, [("c" * 32, 1.0)]), plan(1, [("g" * 32, 9.0)])],
+                                "/nonexistent", cached=cached.__contains__)
+    assert long.pick([0, 1], []) == 1
+
+
+def test_scan_imports_leading_and_late(tmp_path):
+    p = tmp_path / "s.py"
+    p.write_text(textwrap.dedent('''\
+        """doc"""
+        from __future__ import annotations
+        import numpy as np, os
+        from sklearn.linear_model import Ridge
+        from . import sibling
+        x = 1
+        import pandas
+        def f():
+            from sklearn import metrics
+        '''))
+    got = batch_plan.scan_imports(str(p))
+    assert got.leading == ["numpy", "os", "sklearn.linear_model", "sklearn.linear_model.Ridge"]
+    assert got.late == ["pandas", "sklearn", "sklearn.metrics"]
+    p.write_text("import numpy\ndef (:\n")
+    assert batch_plan.scan_imports(str(p)).leading == []
