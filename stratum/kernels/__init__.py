@@ -32,7 +32,12 @@ class Kernel:
 
 
 KERNELS: list[Kernel] = []  # filled by the kernel modules listed in _MODULES
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = ("stratum.kernels.categorical",)
+
+
+class Fallback(Exception):
+    """Raised by a kernel's ``run`` that finds only while running (e.g. a non-str element) that
+    the library must decide; the message is the reason. Nothing may have been mutated yet."""
 
 _lock = threading.Lock()
 _log: list[tuple[str, str | None]] = []  # (kernel, None if it ran, else why the library ran)
@@ -82,8 +87,13 @@ def _wrap(row: Kernel, original):
         if reason is not None:
             note(row.name, reason)
             return original(*args, **kwargs)
+        try:
+            result = row.run(original, args, kwargs)
+        except Fallback as why:
+            note(row.name, str(why))
+            return original(*args, **kwargs)
         note(row.name, None)
-        return row.run(original, args, kwargs)
+        return result
 
     wrapper.__stratum_kernel__ = original
     return wrapper
