@@ -35,7 +35,13 @@ class Kernel:
 
 
 KERNELS: list[Kernel] = []  # filled by the kernel modules listed in _MODULES
-_MODULES: tuple[str, ...] = ("stratum.kernels.ridge",)
+_MODULES: tuple[str, ...] = ("stratum.kernels.ridge", "stratum.kernels.categorical")
+
+
+class Fallback(Exception):
+    """Raised by a kernel's ``run`` that finds only while running (e.g. a non-str element) that
+    the library must decide; the message is the reason. Nothing may have been mutated yet."""
+
 
 _lock = threading.Lock()
 _log: list[tuple[str, str | None]] = []  # (kernel, None if it ran, else why the library ran)
@@ -50,14 +56,14 @@ def note(kernel: str, reason: str | None) -> None:
             _log.append((kernel, reason))
 
 
+_declined: dict[tuple[int, str], str] = {}  # (thread, kernel) -> reason, while its run runs
+
+
 def amend(kernel: str, reason: str) -> None:
-    """The kernel declined after its parity accepted: turn its latest "native" event into
-    ``reason``, so the trace says the library ran."""
+    """The kernel declined after its parity accepted (its ``run`` handed the work back to the
+    library): its event, written when ``run`` returns, says the library ran, and why."""
     with _lock:
-        for i in range(len(_log) - 1, -1, -1):
-            if _log[i] == (kernel, None):
-                _log[i] = (kernel, reason)
-                return
+        _declined[(threading.get_ident(), kernel)] = reason
 
 
 def mark() -> int:
@@ -97,8 +103,18 @@ def _wrap(row: Kernel, original):
         if reason is not None:
             note(row.name, reason)
             return original(*args, **kwargs)
-        note(row.name, None)
-        return row.run(original, args, kwargs)
+        declined = (threading.get_ident(), row.name)
+        try:
+            result = row.run(original, args, kwargs)
+        except Fallback as why:
+            _declined.pop(declined, None)
+            note(row.name, str(why))
+            return original(*args, **kwargs)
+        except BaseException:
+            note(row.name, _declined.pop(declined, None) or "raised an exception")
+            raise
+        note(row.name, _declined.pop(declined, None))
+        return result
 
     wrapper.__stratum_kernel__ = original
     return wrapper
