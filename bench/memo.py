@@ -2,9 +2,10 @@
 
     python bench/memo.py [--repeat 5] [--quick] [--json out.json]
 
-Scripts: the corpus scripts that call user functions on library data, plus a generated
-feature-engineering script whose helper does real work (50k rows: log transforms, group-wise
-statistics, rolling means). Each is run warm (cache primed by one run) with memoization on
+Scripts: the corpus scripts that call user functions on library data, plus two generated
+feature-engineering scripts: one whose helper makes 84 cheap column operations in a Python
+loop (each too cheap to be cached alone), one whose helper does a few costly ones (50k rows:
+log transforms, group-wise statistics, rolling means). Each is run warm (cache primed by one run) with memoization on
 (``STRATUM_MEMO=1``, the default) and off (``STRATUM_MEMO=0``: the function's body runs and
 only its library calls are reused one by one), alternating; medians. Outputs are checked
 against a plain run.
@@ -47,6 +48,28 @@ FEATURES = textwrap.dedent("""\
 
     feats = features(raw)
     print(feats[["z", "roll", "revenue"]].describe().round(4).to_string())
+    """)
+
+
+# Many small steps, each too cheap for the cache to admit on its own: without memoization a
+# re-run recomputes every one of them; with it, the whole function is one cached node.
+FEATURES_LOOP = textwrap.dedent("""\
+    import numpy as np, pandas as pd
+    rng = np.random.RandomState(1)
+    base = pd.DataFrame(rng.rand(20000, 8), columns=[f"x{i}" for i in range(8)])
+
+    def expand(df):
+        out = df.copy()
+        for i in range(8):
+            for j in range(i + 1, 8):
+                a, b = df[f"x{i}"], df[f"x{j}"]
+                out[f"p{i}{j}"] = a * b
+                out[f"r{i}{j}"] = (a - b) / (a + b + 1.0)
+                out[f"m{i}{j}"] = np.maximum(a, b)
+        return out
+
+    wide = expand(base)
+    print(wide.shape, round(float(wide.to_numpy().sum()), 4))
     """)
 
 
@@ -111,7 +134,8 @@ def main() -> int:
     gen = tmp / "gen"
     gen.mkdir()
     (gen / "features_heavy.py").write_text(FEATURES)
-    scripts = [gen / "features_heavy.py"]
+    (gen / "features_loop.py").write_text(FEATURES_LOOP)
+    scripts = [gen / "features_loop.py", gen / "features_heavy.py"]
     scripts += [difftest.CORPUS_DIR / f"{name}.py" for name in CORPUS
                 if (difftest.CORPUS_DIR / f"{name}.py").exists()]
     if ns.quick:

@@ -136,6 +136,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="3 repeats, 4 corpus scripts")
+    ap.add_argument("--scripts", type=int, default=24, help="corpus scripts measured (0: all)")
     ap.add_argument("--json")
     ns = ap.parse_args()
     reason = difftest.env_mode_available()
@@ -152,6 +153,8 @@ def main() -> int:
                if not s.stem.startswith(("fail_", "misc_keyboard", "misc_os_exit"))]
     if ns.quick:
         scripts = scripts[:4]
+    elif ns.scripts:
+        scripts = scripts[::max(1, len(scripts) // ns.scripts)][:ns.scripts]  # spread over families
     result = {"micro": micro(repeat), "probe": probe(tmp)}
     m = result["micro"]
     print(f"pure Python (fib(22) + 200k calls): {m['plain_s']:.3f}s -> {m['trap_s']:.3f}s "

@@ -263,8 +263,8 @@ def test_two_processes_record_at_once(tmp_path):
             store.close()
     """)
     env = difftest.build_env("stratum", tmp_path)
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), name], env=env)
-             for name in ("p", "q")]
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), name], env=env,
+                              cwd=tmp_path) for name in ("p", "q")]
     (tmp_path / "go").touch()
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     store = TraceStore(tmp_path)

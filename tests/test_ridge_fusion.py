@@ -266,9 +266,10 @@ def test_memo_shared_across_runs_through_the_cache(tmp_path):
                PYTHONPATH=str(difftest.stratum_home()))
     outs = []
     for alpha in ("1.0", "2.0"):
-        plain = subprocess.run([sys.executable, str(script), alpha], capture_output=True, env=env)
+        plain = subprocess.run([sys.executable, str(script), alpha], capture_output=True, env=env,
+                               cwd=tmp_path)
         ours = subprocess.run([sys.executable, "-m", "stratum", str(script), alpha],
-                              capture_output=True, env=env)
+                              capture_output=True, env=env, cwd=tmp_path)
         assert plain.returncode == ours.returncode == 0, ours.stderr
         assert plain.stdout == ours.stdout
         outs.append(ours.stderr.decode())
@@ -290,7 +291,7 @@ def test_corpus_grid_search_script_plain_vs_stratum(tmp_path):
     assert not problems_, "\n".join(problems_)
     env = dict(os.environ, STRATUM_CACHE_DIR=str(cache), PYTHONPATH=str(difftest.stratum_home()))
     shown = subprocess.run([sys.executable, "-m", "stratum", "trace", "show", "1", "--json"],
-                           capture_output=True, env=env, check=True)
+                           capture_output=True, env=env, check=True, cwd=tmp_path)
     impls = [n.get("impl") or "" for n in json.loads(shown.stdout)["nodes"]]
     assert any("native Ridge.fit" in i for i in impls)
     assert not any("library Ridge.fit" in i for i in impls)
