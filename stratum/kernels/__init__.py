@@ -32,7 +32,7 @@ class Kernel:
 
 
 KERNELS: list[Kernel] = []  # filled by the kernel modules listed in _MODULES
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = ("stratum.kernels.text",)
 
 _lock = threading.Lock()
 _log: list[tuple[str, str | None]] = []  # (kernel, None if it ran, else why the library ran)
