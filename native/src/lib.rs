@@ -11,6 +11,8 @@ use pyo3::types::PyDict;
 
 mod hashing;
 mod kernels;
+#[path = "kernels/text.rs"]
+mod kernels_text;
 
 /// Why the trap is unavailable at run time although it was compiled in (set at most once).
 static TRAP_RUNTIME_ERROR: OnceLock<String> = OnceLock::new();
@@ -83,6 +85,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<hashing::Hasher>()?;
     m.add_function(wrap_pyfunction!(build_info, m)?)?;
     kernels::register(m)?;
+    kernels_text::register(m)?;
     register_trap(m)?;
     Ok(())
 }

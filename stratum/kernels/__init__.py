@@ -35,7 +35,8 @@ class Kernel:
 
 
 KERNELS: list[Kernel] = []  # filled by the kernel modules listed in _MODULES
-_MODULES: tuple[str, ...] = ("stratum.kernels.ridge", "stratum.kernels.categorical")
+_MODULES: tuple[str, ...] = ("stratum.kernels.ridge", "stratum.kernels.categorical",
+                              "stratum.kernels.text")
 
 
 class Fallback(Exception):
