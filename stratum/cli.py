@@ -14,7 +14,7 @@ from stratum.config import Settings
 
 SUBCOMMANDS = ("trace", "doctor", "cache")
 # Subcommands with a module of their own: name -> module exposing ``main(argv) -> int``.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {"replay": "stratum.replay"}
 
 USAGE = """\
 usage: python -m stratum [--explain] [--no-cache] script.py [args ...]
@@ -22,6 +22,7 @@ usage: python -m stratum [--explain] [--no-cache] script.py [args ...]
        python -m stratum trace list [--limit N] | trace show [RUN | --last] [--json]
        python -m stratum cache stats | clear | gc
        python -m stratum doctor
+       python -m stratum replay [RUN ...] [--rebind OLD=NEW ...] [--jobs N]
 
 Runs a pandas / numpy / scikit-learn script exactly as `python script.py` would, records
 every library operation it performs, and reuses what earlier runs already computed.

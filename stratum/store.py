@@ -5,6 +5,7 @@ Embedded, nothing to start; WAL so several processes can record at once.
 from __future__ import annotations
 
 import json
+import pickle
 import sqlite3
 import time
 from pathlib import Path
@@ -17,12 +18,12 @@ CREATE TABLE IF NOT EXISTS runs(
 CREATE TABLE IF NOT EXISTS nodes(
     run_id INTEGER, seq INTEGER, key TEXT, op TEXT, site TEXT, inputs TEXT, consts TEXT,
     kind TEXT, seconds REAL, nbytes INTEGER, effect TEXT, reused INTEGER, reason TEXT,
-    parent INTEGER, impl TEXT, PRIMARY KEY(run_id, seq));
+    parent INTEGER, impl TEXT, recipe BLOB, PRIMARY KEY(run_id, seq));
 CREATE INDEX IF NOT EXISTS nodes_key ON nodes(key);
 """
 
 NODE_FIELDS = ("seq", "key", "op", "site", "inputs", "consts", "kind", "seconds", "nbytes",
-               "effect", "reused", "reason", "parent", "impl")
+               "effect", "reused", "reason", "parent", "impl", "recipe")
 
 
 class TraceStore:
@@ -41,7 +42,7 @@ class TraceStore:
     def _migrate(self) -> None:
         """Add the columns newer versions introduced to a store an older version created."""
         have = {row[1] for row in self.db.execute("PRAGMA table_info(nodes)")}
-        for column, decl in (("impl", "TEXT"),):
+        for column, decl in (("impl", "TEXT"), ("recipe", "BLOB")):
             if column not in have:
                 try:
                     self.db.execute(f"ALTER TABLE nodes ADD COLUMN {column} {decl}")
@@ -60,10 +61,10 @@ class TraceStore:
             run_id = cur.lastrowid
             self.db.executemany(
                 f"INSERT INTO nodes(run_id, {', '.join(NODE_FIELDS)}) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(run_id, n.seq, n.key, n.op, n.site, json.dumps(n.inputs), json.dumps(n.consts),
                   n.kind, n.seconds, n.nbytes, n.effect, int(n.reused), n.reason, n.parent,
-                  n.impl)
+                  n.impl, _recipe_blob(n.recipe))
                  for n in nodes])
         return run_id
 
@@ -97,6 +98,16 @@ class TraceStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _recipe_blob(recipe) -> bytes | None:
+    """A node's replay recipe (stratum/recipe.py), pickled; values in it are pickled already."""
+    if recipe is None:
+        return None
+    try:
+        return pickle.dumps(recipe, protocol=5)
+    except Exception as exc:
+        return pickle.dumps(("x", f"recipe not picklable ({type(exc).__name__})"))
 
 
 def now() -> float:

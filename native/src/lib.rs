@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+mod executor;
 mod hashing;
 
 /// Why the trap is unavailable at run time although it was compiled in (set at most once).
@@ -81,6 +82,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hashing::hash_objects, m)?)?;
     m.add_class::<hashing::Hasher>()?;
     m.add_function(wrap_pyfunction!(build_info, m)?)?;
+    executor::register(m)?;
     register_trap(m)?;
     Ok(())
 }
