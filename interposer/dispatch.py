@@ -8,12 +8,15 @@ function is a pass-through, so rewritten code stays correct after deactivation.
 """
 from __future__ import annotations
 
+import builtins
 import operator
 import types
 
 from interposer import pandas_chained, registry
 
 _engine = None
+_NO_PYVALS: dict = {}
+_pyvals: dict = _NO_PYVALS  # the engine's plain results by id (see Engine.pyvals)
 _LIB = registry.LIB_TYPE_CACHE  # type -> bool (is a library type)
 _is_lib_type = registry.is_lib_type
 _NOTHING = object()
@@ -21,8 +24,15 @@ _MARK = "__stratum_rewritten__"  # interposer.rewrite.MARK (rewrite imports this
 
 
 def set_engine(engine) -> None:
-    global _engine
+    global _engine, _pyvals
     _engine = engine
+    _pyvals = getattr(engine, "pyvals", _NO_PYVALS)  # the engine's own dict: it fills later
+
+
+def _tracked(v) -> bool:
+    """Is ``v`` a plain value a traced operation returned (followed for replay)?"""
+    hit = _pyvals.get(id(v))
+    return hit is not None and hit[0] is v
 
 
 def get_engine():
@@ -121,7 +131,66 @@ def _call(f):
     return f if decided is None else decided
 
 
+class GuardCall:
+    """A builtin that turns a library value into a plain Python one (``len(df)``,
+    ``float(score)``): traced when its first argument is a library value or a plain value a
+    traced operation returned, so replay can check the value (a guard)."""
+
+    __slots__ = ("spec", "fn")
+
+    def __init__(self, spec, fn):
+        self.spec = spec
+        self.fn = fn
+
+    def __call__(self, *args, **kwargs):
+        engine = _engine
+        if engine is None or not args or not _traced_value(engine, args[0]):
+            return self.fn(*args, **kwargs)
+        return engine.call(self.spec, self.fn, args, kwargs)
+
+    def __repr__(self):
+        return repr(self.fn)
+
+
+class ReduceCall(GuardCall):
+    """``min`` / ``max`` / ``sum`` / ``sorted`` / ``abs``: traced when any argument, or any item
+    of a list or tuple argument, is a library value or a followed plain value (choosing the
+    largest of two scores is a decision replay must redo)."""
+
+    __slots__ = ()
+
+    def __call__(self, *args, **kwargs):
+        engine = _engine
+        if engine is not None:
+            for a in args:
+                if type(a) in (list, tuple):
+                    if _pyvals and any(_tracked(x) for x in a):
+                        return engine.call(self.spec, self.fn, args, kwargs)
+                elif _traced_value(engine, a):
+                    return engine.call(self.spec, self.fn, args, kwargs)
+        return self.fn(*args, **kwargs)
+
+
+def _builtin_spec(f):
+    return registry.OpSpec(f"builtins.{f.__name__}", registry.PURE, reusable=False)
+
+
+_GUARD_BUILTINS = {id(f): (f, _builtin_spec(f), GuardCall)
+                   for f in (len, float, int, round, str, bool, repr, format)}
+_GUARD_BUILTINS.update({id(f): (f, _builtin_spec(f), ReduceCall)
+                        for f in (min, max, sum, sorted, abs)})
+def _traced_value(engine, v) -> bool:
+    t = type(v)
+    r = _LIB.get(t)
+    if r is None:
+        r = _is_lib_type(t)
+    return r or _tracked(v)
+
+
 def _decide_call(f):
+    guard = _GUARD_BUILTINS.get(id(f))
+    if guard is not None and guard[0] is f:
+        return guard[2](guard[1], f)
     if type(f) is types.FunctionType and _MARK in f.__code__.co_consts:  # user code
         memoizable = getattr(_engine, "memoizable", None)
         return UserFunction(f) if memoizable is not None and memoizable(f) else None
@@ -171,6 +240,8 @@ def _operator(spec_name: str, fn):
         a, b = args
         ta, tb = type(a), type(b)
         if (ta in _PLAIN and tb in _PLAIN) or _engine is None:
+            if _pyvals and _engine is not None and (_tracked(a) or _tracked(b)):
+                return _engine.call(spec, fn, args, None)
             return fn(a, b)
         la, lb = lib_get(ta), lib_get(tb)
         if la is None:
@@ -189,7 +260,7 @@ def _unary(spec_name: str, fn):
     spec = registry.operator_spec(spec_name)
 
     def unary(a):
-        if _engine is not None and _lib(type(a)):
+        if _engine is not None and (_lib(type(a)) or _pyvals and _tracked(a)):
             return _engine.call(spec, fn, (a,), None)
         return fn(a)
 
@@ -256,3 +327,63 @@ def _getattr(args):
     if _engine is not None and _lib(type(obj)):
         return _engine.call(_GETATTR, getattr, args, None)
     return getattr(obj, name)
+
+
+# ---- f-strings: FORMAT_VALUE and BUILD_STRING ------------------------------------------------
+_FORMAT = registry.OpSpec("fstring.format", registry.PURE, reusable=False)
+_CONCAT = registry.OpSpec("fstring.concat", registry.PURE, reusable=False)
+_CONVERSIONS = (None, str, repr, ascii)
+
+
+def format_value(value, conversion: int, spec: str) -> str:
+    """What ``FORMAT_VALUE`` computes: ``format(conv(value), spec)``."""
+    convert = _CONVERSIONS[conversion]
+    if convert is not None:
+        value = convert(value)
+    return format(value, spec)
+
+
+def concat(*pieces) -> str:
+    """What ``BUILD_STRING`` computes."""
+    return "".join(pieces)
+
+
+def _format_fn(conversion: int, has_spec: bool):
+    convert = _CONVERSIONS[conversion]
+
+    def plain(value, spec):
+        if convert is not None:
+            value = convert(value)
+        return format(value, spec)
+
+    if has_spec:
+        def fmt(args):
+            value, spec = args
+            engine = _engine
+            if engine is not None and _traced_value(engine, value):
+                return engine.call(_FORMAT, format_value, (value, conversion, spec), None)
+            return plain(value, spec)
+    else:
+        def fmt(value):
+            if type(value) is str and convert is None:
+                return value  # format(s, "") of an exact str is s itself
+            engine = _engine
+            if engine is not None and _traced_value(engine, value):
+                return engine.call(_FORMAT, format_value, (value, conversion, ""), None)
+            return plain(value, "")
+
+    fmt.__name__ = fmt.__qualname__ = f"_format_value_{conversion}{'s' if has_spec else ''}"
+    return fmt
+
+
+FORMAT_VALUE = {(c, s): _format_fn(c, s) for c in range(4) for s in (False, True)}
+
+
+def _build_string(pieces):
+    engine = _engine
+    if engine is not None:
+        if _pyvals:
+            for p in pieces:
+                if _tracked(p):
+                    return engine.call(_CONCAT, concat, pieces, None)
+    return "".join(pieces)

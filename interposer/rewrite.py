@@ -8,7 +8,9 @@ values to the engine:
 * call sites: the callable expression's value goes through ``_call(f)``; ``obj.m(...)``
   (``LOAD_METHOD``) becomes ``_method(obj, "m")(...)``;
 * ``BINARY_OP`` (also in-place), ``COMPARE_OP``, unary ``-``/``~``, ``x[k]``, ``x[k] = v``,
-  ``del x[k]``, ``obj.a = v`` and attribute loads ``obj.a`` become dispatch calls.
+  ``del x[k]``, ``obj.a = v`` and attribute loads ``obj.a`` become dispatch calls;
+* f-strings (``FORMAT_VALUE``, ``BUILD_STRING``): formatting a library value, and text built
+  from such formatted values, is traced so replay can recompute printed text.
 
 Every inserted instruction carries the source location of the instruction it replaces, so
 tracebacks (lines and ``^^^`` ranges) read as they would without the rewrite. Library and
@@ -176,6 +178,12 @@ def _rewrite_instructions(items: list) -> list:
             out.append(Instr("LOAD_CONST", item.arg, location=loc))
             out.extend(_call_with(dispatch._setattr, 3, loc))
             out.append(Instr("POP_TOP", location=loc))
+        elif name == "FORMAT_VALUE":
+            has_spec = bool(item.arg & 4)
+            out.extend(_call_with(dispatch.FORMAT_VALUE[(item.arg & 3, has_spec)],
+                                  2 if has_spec else 1, loc))
+        elif name == "BUILD_STRING" and item.arg > 1:
+            out.extend(_call_with(dispatch._build_string, item.arg, loc))
         elif name == "LOAD_ATTR" and idx not in ends:
             out.append(Instr("LOAD_CONST", item.arg, location=loc))
             out.extend(_call_with(dispatch._getattr, 2, loc))

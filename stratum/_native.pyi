@@ -40,3 +40,13 @@ def hash_objects(seq: list[Any] | tuple[Any, ...] | np.ndarray, /) -> bytes | No
 def build_info() -> _BuildInfo: ...
 
 _trap: Any  # the cffi module stratum._trap, present when build_info()["trap"]
+
+def executor_kernels() -> list[tuple[str, int]]:
+    """Native kernels of the executor: (name, number of inputs). Element-wise float64."""
+
+def execute_graph(
+    nodes: list[tuple[str, list[int], Any, str]], outputs: list[int], jobs: int,
+    size_of: Any, memory_budget: int | None = None, spill: Any = None, load: Any = None,
+) -> tuple[dict[int, Any], dict[str, Any], list[tuple[int, BaseException]]]:
+    """Run a graph (see stratum/executor.py): nodes are (op, input ids < own id, callable or
+    kernel name, spill key). Returns output values, stats, and the failed nodes' exceptions."""

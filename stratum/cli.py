@@ -14,7 +14,8 @@ from stratum.config import Settings
 
 SUBCOMMANDS = ("trace", "doctor", "cache")
 # Subcommands with a module of their own: name -> module exposing ``main(argv) -> int``.
-COMMANDS: dict[str, str] = {"run": "stratum.batch", "bench": "stratum.benchmark"}
+COMMANDS: dict[str, str] = {"run": "stratum.batch", "bench": "stratum.benchmark",
+                             "replay": "stratum.replay"}
 
 USAGE = """\
 usage: python -m stratum [--explain] [--no-cache] script.py [args ...]
@@ -26,6 +27,7 @@ usage: python -m stratum [--explain] [--no-cache] script.py [args ...]
        python -m stratum run [--jobs N] [--out DIR] s1.py s2.py ...   (a batch: see run --help)
        python -m stratum bench [--repeat N] [--modes cold,rerun,batch] [--json F] [--html F]
                                script.py ... | DIR
+       python -m stratum replay [RUN ...] [--rebind OLD=NEW ...] [--jobs N]
 
 Runs a pandas / numpy / scikit-learn script exactly as `python script.py` would, records
 every library operation it performs, and reuses what earlier runs already computed.

@@ -17,13 +17,14 @@ import numpy as np
 from interposer import registry
 from interposer.frames import end_capture, replay_warnings, start_capture, trampoline
 from interposer.registry import FIT, MUTATES, OPAQUE, RANDOM, SINK, SOURCE
-from stratum import kernels, randomness, restore
+from stratum import kernels, randomness, recipe, restore
 from stratum._native import Hasher
 from stratum.lineage import Lineage, Unkeyable, file_key, global_rng_key, scalar_text
 
-_NO = object()
+_NO = recipe.NO_RECEIVER  # no receiver: a function call, not a method
 _SCALARS = (type(None), bool, int, float, str, bytes, complex)
 MAX_NODES = 200_000
+MAX_FOLLOWED = 20_000  # plain values followed by identity per run (replay guards)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Node:
     reason: str | None
     parent: int | None
     impl: str | None = None  # native kernels used, or why the library ran instead
+    recipe: object = None  # how to replay it (stratum/recipe.py); top-level operations only
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -62,6 +64,14 @@ class Engine:
         self._memo_open = 0  # memoized user-function calls running
         self._main_thread = threading.get_ident()
         self.saved_seconds = 0.0
+        self.produced: set[str] = set()  # keys of values traced operations returned (replay)
+        # Plain Python results of traced operations (replay guards): id -> (value, key).
+        self.pyvals: dict[int, tuple] = {}
+        self.consts: dict[str, tuple] = {}  # content key -> pickled replay constant
+        self.refs: dict[str, tuple] = {}  # key -> its replay reference ("r", key)
+        self.followed: dict[str, Node] = {}  # key -> node whose followed result is unchecked
+        self.following = True
+        self._followed = 0
 
     def _side_effect(self, spec, args, kwargs, recv) -> bool:
         """Does this call, made by user code inside a running operation, reach outside it?
@@ -167,6 +177,8 @@ class Engine:
                      self._open[-1][1] if self._open else None, self._next_seq)
         call.outside = _outside
         self._next_seq += 1
+        if call.parent is None:  # replay recipe: argument references as they are now
+            call.entries = recipe.arguments(self, call)
         if not reusable:
             return self._execute(call)
         t0 = time.perf_counter()
@@ -318,26 +330,66 @@ class Engine:
                 lin.forget(v)
         if key is None:
             return
+        produced = self.produced
+        produced.add(key)
+        if mutated is not None:
+            produced.add(_derive(key, "mutated"))
         target = _fit_target(spec, args, recv)
         if target is not _NO:
-            lin.remember(target, _derive(key, "fitted"))
+            fitted = _derive(key, "fitted")
+            lin.remember(target, fitted)
+            produced.add(fitted)
         if result is None or result is target:
             return
         if mutated is not None and result is _resolve_target(mutated, args, kwargs, recv):
             return
         lin.remember(result, key)
+        if type(result) in recipe.GUARD_TYPES:
+            self._guard_value(result, key)
         if type(result) in (tuple, list) and len(result) <= 64:
             for i, item in enumerate(result):
-                lin.remember(item, _derive(key, str(i)))
+                k = _derive(key, str(i))
+                lin.remember(item, k)
+                produced.add(k)
+                if type(item) in recipe.GUARD_TYPES:
+                    self._guard_value(item, k)
+
+    def _guard_value(self, value, key) -> None:
+        """Remember a plain result by identity, so a later use of it is a replayable input."""
+        if not self.following:
+            return
+        t = type(value)
+        if t is bool or value is None or (t is int and -5 <= value <= 256) \
+                or (t in (str, tuple) and len(value) <= 1):
+            return  # shared objects (small ints, one-character strings): identity means nothing
+        pyvals = self.pyvals
+        self._followed += 1
+        if self._followed > MAX_FOLLOWED:
+            # Following plain values sends every operation on them through here: past this
+            # many, stop (a loop over a followed number); what was followed becomes a guard.
+            self.following = False
+            for v, k in pyvals.values():
+                recipe.make_strict(self, v, k)
+            pyvals.clear()
+            return
+        if len(pyvals) >= 4096:  # bounded: the oldest go first, and become guards
+            for k in list(pyvals)[:1024]:
+                v, vk = pyvals.pop(k)
+                recipe.make_strict(self, v, vk)
+        # An operation returning one of its inputs (max, min, an item of a followed tuple)
+        # keeps that value's first producer: other uses of the same object are uses of it.
+        pyvals.setdefault(id(value), (value, key))
 
     def _record(self, call, result, seconds, reused, reason):
         if len(self.nodes) >= MAX_NODES:
             self.dropped_nodes += 1
             return
-        self.nodes.append(Node(call.seq, call.key, call.spec.name, call.site, call.inputs,
-                               call.consts, type(result).__name__, seconds, _nbytes(result),
-                               call.effect, reused, reason, call.parent,
-                               None if reused else call.impl))
+        node = Node(call.seq, call.key, call.spec.name, call.site, call.inputs, call.consts,
+                    type(result).__name__, seconds, _nbytes(result), call.effect, reused, reason,
+                    call.parent, None if reused else call.impl)
+        if call.parent is None:
+            recipe.attach(self, call, node, result)
+        self.nodes.append(node)
 
 
 class _Call:
@@ -345,7 +397,7 @@ class _Call:
 
     __slots__ = ("spec", "fn", "args", "kwargs", "recv", "frame", "site", "key", "inputs",
                  "consts", "effect", "mutated", "reusable", "rng", "reason", "parent", "seq",
-                 "result", "impl", "outside")
+                 "result", "impl", "outside", "entries")
 
     def __init__(self, spec, fn, args, kwargs, recv, frame, site, key, inputs, consts, effect,
                  mutated, reusable, rng, reason, parent, seq):
@@ -356,6 +408,7 @@ class _Call:
         self.result = None
         self.impl = None
         self.outside = None
+        self.entries = None
 
 
 def _fit_target(spec, args, recv):

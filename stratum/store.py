@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import sqlite3
 import time
 from pathlib import Path
@@ -22,13 +23,13 @@ CREATE TABLE IF NOT EXISTS runs(
 CREATE TABLE IF NOT EXISTS nodes(
     run_id INTEGER, seq INTEGER, key TEXT, op TEXT, site TEXT, inputs TEXT, consts TEXT,
     kind TEXT, seconds REAL, nbytes INTEGER, effect TEXT, reused INTEGER, reason TEXT,
-    parent INTEGER, impl TEXT, PRIMARY KEY(run_id, seq));
+    parent INTEGER, impl TEXT, recipe BLOB, PRIMARY KEY(run_id, seq));
 CREATE INDEX IF NOT EXISTS nodes_key ON nodes(key);
 CREATE INDEX IF NOT EXISTS runs_script ON runs(script);
 """ + mergestore.SCHEMA
 
 NODE_FIELDS = ("seq", "key", "op", "site", "inputs", "consts", "kind", "seconds", "nbytes",
-               "effect", "reused", "reason", "parent", "impl")
+               "effect", "reused", "reason", "parent", "impl", "recipe")
 
 
 class TraceStore:
@@ -50,7 +51,8 @@ class TraceStore:
 
     def _migrate(self) -> None:
         """Add the columns newer versions introduced to a store an older version created."""
-        for table, column, decl in (("nodes", "impl", "TEXT"), ("runs", "script_hash", "TEXT")):
+        for table, column, decl in (("nodes", "impl", "TEXT"), ("nodes", "recipe", "BLOB"),
+                                    ("runs", "script_hash", "TEXT")):
             have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
             if column not in have:
                 try:
@@ -72,10 +74,10 @@ class TraceStore:
             run_id = cur.lastrowid
             self.db.executemany(
                 f"INSERT INTO nodes(run_id, {', '.join(NODE_FIELDS)}) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(run_id, n.seq, n.key, n.op, n.site, json.dumps(n.inputs), json.dumps(n.consts),
                   n.kind, n.seconds, n.nbytes, n.effect, int(n.reused), n.reason, n.parent,
-                  n.impl)
+                  n.impl, _recipe_blob(n.recipe))
                  for n in nodes])
             mergestore.merge_run(self.db, run_id, run["script"], run["started"], nodes)
         return run_id
@@ -119,6 +121,16 @@ def script_hash(path) -> str | None:
             return hashlib.sha256(f.read()).hexdigest()[:32]
     except (OSError, TypeError, ValueError):
         return None
+
+
+def _recipe_blob(recipe) -> bytes | None:
+    """A node's replay recipe (stratum/recipe.py), pickled; values in it are pickled already."""
+    if recipe is None:
+        return None
+    try:
+        return pickle.dumps(recipe, protocol=5)
+    except Exception as exc:
+        return pickle.dumps(("x", f"recipe not picklable ({type(exc).__name__})"))
 
 
 def now() -> float:

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+mod executor;
 mod hashing;
 mod kernels;
 #[path = "kernels/text.rs"]
@@ -86,6 +87,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(build_info, m)?)?;
     kernels::register(m)?;
     kernels_text::register(m)?;
+    executor::register(m)?;
     register_trap(m)?;
     Ok(())
 }
