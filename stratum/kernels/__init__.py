@@ -111,8 +111,8 @@ def _wrap(row: Kernel, original):
             _declined.pop(declined, None)
             note(row.name, str(why))
             return original(*args, **kwargs)
-        except BaseException:
-            note(row.name, _declined.pop(declined, None) or "raised an exception")
+        except BaseException:  # the input's own error, raised as the library raises it
+            note(row.name, _declined.pop(declined, None))
             raise
         note(row.name, _declined.pop(declined, None))
         return result
