@@ -51,25 +51,43 @@ class Session:
         nodes = engine.nodes if engine is not None else []
         reused = sum(1 for n in nodes if n.reused)
         if self.cache_dir_ok:
-            from stratum.store import TraceStore, script_hash
+            from stratum.store import script_hash
 
-            store = TraceStore(self.settings.cache_dir)
-            try:
-                self.run_id = store.record({
-                    "script": self.script, "argv": self.argv, "cwd": os.getcwd(),
-                    "started": self.started, "seconds": seconds, "exit_code": exit_code,
-                    "reused": reused, "executed": len(nodes) - reused,
-                    "saved": engine.saved_seconds if engine is not None else 0.0,
-                    "versions": version_tag(),
-                    "script_hash": script_hash(self.script) if self.script and
-                    os.path.isfile(self.script) else None,
-                }, nodes)
-            finally:
-                store.close()
+            run = {
+                "script": self.script, "argv": self.argv, "cwd": os.getcwd(),
+                "started": self.started, "seconds": seconds, "exit_code": exit_code,
+                "reused": reused, "executed": len(nodes) - reused,
+                "saved": engine.saved_seconds if engine is not None else 0.0,
+                "versions": version_tag(),
+                "script_hash": script_hash(self.script) if self.script and
+                os.path.isfile(self.script) else None,
+            }
+            self.run_id = _record_with_retry(self.settings.cache_dir, run, nodes)
         if self.settings.explain:
             from stratum.explain import report
 
             report(self, sys.stderr)
+
+
+def _record_with_retry(cache_dir, run: dict, nodes: list, attempts: int = 6):
+    """Record a run; several processes finishing at once (a batch) can find SQLite's write
+    lock taken beyond its busy wait (e.g. a schema change racing a write): try again."""
+    import sqlite3
+
+    from stratum.store import TraceStore
+
+    for attempt in range(attempts):
+        try:
+            store = TraceStore(cache_dir)
+            try:
+                return store.record(run, nodes)
+            finally:
+                store.close()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * 2 ** attempt)
+    return None
 
 
 _session: Session | None = None
