@@ -252,14 +252,13 @@ def test_cache_flight_miss(benchmark, cache):
 # ---- (vi) closing a run -------------------------------------------------------------------------
 @pytest.mark.benchmark(group="trace-store")
 def test_trace_record_1000_nodes(benchmark, tmp_path):
-    from types import SimpleNamespace
-
+    from stratum.engine import Node  # the engine's own record type: stays in step with it
     from stratum.store import TraceStore
 
-    nodes = [SimpleNamespace(seq=i, key=f"{i:032x}", op="pandas.DataFrame.__getitem__",
-                             site="/w/s.py:12", inputs=[f"{i + 1:032x}"], consts=["'a'"],
-                             kind="Series", seconds=1e-4, nbytes=800, effect="pure",
-                             reused=i % 2 == 0, reason=None, parent=None, impl=None)
+    nodes = [Node(seq=i, key=f"{i:032x}", op="pandas.DataFrame.__getitem__",
+                  site="/w/s.py:12", inputs=[f"{i + 1:032x}"], consts=["'a'"],
+                  kind="Series", seconds=1e-4, nbytes=800, effect="pure",
+                  reused=i % 2 == 0, reason=None, parent=None)
              for i in range(1000)]
     run = {"script": "/w/s.py", "argv": [], "cwd": "/w", "started": 0.0, "seconds": 1.0,
            "exit_code": 0, "reused": 500, "executed": 500, "saved": 0.0, "versions": "v"}
