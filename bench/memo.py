@@ -83,10 +83,7 @@ def run(cmd, cwd, env, stdin=None):
 def measure(script: Path, data: Path, repeat: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="memo-"))
     try:
-        shutil.copytree(data, work / "data")
-        for helper in difftest.helper_modules(script.parent):
-            shutil.copy2(helper, work / helper.name)
-        shutil.copy2(script, work / script.name)
+        difftest._copy_inputs(script, work, data, difftest.helper_modules(script.parent))
         spec = difftest.read_spec(script)
         stdin = spec.stdin or None
         _, plain = run([sys.executable, script.name, *spec.args], work,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -102,10 +101,7 @@ def corpus(scripts: list[Path], repeat: int, data: Path) -> dict:
     for script in scripts:
         work = Path(tempfile.mkdtemp(prefix="trap-"))
         try:
-            shutil.copytree(data, work / "data")
-            for helper in difftest.helper_modules(script.parent):
-                shutil.copy2(helper, work / helper.name)
-            shutil.copy2(script, work / script.name)
+            difftest._copy_inputs(script, work, data, difftest.helper_modules(script.parent))
             spec = difftest.read_spec(script)
             stdin = spec.stdin or None
             times = {"shipped": [], "kept": []}
