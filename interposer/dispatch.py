@@ -8,7 +8,6 @@ function is a pass-through, so rewritten code stays correct after deactivation.
 """
 from __future__ import annotations
 
-import builtins
 import operator
 import types
 
