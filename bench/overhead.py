@@ -40,7 +40,8 @@ QUICK_SCRIPTS = ("eda_groupby_agg.py", "reg_ridge_alphas.py", "clf_logreg_baseli
 def _nodes(cache_dir: Path) -> int | None:
     env = difftest.build_env("stratum", cache_dir)
     proc = subprocess.run([sys.executable, "-m", "stratum", "trace", "show", "--last", "--json"],
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
+                          cwd=cache_dir)  # not the source tree, which has no compiled extension
     if proc.returncode != 0:
         return None
     try:
