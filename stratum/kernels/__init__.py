@@ -35,8 +35,12 @@ class Kernel:
 
 
 KERNELS: list[Kernel] = []  # filled by the kernel modules listed in _MODULES
-_MODULES: tuple[str, ...] = ("stratum.kernels.ridge", "stratum.kernels.categorical",
-                              "stratum.kernels.text")
+# kernel module -> the library it replaces parts of: loaded once that library is imported, so a
+# script that never imports it pays nothing (not even numpy's import) for its kernels
+_MODULES: dict[str, str] = {"stratum.kernels.ridge": "sklearn",
+                            "stratum.kernels.categorical": "sklearn",
+                            "stratum.kernels.text": "sklearn"}
+_loaded: set[str] = set()
 
 
 class Fallback(Exception):
@@ -131,6 +135,8 @@ def after_import(module) -> None:
     """Wrap the targets a freshly imported library module defines."""
     if not _active:
         return
+    if module.__name__.partition(".")[0] in _MODULES.values():
+        _load(module.__name__.partition(".")[0])
     for row in KERNELS:
         if row.module == module.__name__:
             _patch(row, module)
@@ -153,8 +159,24 @@ def install() -> None:
     """Load the kernel table and wrap every target whose module is already imported."""
     global _active
     _active = True
-    for name in _MODULES:
+    for root in set(_MODULES.values()):
+        if root in sys.modules:
+            _load(root)
+    _patch_imported()
+
+
+def _load(root: str) -> None:
+    """Import the kernel modules for library ``root`` (once) and wrap what is imported already."""
+    fresh = [name for name, lib in _MODULES.items() if lib == root and name not in _loaded]
+    if not fresh:
+        return
+    for name in fresh:
+        _loaded.add(name)
         importlib.import_module(name)
+    _patch_imported()
+
+
+def _patch_imported() -> None:
     for row in KERNELS:
         module = sys.modules.get(row.module)
         if module is not None:
