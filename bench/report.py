@@ -58,7 +58,8 @@ def overhead_section(ov: dict) -> list[str]:
         "activation ≈ 30 ms (importing the `bytecode` package alone 16 ms), rewriting a script "
         "≈ 5 ms, the trace write 2–3 ms. Scripts that run < 0.5 s plain (EDA on small frames, "
         "failing scripts) show the worst ratios for that reason.",
-        f"- Nodes per script: median {statistics.median(nodes):.0f}, max {max(nodes)}.", "",
+        (f"- Nodes per script: median {statistics.median(nodes):.0f}, max {max(nodes)}."
+         if nodes else "- Nodes per script: not recorded in this run."), "",
         "Interpreter start + imports (median wall seconds):", "",
         "| command | seconds |", "|---|---:|",
         *[f"| `{cmd}` | {sec:.3f} |" for cmd, sec in startup.items()], "",
