@@ -134,7 +134,9 @@ def _main_exception(exc) -> None:
         if _state["interactive"]:
             pass  # one statement failed; the session goes on
         elif isinstance(exc, SystemExit):
-            _state["exit"] = _status(exc.code)
+            from stratum.cli import _exit_status
+
+            _state["exit"] = _exit_status(exc.code)
         elif isinstance(exc, KeyboardInterrupt):
             _state["exit"] = -2
         else:
@@ -159,14 +161,6 @@ def _finish_before_shutdown() -> None:
         return real_shutdown()
 
     threading._shutdown = _shutdown
-
-
-def _status(code) -> int:
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    return 1
 
 
 def _finish() -> None:

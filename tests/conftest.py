@@ -1,6 +1,26 @@
+import pytest
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
         "differential: byte-for-byte comparison of plain python vs python -m stratum "
         "over tests/corpus (select with -m differential)",
     )
+
+
+@pytest.fixture(scope="session")
+def corpus_data(tmp_path_factory):
+    """The corpus's data files, generated once per test session (tests/corpus/make_data.py)."""
+    import sys
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parent / "corpus"
+    sys.path.insert(0, str(corpus))
+    try:
+        from make_data import make_data
+    finally:
+        sys.path.remove(str(corpus))
+    d = tmp_path_factory.mktemp("corpus-data")
+    make_data(d)
+    return d

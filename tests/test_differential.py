@@ -29,18 +29,6 @@ def _param(script):
     return pytest.param(script, marks=marks, id=script.stem)
 
 
-@pytest.fixture(scope="session")
-def corpus_data(tmp_path_factory):
-    sys.path.insert(0, str(difftest.CORPUS_DIR))
-    try:
-        from make_data import make_data
-    finally:
-        sys.path.remove(str(difftest.CORPUS_DIR))
-    d = tmp_path_factory.mktemp("corpus-data")
-    make_data(d)
-    return d
-
-
 def test_env_mode_is_tested():
     """The STRATUM=1 comparison must not silently drop out of the installed-package run."""
     if "site-packages" not in str(difftest.stratum_home()):

@@ -410,18 +410,6 @@ import difftest  # noqa: E402
 CORPUS = ["clf_logreg_baseline", "reg_gbr_cross_validate", "clf_svc", "kaggle_submission"]
 
 
-@pytest.fixture(scope="module")
-def corpus_data(tmp_path_factory):
-    sys.path.insert(0, str(difftest.CORPUS_DIR))
-    try:
-        from make_data import make_data
-    finally:
-        sys.path.remove(str(difftest.CORPUS_DIR))
-    d = tmp_path_factory.mktemp("corpus-data")
-    make_data(d)
-    return d
-
-
 @pytest.mark.parametrize("name", CORPUS)
 def test_corpus_native_and_not_native_match_plain(name, corpus_data, tmp_path, monkeypatch):
     script = difftest.CORPUS_DIR / f"{name}.py"
