@@ -66,16 +66,22 @@ def importable(fn):
 
 
 def resolve(module: str, qual: str, load: bool = False):
-    """The object ``module.qual``; the module is imported only when ``load`` (replay time)."""
-    obj = sys.modules.get(module)
-    if obj is None:
-        if not load:
-            return None
+    """The object ``module.qual``; the module is imported only when ``load`` (replay time).
+
+    With ``load`` the module always goes through ``importlib``, never a bare ``sys.modules``
+    look-up: a module another thread is still importing is already in ``sys.modules`` but
+    half-initialised (its later names missing), and only importlib waits for it to finish.
+    """
+    if load:
         import importlib
 
         try:
             obj = importlib.import_module(module)
         except Exception:
+            return None
+    else:
+        obj = sys.modules.get(module)
+        if obj is None:
             return None
     for part in qual.split("."):
         obj = getattr(obj, part, None)

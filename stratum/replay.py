@@ -4,9 +4,9 @@ without their scripts, e.g. on a bigger data file, on the native executor.
 Each top-level operation of a run was recorded with a recipe (``stratum/recipe.py``): what to
 call and, per argument, the earlier operation whose output it is (by lineage key) or a
 constant. Replay turns the chosen runs into one executor graph (operations with the same key
-are computed once, so runs share their common prefix), with ``--rebind`` swapping the path a
-data source reads, then re-executes each run's ``print`` calls in order with the replayed
-values.
+and the same inputs are computed once, so runs share their common prefix), with ``--rebind``
+swapping the path a data source reads, then re-executes each run's ``print`` calls in order
+with the replayed values.
 
 Guards: plain Python values the script got from library values (``len(df)``, ``float(x)``,
 ``df.shape``, a comparison of two numbers, ``.tolist()`` ...) may have steered its control
@@ -67,16 +67,26 @@ class RunPlan:
 
 
 class Planner:
-    """Builds one executor graph for several runs; equal keys share a node."""
+    """Builds one executor graph for several runs; equal operations share a node.
+
+    Two recorded operations share a node when they have the same lineage key *and* the same
+    inputs in this graph (and, for a data source, the same path after ``--rebind``): a lineage
+    key says what the operation computed when it was recorded, but on replay a rebound source
+    can make the same key read another file, and everything downstream of it differ.
+
+    Functions are imported here, on the calling thread, before the graph runs: an import in an
+    executor thread can see a module another thread is still importing (half initialised).
+    """
 
     def __init__(self, rebinds: dict[str, str]):
         from stratum.executor import Graph
 
         self.graph = Graph()
         self.rebinds = rebinds
-        self.by_key: dict[str, int] = {}
+        self.by_key: dict[tuple, int] = {}
         self.outputs: set[int] = set()
         self.shared = 0
+        self._callables: dict[tuple, object] = {}
 
     def add_run(self, run: dict, nodes: list) -> RunPlan:
         plan = RunPlan(run)
@@ -113,6 +123,11 @@ class Planner:
                 else:
                     plan.skipped.append((n["site"], n["op"]))
                 continue
+            fn = None
+            if problem is None and recipe[0][0] == "fn":
+                fn = self._callable(recipe[0])
+                if fn is None:
+                    problem = f"{recipe[0][1]}.{recipe[0][2]} cannot be imported"
             keys = self._keys(n)
             if problem is not None:
                 plan.unreplayable += 1
@@ -122,7 +137,7 @@ class Planner:
                 for k in keys:
                     bad[k] = f"{n['op']} at {n['site']} cannot be replayed: {problem}"
                 continue
-            gid = self._node(n, recipe, refs, run)
+            gid = self._node(n, recipe, refs, run, fn)
             for k, sel in keys.items():
                 keymap.setdefault(k, (gid, sel))
             observed = recipe[3][3]
@@ -143,20 +158,45 @@ class Planner:
                 keys[_derive(key, str(i))] = ("item", i)
         return keys
 
-    def _node(self, n, recipe, refs, run) -> int:
-        key = n["key"]
-        if key is not None and key in self.by_key:
-            self.shared += 1
-            return self.by_key[key]
+    def _callable(self, target):
+        """The function a ("fn", module, qualname) target names (imported now), or None."""
+        if target not in self._callables:
+            from stratum import recipe as recipes
+
+            fn = recipes.resolve(target[1], target[2], load=True)
+            fn = getattr(fn, "__stratum_original__", fn)
+            self._callables[target] = fn if callable(fn) else None
+        return self._callables[target]
+
+    def _node(self, n, recipe, refs, run, fn) -> int:
         target, args, kwargs, extra = recipe
-        if n["effect"] == "source":
+        source = n["effect"] == "source"
+        if source:
             args, kwargs = self._rebind(args, kwargs, run["cwd"])
+        share = self._share_key(n["key"], refs, (args, kwargs) if source else None)
+        if share is not None and share in self.by_key:
+            self.shared += 1
+            return self.by_key[share]
         inputs = sorted({gid for gid, _ in refs.values()})
         slot = {k: (inputs.index(gid), sel) for k, (gid, sel) in refs.items()}
-        gid = self.graph.add(n["op"], _operation(target, args, kwargs, extra, slot), inputs)
-        if key is not None:
-            self.by_key[key] = gid
+        gid = self.graph.add(n["op"], _operation(target, fn, args, kwargs, extra, slot), inputs)
+        if share is not None:
+            self.by_key[share] = gid
         return gid
+
+    @staticmethod
+    def _share_key(key, refs, source_args):
+        """What makes two recorded operations one node: lineage key, the graph nodes their
+        inputs come from, and a source's (rebound) arguments. None: never shared."""
+        if key is None:
+            return None
+        extra = b""
+        if source_args is not None:
+            try:
+                extra = pickle.dumps(source_args, protocol=5)
+            except Exception:
+                return None
+        return (key, tuple(sorted(refs.items())), extra)
 
     def _rebind(self, args, kwargs, cwd):
         def swap(e):
@@ -206,9 +246,10 @@ def _value(e, inputs, slot):
     return getattr(sys, e[1])  # "s": a standard stream
 
 
-def _operation(target, args, kwargs, extra, slot):
+def _operation(target, fn, args, kwargs, extra, slot):
     """The executor callable of one operation: functional (a fit or an in-place change works
-    on a copy of its target), returning (result, fitted object, changed object)."""
+    on a copy of its target), returning (result, fitted object, changed object). ``fn`` is the
+    function of a ("fn", ...) target, imported by the planner (no import on executor threads)."""
     from stratum import recipe as recipes
 
     def run(*inputs):
@@ -233,12 +274,8 @@ def _operation(target, args, kwargs, extra, slot):
                 changed = kw[mut][0]
             else:
                 kw[mut] = changed = copy.deepcopy(value)
-        if recv is not _NONE:
-            fn = getattr(recv, target[1])
-        else:
-            fn = recipes.resolve(target[1], target[2], load=True)
-            fn = getattr(fn, "__stratum_original__", fn)
-        result = fn(*a, **kw)
+        call = getattr(recv, target[1]) if recv is not _NONE else fn
+        result = call(*a, **kw)
         if name in recipes.CHOICES:
             return (result, fitted, changed, recipes.choice(a, kw, result))
         return (result, fitted, changed)
@@ -309,7 +346,7 @@ def _report(plan: RunPlan, planner: Planner, values: dict, failed: dict, many: b
     for seq, site, op, gid, observed in plan.guards:
         if gid not in values:
             unverified.append(f"{site}: {op} could not be recomputed"
-                              f"{_why(gid, failed)}")
+                              f"{_why(gid, failed, planner.graph)}")
             continue
         out = values[gid]
         replayed = out[3] if isinstance(observed, tuple) and observed[:1] == ("choice",) \
@@ -331,7 +368,7 @@ def _report(plan: RunPlan, planner: Planner, values: dict, failed: dict, many: b
         missing = [gid for gid, _ in step.refs.values() if gid not in values]
         if missing:
             partial.append(f"{step.site}: print not replayed (an input failed"
-                           f"{_why(missing[0], failed)})")
+                           f"{_why(missing[0], failed, planner.graph)})")
             continue
         args = [_print_value(e, step, values) for e in step.args]
         kwargs = {k: _print_value(e, step, values) for k, e in step.kwargs.items()}
@@ -372,6 +409,25 @@ def _print_value(e, step, values):
     return _value(e, (), {})
 
 
-def _why(gid, failed) -> str:
+def _why(gid, failed, graph=None) -> str:
+    """Why node ``gid`` has no value: its own exception, or (it was cancelled) that of the
+    earliest failed operation it depends on."""
     exc = failed.get(gid)
-    return f": {type(exc).__name__}: {exc}" if exc is not None else ""
+    if exc is not None:
+        return f": {type(exc).__name__}: {exc}"
+    if graph is None or not failed:
+        return ""
+    seen, stack, found = set(), [gid], []
+    while stack:
+        u = stack.pop()
+        if u in seen:
+            continue
+        seen.add(u)
+        if u in failed:
+            found.append(u)
+        else:
+            stack.extend(graph.inputs[u])
+    if not found:
+        return ""
+    u = min(found)
+    return f": {graph.ops[u]} failed: {type(failed[u]).__name__}: {failed[u]}"
