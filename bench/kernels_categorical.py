@@ -1,6 +1,7 @@
 """Native categorical kernels vs the library, side by side; prints median ratios.
 
-    python -P bench/kernels_categorical.py [--repeat 7] [--e2e-repeat 3] [--no-e2e]
+    python -P bench/kernels_categorical.py [--repeat 7] [--e2e-repeat 3] [--no-e2e] [--only NAME]
+                                          [--breakdown]
 
 (i)  In-process: each operation on 50k rows x 10 string columns (pandas ``str`` dtype, 5..50
      categories) with the kernels uninstalled (library) and installed (native), alternating,
@@ -8,6 +9,8 @@
 (ii) End to end: a corpus-style script (read_csv, ColumnTransformer with OneHotEncoder in a
      Pipeline, 5-fold ``cross_val_score``) as ``python script.py`` vs ``python -m stratum``
      with a fresh cache (cold), with and without ``STRATUM_NATIVE=0``; median wall seconds.
+(iii) ``--breakdown``: native dense ``fit_transform`` next to native sparse ``fit_transform``
+     and the allocation floor of a dense result (see ``breakdown``).
 """
 from __future__ import annotations
 
@@ -60,6 +63,7 @@ def _cv_pipeline(df: pd.DataFrame):
 def cases(df: pd.DataFrame):
     y = np.array(df["c3"].tolist(), dtype=object)
     fitted_sparse = OneHotEncoder(handle_unknown="ignore").fit(df)
+    fitted_dense = OneHotEncoder(handle_unknown="ignore", sparse_output=False).fit(df)
     fitted_label = LabelEncoder().fit(y)
     return {
         "OneHotEncoder().fit_transform (sparse)": lambda: OneHotEncoder().fit_transform(df),
@@ -69,6 +73,7 @@ def cases(df: pd.DataFrame):
             drop="first").fit_transform(df),
         "OneHotEncoder.fit": lambda: OneHotEncoder().fit(df),
         "OneHotEncoder.transform (fitted)": lambda: fitted_sparse.transform(df),
+        "OneHotEncoder(sparse_output=False).transform (fitted)": lambda: fitted_dense.transform(df),
         "OrdinalEncoder().fit_transform": lambda: OrdinalEncoder().fit_transform(df),
         "LabelEncoder().fit_transform (object y)": lambda: LabelEncoder().fit_transform(y),
         "LabelEncoder.transform (object y)": lambda: fitted_label.transform(y),
@@ -82,10 +87,12 @@ def _time(fn) -> float:
     return time.perf_counter() - t0
 
 
-def in_process(repeat: int, via_csv: bool) -> list[tuple[str, float, float]]:
+def in_process(repeat: int, via_csv: bool, only: str = "") -> list[tuple[str, float, float]]:
     df = make_frame(via_csv=via_csv)
     rows = []
     for name, fn in cases(df).items():
+        if only not in name:
+            continue
         lib, nat = [], []
         fn()  # warm both paths once
         kernels.install()
@@ -151,11 +158,42 @@ def end_to_end(repeat: int, model: str) -> dict[str, float]:
     return {m: statistics.median(s) for m, s in seconds.items()}
 
 
+def breakdown(repeat: int, via_csv: bool) -> list[tuple[str, float]]:
+    """Where native dense ``fit_transform`` time goes: the whole call, the same call with sparse
+    output (validation + string kernels + CSR), and the floor any dense result pays, library or
+    native: a fresh ``np.zeros`` of the output's shape with one write per page (the kernel
+    zeroing ~110 MB on first touch)."""
+    df = make_frame(via_csv=via_csv)
+    shape = OneHotEncoder(sparse_output=False).fit_transform(df).shape
+
+    def floor():
+        out = np.zeros(shape)
+        out.reshape(-1)[::512] = 1.0  # 512 float64 = one 4 KiB page
+
+    parts = {"native dense fit_transform": lambda: OneHotEncoder(sparse_output=False).fit_transform(df),
+             "native sparse fit_transform": lambda: OneHotEncoder().fit_transform(df),
+             f"np.zeros{shape} + one write per page": floor}
+    seconds: dict[str, list[float]] = {k: [] for k in parts}
+    kernels.install()
+    try:
+        for fn in parts.values():
+            fn()
+        for _ in range(repeat):
+            for k, fn in parts.items():
+                seconds[k].append(_time(fn))
+    finally:
+        kernels.uninstall()
+    return [(k, statistics.median(v)) for k, v in seconds.items()]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--e2e-repeat", type=int, default=3)
     ap.add_argument("--no-e2e", action="store_true")
+    ap.add_argument("--only", default="", help="run the operations whose name contains this")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also time the parts of native dense fit_transform")
     ap.add_argument("--frame", choices=["csv", "astype", "both"], default="both",
                     help="string columns read by read_csv (shared objects) or built by astype")
     args = ap.parse_args(argv)
@@ -164,8 +202,12 @@ def main(argv=None) -> int:
     for frame in (["csv", "astype"] if args.frame == "both" else [args.frame]):
         print(f"\ncolumns from {'read_csv' if frame == 'csv' else 'astype(str), one object per cell'}:\n")
         print("| operation | library ms | native ms | speed-up |\n|---|---:|---:|---:|")
-        for name, lib, nat in in_process(args.repeat, frame == "csv"):
+        for name, lib, nat in in_process(args.repeat, frame == "csv", args.only):
             print(f"| {name} | {lib * 1e3:.1f} | {nat * 1e3:.1f} | {lib / nat:.2f}x |")
+        if args.breakdown:
+            print("\n| part (native kernels installed) | ms |\n|---|---:|")
+            for name, sec in breakdown(args.repeat, frame == "csv"):
+                print(f"| {name} | {sec * 1e3:.1f} |")
     if not args.no_e2e:
         for model in MODELS:
             res = end_to_end(args.e2e_repeat, model)

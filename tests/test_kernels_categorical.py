@@ -231,6 +231,109 @@ def test_onehot_matches_library(data, params):
     differential(run)
 
 
+# every dtype scipy.sparse accepts (long double: scipy's toarray, not the direct write), ways of
+# spelling them, and dtypes scipy rejects (the library raises its own error)
+DENSE_DTYPES = [np.float64, np.float32, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                np.uint16, np.uint32, np.uint64, bool, np.bool_, np.complex64, np.complex128,
+                np.longdouble, np.clongdouble, float, int, complex, "float32", "i2",
+                np.dtype("<f8"), np.dtype(">f8"), np.float16, object, str]
+
+
+def _layout(X, how):
+    """The same values with other strides / memory orders (numpy inputs), or row order (frames)."""
+    if how == "C":
+        return X
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[::-1] if how == "reversed" else X
+    return {"F": np.asfortranarray(X), "reversed": X[::-1, ::-1],
+            "strided": np.repeat(X, 2, axis=0)[::2]}[how]
+
+
+def assert_dense_same(a, b, path):
+    """A dense result: type, dtype, shape, strides, every flag and every byte."""
+    assert type(a) is type(b), path
+    if isinstance(a, np.ndarray):
+        assert (a.dtype, a.shape, a.strides) == (b.dtype, b.shape, b.strides), path
+        flags = ("C_CONTIGUOUS", "F_CONTIGUOUS", "OWNDATA", "WRITEABLE", "ALIGNED",
+                 "WRITEBACKIFCOPY")
+        assert [a.flags[f] for f in flags] == [b.flags[f] for f in flags], f"{path}: flags"
+        assert (a.base is None) == (b.base is None), f"{path}: base"
+        assert a.tobytes() == b.tobytes(), f"{path}: bytes"
+
+
+@SETTINGS
+@given(data=frames(), layout=st.sampled_from(["C", "F", "reversed", "strided"]),
+       params=st.fixed_dictionaries({
+           "drop": st.sampled_from([None, "first", "if_binary"]),
+           "handle_unknown": st.sampled_from(["error", "ignore", "infrequent_if_exist", "warn"]),
+           "dtype": st.sampled_from(DENSE_DTYPES),
+           "min_frequency": st.sampled_from([None, None, 2]),
+           "max_categories": st.sampled_from([None, None, 2]),
+       }))
+def test_onehot_dense_matches_library(data, layout, params):
+    """``sparse_output=False``: the directly written array is the library's ``toarray`` result."""
+    X, X2 = (_layout(x, layout) for x in data)
+
+    def run():
+        enc = OneHotEncoder(sparse_output=False, **params)
+        return enc, [enc.fit_transform(X), enc.transform(X2), enc.transform(X)]
+
+    lib, nat, events = differential(run)
+    if lib[1] is None:
+        for i, (a, b) in enumerate(zip(lib[0][1], nat[0][1])):
+            assert_dense_same(a, b, f"output[{i}]")
+
+
+@pytest.mark.parametrize("dtype", DENSE_DTYPES, ids=str)
+@pytest.mark.parametrize("drop", [None, "first", "if_binary", ["y", "q", 2]], ids=str)
+def test_onehot_dense_dtypes(dtype, drop):
+    def run():
+        enc = OneHotEncoder(sparse_output=False, dtype=dtype, drop=drop, handle_unknown="ignore")
+        return enc, [enc.fit_transform(FRAME), enc.transform(NEW), enc.transform(FRAME.iloc[::-1])]
+
+    lib, nat, events = differential(run)
+    transforms = [r for k, r in events if k == "OneHotEncoder.transform"]
+    if lib[1] is None:
+        for i, (a, b) in enumerate(zip(lib[0][1], nat[0][1])):
+            assert_dense_same(a, b, f"output[{i}]")
+        assert transforms[0] is None  # fit_transform wrote the array natively (NEW can warn)
+    else:  # scipy rejects the dtype: the library raised its own error, from its own frames
+        assert lib[1][0] is ValueError and all("assembling" in r for r in transforms)
+
+
+def test_onehot_dense_unknown_error_is_the_librarys():
+    X, X2 = pd.DataFrame({"s": ["a", "b"]}), pd.DataFrame({"s": ["a", "zz", "yy"]})
+    lib, _, events = differential(lambda: (None, OneHotEncoder(sparse_output=False).fit(X)
+                                           .transform(X2)))
+    assert lib[1][0] is ValueError and "Found unknown categories" in lib[1][1]
+    assert ("OneHotEncoder.transform", "ValueError while validating: the library raises") in events
+
+
+def test_onehot_dense_rejects_inconsistent_input():
+    """Bad arguments are a ValueError (the kernel then lets the library run), never a panic."""
+    codes = np.array([[0, 1], [1, 0]], dtype=np.int64)
+    mask = np.ones((2, 2), dtype=bool)
+    out = np.zeros((2, 4))
+    _native.onehot_dense(codes, mask, [0, 2], [2, 2], [2, 2], out.view(np.uint8), bytes(np.ones(1)))
+    assert out.tolist() == [[1, 0, 0, 1], [0, 1, 1, 0]]
+    one = bytes(np.ones(1))
+    bad = [
+        (codes, mask, [0, 2], [2, 1], [2, 2], np.zeros((2, 4)).view(np.uint8), one),  # shape
+        (codes, mask, [0, 1], [2, 2], [2, 2], np.zeros((2, 4)).view(np.uint8), one),  # offsets
+        (codes + 1, mask, [0, 2], [2, 2], [5, 5], np.zeros((2, 4)).view(np.uint8), one),  # code
+        (-codes - 1, mask, [0, 2], [2, 2], [5, 5], np.zeros((2, 4)).view(np.uint8), one),
+        (codes, mask, [0, 2], [2, 2], [2, 2], np.zeros((2, 4)).view(np.uint8), b"\x01" * 3),
+        (codes, mask, [0, 2], [2, 2], [2, 2], np.zeros((4, 32), np.uint8)[::2], one),  # strided
+        (codes, mask[:1], [0, 2], [2, 2], [2, 2], np.zeros((2, 4)).view(np.uint8), one),
+    ]
+    for args in bad:  # TypeError: rust-numpy's "not contiguous"
+        with pytest.raises((ValueError, TypeError)):
+            _native.onehot_dense(*args)
+    with pytest.raises(TypeError):  # non-contiguous codes
+        _native.onehot_dense(np.zeros((2, 4), dtype=np.int64)[:, ::2], mask, [0, 2], [2, 2],
+                             [2, 2], np.zeros((2, 4)).view(np.uint8), one)
+
+
 @SETTINGS
 @given(data=frames(), sparse=st.booleans())
 def test_onehot_fit_then_library_methods(data, sparse):

@@ -15,7 +15,8 @@ value, whose message lists a set in hash order) runs the library, with the reaso
 
 ``OneHotEncoder.transform`` is also replaced as a whole (see ``_onehot_transform``): its body is
 the library's, line for line, except the numpy expressions that turn codes into CSR
-``indices`` / ``indptr``, which are one Rust pass.
+``indices`` / ``indptr``, which are one Rust pass, and, for dense output, the CSR and its
+``toarray``: Rust writes the ones straight into the array ``toarray`` would have allocated.
 """
 from __future__ import annotations
 
@@ -169,7 +170,7 @@ def _onehot_transform_run(original, args, kwargs):
 
 
 def _onehot_transform(self, X):
-    """``OneHotEncoder.transform`` of scikit-learn 1.9.1 with the CSR assembly in Rust.
+    """``OneHotEncoder.transform`` of scikit-learn 1.9.1 with the output assembly in Rust.
 
     Any exception or warning before the assembly (unfitted, bad input, unknown categories with
     a warning) makes the library run the call instead, so that the user sees the library's own
@@ -204,14 +205,20 @@ def _onehot_transform(self, X):
     if caught:
         raise Fallback("a warning while validating: the library issues it")
 
-    try:
-        return _assemble(self, X_int, X_mask)
-    except Exception as exc:  # e.g. MemoryError in toarray: the library raises it, from its frames
-        raise Fallback(f"{type(exc).__name__} while assembling: the library raises") from None
+    with warnings.catch_warnings(record=True) as caught:  # e.g. numpy on an exotic ``dtype``
+        warnings.simplefilter("always")
+        try:
+            out = _assemble(self, X_int, X_mask)
+        except Exception as exc:  # e.g. MemoryError in np.zeros: the library raises it
+            raise Fallback(f"{type(exc).__name__} while assembling: the library raises") from None
+    if caught:  # it would name this module's line, not the library's: let the library warn
+        raise Fallback("a warning while assembling: the library issues it")
+    return out
 
 
 def _assemble(self, X_int, X_mask):
-    """The end of the library's ``transform``; only ``indices`` / ``indptr`` come from Rust."""
+    """The end of the library's ``transform``: ``indices`` / ``indptr`` come from Rust, and a
+    dense result (``sparse_output=False``) is written by Rust directly (see ``_dense``)."""
     from scipy import sparse
     from sklearn.utils import _align_api_if_sparse
     from sklearn.utils.fixes import _ensure_sparse_index_int32
@@ -223,9 +230,15 @@ def _assemble(self, X_int, X_mask):
         drop = [len(cats) if d is None else int(d)
                 for d, cats in zip(self._drop_idx_after_grouping, self.categories_)]
     feature_indices = np.cumsum([0] + self._n_features_outs)
-    indices, indptr = _native.onehot_csr(
-        np.ascontiguousarray(X_int, dtype=np.int64), np.ascontiguousarray(X_mask),
-        [int(v) for v in feature_indices[:-1]], drop, int(feature_indices[-1]))
+    offsets = [int(v) for v in feature_indices[:-1]]
+    codes = np.ascontiguousarray(X_int, dtype=np.int64)
+    mask = np.ascontiguousarray(X_mask)
+    if not self.sparse_output:
+        out = _dense(self.dtype, codes, mask, offsets,
+                     [int(w) for w in self._n_features_outs], drop)
+        if out is not None:
+            return out
+    indices, indptr = _native.onehot_csr(codes, mask, offsets, drop, int(feature_indices[-1]))
     data = np.ones(indptr[-1])
 
     out = sparse.csr_array(
@@ -238,6 +251,34 @@ def _assemble(self, X_int, X_mask):
         return _align_api_if_sparse(out)
     else:
         return out.toarray()
+
+
+# dtypes written directly, by kind: the itemsizes whose "one" has no padding bytes (long double's
+# padding holds whatever scipy's C++ ``+=`` leaves there: those keep scipy's ``toarray``)
+_DIRECT = {"b": (1,), "i": (1, 2, 4, 8), "u": (1, 2, 4, 8), "f": (4, 8), "c": (8, 16)}
+
+
+def _dense(dtype_param, codes, mask, offsets, widths, drop):
+    """``csr_array((ones, indices, indptr), dtype=dtype_param).toarray()`` without the CSR.
+
+    scipy decides the dtype and the cell value: a 1x1 matrix built and densified the library's
+    way gives both (and raises, making the library run, where scipy rejects ``dtype_param``).
+    The result is what ``toarray`` allocates, ``np.zeros(shape, dtype)`` in C order, with the
+    kept cells set in one Rust pass. None: take the CSR path (a dtype not in ``_DIRECT``).
+    """
+    from scipy import sparse
+
+    probe = sparse.csr_array((np.ones(1), np.zeros(1, dtype=np.int32),
+                              np.array([0, 1], dtype=np.int32)), shape=(1, 1),
+                             dtype=dtype_param).toarray()
+    dtype, one = probe.dtype, probe.tobytes()
+    if (dtype.itemsize not in _DIRECT.get(dtype.kind, ()) or not dtype.isnative
+            or one != np.ones(1, dtype=dtype).tobytes()):
+        return None
+    out = np.zeros((codes.shape[0], sum(widths)), dtype=dtype)
+    if out.size:
+        _native.onehot_dense(codes, mask, offsets, widths, drop, out.view(np.uint8), one)
+    return out
 
 
 KERNELS.append(Kernel("OneHotEncoder.transform", "sklearn.preprocessing._encoders",

@@ -9,13 +9,16 @@
 //! - order: code point by code point, a prefix first (what `str.__lt__` does, hence `sorted`).
 //!
 //! Strings are read in their stored form and never converted to UTF-8: that would fill CPython's
-//! UTF-8 cache of non-ASCII strings and change `sys.getsizeof` of the user's objects. Any element
+//! UTF-8 cache of non-ASCII strings and change `sys.getsizeof` of the user's objects.
+//! They are hashed with Python's own `str` hash (see `Keyed`), as the library's `set` and dict
+//! lookups hash them, so the hash each object caches is the one the library would leave. Any element
 //! that is not an exact `str` (None, NaN, a number, a `str` subclass with its own `__eq__`) makes
 //! a function return None, and the caller runs the library instead.
 
 use std::cmp::Ordering;
 
-use numpy::{Element, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{Element, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2,
+            PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyStringData};
@@ -47,6 +50,38 @@ impl Text<'_> {
             (a, b) => a.code_points().cmp(&b.code_points()), // kinds differ: rare, mixed scripts
         }
     }
+}
+
+/// A `str` as a hash-map key: its text, hashed by Python's own (cached) `str` hash. The library
+/// hashes every element too (`set(values)`, dict lookups), which caches the hash in each object;
+/// taking the same hash does exactly that and no more, and a string hashed before (by an
+/// earlier `fit`, `transform` or the user) costs a read instead of a pass over its text.
+#[derive(Clone, Copy)]
+struct Keyed<'a> {
+    hash: isize,
+    text: Text<'a>,
+}
+
+impl PartialEq for Keyed<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.text == other.text
+    }
+}
+
+impl Eq for Keyed<'_> {}
+
+impl std::hash::Hash for Keyed<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_isize(self.hash);
+    }
+}
+
+/// The text of `obj` and its Python hash, if it is an exact `str` (whose hash cannot fail or
+/// run Python code).
+fn keyed<'a>(obj: &'a Bound<'_, PyAny>) -> Option<Keyed<'a>> {
+    let text = text(obj)?;
+    let hash = obj.hash().ok()?;
+    Some(Keyed { hash, text })
 }
 
 /// A direct-mapped memo of object address -> result. pandas' CSV parser (and data built by
@@ -114,7 +149,7 @@ pub fn str_unique<'py>(
     if n == 0 {
         return Ok(None);
     }
-    let mut ids: FxHashMap<Text<'_>, u32> = FxHashMap::default();
+    let mut ids: FxHashMap<Keyed<'_>, u32> = FxHashMap::default();
     let mut firsts: Vec<(Text<'_>, usize)> = Vec::new(); // per id: text, position of first sight
     let mut raw: Vec<u32> = Vec::with_capacity(if codes { n } else { 0 });
     let mut memo = AddrMemo::<u32>::new();
@@ -123,10 +158,10 @@ pub fn str_unique<'py>(
         let id = match memo.get(addr) {
             Some(id) => id,
             None => {
-                let Some(t) = text(obj.bind(py)) else { return Ok(None) };
+                let Some(k) = keyed(obj.bind(py)) else { return Ok(None) };
                 let next = firsts.len() as u32;
-                let id = *ids.entry(t).or_insert_with(|| {
-                    firsts.push((t, i));
+                let id = *ids.entry(k).or_insert_with(|| {
+                    firsts.push((k.text, i));
                     next
                 });
                 memo.put(addr, id);
@@ -165,11 +200,11 @@ pub fn str_encode<'py>(
         return Ok(None);
     }
     let known = uniques.as_array();
-    let mut table: FxHashMap<Text<'_>, i64> = FxHashMap::default();
+    let mut table: FxHashMap<Keyed<'_>, i64> = FxHashMap::default();
     table.reserve(known.len());
     for (i, obj) in known.iter().enumerate() {
-        let Some(t) = text(obj.bind(py)) else { return Ok(None) };
-        table.insert(t, i as i64);
+        let Some(k) = keyed(obj.bind(py)) else { return Ok(None) };
+        table.insert(k, i as i64);
     }
     let view = values.as_array();
     let mut out = Vec::with_capacity(view.len());
@@ -180,8 +215,8 @@ pub fn str_encode<'py>(
         let code = match memo.get(addr) {
             Some(code) => code,
             None => {
-                let Some(t) = text(obj.bind(py)) else { return Ok(None) };
-                let code = table.get(&t).copied().unwrap_or(-1);
+                let Some(k) = keyed(obj.bind(py)) else { return Ok(None) };
+                let code = table.get(&k).copied().unwrap_or(-1);
                 memo.put(addr, code);
                 code
             }
@@ -269,9 +304,105 @@ pub fn onehot_csr<'py>(
     }
 }
 
+/// The dense output of `OneHotEncoder.transform(sparse_output=False)`, written in place: `out`
+/// is the C-contiguous `np.zeros((n_samples, n_columns), dtype)` that scipy's `toarray` would
+/// allocate, seen as bytes (n_samples x n_columns * itemsize), and `one` the bytes scipy's
+/// `csr_todense` stores in a cell (`0 + 1` in that dtype). The cells set are the ones the
+/// library's CSR holds (see `onehot_csr`); each feature's column must fall inside its own
+/// `widths[j]` columns, so no two cells of a row coincide (scipy would sum duplicates) — any
+/// other code is an error and the caller lets the library run. One pass, without the GIL: the
+/// arrays are fresh locals of the kernel, not visible to other threads.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn onehot_dense(
+    py: Python<'_>,
+    codes: PyReadonlyArray2<'_, i64>,
+    mask: PyReadonlyArray2<'_, bool>,
+    offsets: Vec<i64>,
+    widths: Vec<i64>,
+    drop: Vec<i64>,
+    mut out: PyReadwriteArray2<'_, u8>,
+    one: Vec<u8>,
+) -> PyResult<()> {
+    let (n, m) = codes.as_array().dim();
+    let n_columns: i64 = widths.iter().sum();
+    let size = one.len();
+    if mask.as_array().dim() != (n, m) || offsets.len() != m || widths.len() != m
+        || drop.len() != m || !matches!(size, 1 | 2 | 4 | 8 | 16)
+        || out.as_array().dim() != (n, n_columns as usize * size)
+        || !contiguous_ranges(&offsets, &widths)
+    {
+        return Err(PyValueError::new_err("onehot_dense: inconsistent shapes"));
+    }
+    let (codes, mask) = (codes.as_slice()?, mask.as_slice()?);
+    let out = out.as_slice_mut()?;
+    let spec: Vec<(i64, i64, i64)> = (0..m).map(|j| (offsets[j], widths[j], drop[j])).collect();
+    let row = n_columns as usize * size;
+    let ok = py.allow_threads(|| match size {
+        1 => fill::<1>(out, &one, codes, mask, &spec, row),
+        2 => fill::<2>(out, &one, codes, mask, &spec, row),
+        4 => fill::<4>(out, &one, codes, mask, &spec, row),
+        8 => fill::<8>(out, &one, codes, mask, &spec, row),
+        _ => fill::<16>(out, &one, codes, mask, &spec, row),
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(PyValueError::new_err("onehot_dense: a code outside its feature's columns"))
+    }
+}
+
+/// Whether feature j owns columns `offsets[j] .. offsets[j] + widths[j]`, one after the other.
+fn contiguous_ranges(offsets: &[i64], widths: &[i64]) -> bool {
+    let mut next = 0i64;
+    for (&o, &w) in offsets.iter().zip(widths) {
+        if w < 0 || o != next {
+            return false;
+        }
+        next += w;
+    }
+    true
+}
+
+/// Sets the kept cells of each row to `one` (`N` bytes); false on a code outside its feature.
+fn fill<const N: usize>(
+    out: &mut [u8],
+    one: &[u8],
+    codes: &[i64],
+    mask: &[bool],
+    spec: &[(i64, i64, i64)],
+    row: usize,
+) -> bool {
+    let Ok(one) = <[u8; N]>::try_from(one) else { return false };
+    let m = spec.len();
+    let n = codes.len().checked_div(m).unwrap_or(0); // no features: no cell to set
+    for r in 0..n {
+        let cells = &codes[r * m..(r + 1) * m];
+        let keep = &mask[r * m..(r + 1) * m];
+        let Some(line) = out.get_mut(r * row..(r + 1) * row) else { return false };
+        for (j, &(offset, width, drop)) in spec.iter().enumerate() {
+            let code = cells[j];
+            if !keep[j] || code == drop {
+                continue;
+            }
+            let within = code - i64::from(code > drop);
+            if within < 0 || within >= width {
+                return false;
+            }
+            let at = (offset + within) as usize * N;
+            match line.get_mut(at..at + N) {
+                Some(cell) => cell.copy_from_slice(&one),
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(str_unique, m)?)?;
     m.add_function(wrap_pyfunction!(str_encode, m)?)?;
     m.add_function(wrap_pyfunction!(onehot_csr, m)?)?;
+    m.add_function(wrap_pyfunction!(onehot_dense, m)?)?;
     Ok(())
 }
