@@ -15,6 +15,15 @@ Every script's output in the cold batch must equal its plain run (checked; in th
 batch a sample of three, to keep the run short).
 
     python bench/batch.py [--quick] [--repeat 1] [--jobs 2] [--json out.json]
+
+``--warm-graph objects|data`` measures instead a warm graph with a cold cache: the batch is
+recorded once, then per repeat, side by side and in alternating order, the cache objects are
+deleted (``objects``; traces.db kept) or the CSV is rewritten with new values (``data``) before
+each of two batches: with the shared part on the executor (``stratum.batch_shared``) and
+without it (``STRATUM_BATCH_SHARED=0``: shared work is only deduplicated by the cache's per-key
+single flight). ``--inline-features`` writes the feature steps at the scripts' top level
+instead of in a function (a memoized user function has no recipe, so the shared part can only
+hold its input, the read).
 """
 from __future__ import annotations
 
@@ -77,15 +86,38 @@ MODELS = [  # cheap models: the shared loading / features and the imports are a 
 ]
 
 
+INLINE = """\
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import cross_val_score
+from sklearn.{module} import {cls}
+
+df = pd.read_csv("data.csv")
+feats = df.copy()
+feats["ratio"] = feats["x1"] / (feats["x2"].abs() + 1.0)
+feats["x1_sq"] = feats["x1"] ** 2
+feats["x3_log"] = np.log1p(feats["x3"].abs())
+feats["grp_mean"] = feats.groupby("cat")["x3"].transform("mean")
+feats["grp_std"] = feats.groupby("cat")["x4"].transform("std")
+feats["cat_code"] = feats["cat"].astype("category").cat.codes
+cols = ["x1", "x2", "x3", "x4", "ratio", "x1_sq", "x3_log", "grp_mean", "grp_std", "cat_code"]
+X = feats[cols].to_numpy()
+y = feats["y"].to_numpy()
+model = {cls}({params})
+scores = cross_val_score(model, X, y, cv=3)
+print("{name}: r2 = %.4f" % scores.mean())
+{extra}"""
+
+
 def variants() -> list[tuple[str, str, str]]:
     return [(m, c, p) for m, c, ps in MODELS for p in ps]
 
 
-def write_data(path: Path, rows: int) -> None:
+def write_data(path: Path, rows: int, seed: int = 7) -> None:
     import numpy as np
     import pandas as pd
 
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     df = pd.DataFrame({f"x{i}": rng.normal(size=rows) for i in range(1, 5)})
     df["cat"] = rng.choice(["a", "b", "c", "d", "e"], size=rows)
     df["y"] = (df.x1 * 2 - df.x2 + np.sin(df.x3) + (df.cat == "c") * 0.5
@@ -93,7 +125,7 @@ def write_data(path: Path, rows: int) -> None:
     df.to_csv(path, index=False, float_format="%.6f")
 
 
-def write_scripts(work: Path, n: int, edited: bool) -> list[str]:
+def write_scripts(work: Path, n: int, edited: bool, template: str = TEMPLATE) -> list[str]:
     names = []
     for i, (module, cls, params) in enumerate((variants() * 3)[:n]):
         if edited and i % 5 == 4 and "max_depth" in params:
@@ -102,7 +134,7 @@ def write_scripts(work: Path, n: int, edited: bool) -> list[str]:
             params = params.replace("alpha=", "alpha=2*")
         name = f"s{i + 1:02d}_{cls.lower()}.py"
         extra = 'print("std = %.4f" % scores.std())\n' if edited else ""
-        (work / name).write_text(TEMPLATE.format(module=module, cls=cls, params=params,
+        (work / name).write_text(template.format(module=module, cls=cls, params=params,
                                                  name=name, extra=extra))
         names.append(name)
     return names
@@ -121,6 +153,79 @@ def plain_batch(work, scripts, env) -> tuple[float, dict]:
         total += seconds
         outs[s] = (p.returncode, p.stdout, p.stderr)
     return total, outs
+
+
+def warm_graph(ns, base: Path, work: Path) -> int:
+    """Warm merged graph, cold cache: the batch with its shared part on the executor vs
+    without (``STRATUM_BATCH_SHARED=0``), side by side, after deleting the cache objects or
+    rewriting the data file."""
+    template = INLINE if ns.inline_features else TEMPLATE
+    scripts = write_scripts(work, ns.scripts, edited=False, template=template)
+    plain_env = difftest.build_env("plain", None)
+    cache = base / "cache"
+    env_on = difftest.build_env("stratum", cache)
+    env_on.pop("STRATUM_BATCH_SHARED", None)
+    env_off = dict(env_on, STRATUM_BATCH_SHARED="0")
+    t_plain, outs = plain_batch(work, scripts, plain_env)
+    t_rec, rows = stratum_batch(work, scripts, env_on, ns.jobs, base / "out")  # the history
+    check(rows, outs)
+    figures: dict[str, list] = {"plain": [t_plain], "on": [], "off": [], "shared_seconds": [],
+                                "shared_nodes": [], "shared_stored": []}
+    seed = 7
+    for rep in range(ns.repeat):
+        order = [("on", env_on), ("off", env_off)]
+        if rep % 2:
+            order.reverse()
+        got = {}
+        for label, env in order:
+            if ns.warm_graph == "objects":
+                shutil.rmtree(cache / "objects", ignore_errors=True)
+            else:
+                seed += 1
+                write_data(work / "data.csv", ns.rows, seed)
+            seconds, rows = stratum_batch(work, scripts, env, ns.jobs, base / "out")
+            if ns.warm_graph == "objects":
+                check(rows, outs)
+            elif rep == 0:  # new data: a sample checked against plain runs on that data
+                sample = scripts[:3]
+                check([r for r in rows if r["script"] in sample],
+                      plain_batch(work, sample, plain_env)[1])
+            figures[label].append(seconds)
+            got[label] = seconds
+            report = base / "out" / "shared.json"
+            if label == "on" and report.exists():
+                shared = json.loads(report.read_text())
+                figures["shared_seconds"].append(shared["seconds"])
+                figures["shared_nodes"].append(len(shared["nodes"]))
+                figures["shared_stored"].append(
+                    sum(n["status"] == "stored" for n in shared["nodes"]))
+            elif label == "on":
+                figures["shared_seconds"].append(0.0)
+                figures["shared_nodes"].append(0)
+                figures["shared_stored"].append(0)
+        print(f"repeat {rep + 1}: shared part on {got['on']:.2f}s  off {got['off']:.2f}s  "
+              f"(on/off {got['on'] / got['off']:.2f}; shared part "
+              f"{figures['shared_nodes'][-1]} nodes, {figures['shared_stored'][-1]} stored, "
+              f"{figures['shared_seconds'][-1]:.2f}s)", flush=True)
+    med = {k: statistics.median(v) for k, v in figures.items() if v}
+    cmd = "python bench/batch.py " + " ".join(sys.argv[1:])
+    print(f"\n{cmd}\n{ns.scripts} scripts, {ns.rows} rows, --jobs {ns.jobs}, "
+          f"{len(os.sched_getaffinity(0))} cores, warm graph, cold cache "
+          f"({'objects deleted' if ns.warm_graph == 'objects' else 'data file rewritten'}), "
+          f"{'inline features' if ns.inline_features else 'feature function'}, "
+          f"medians of {ns.repeat}")
+    print("| batch | seconds | vs plain |\n|---|---:|---:|")
+    for k, label in (("plain", "plain python, sequential (once)"),
+                     ("on", "shared part on the executor"),
+                     ("off", "without (STRATUM_BATCH_SHARED=0)")):
+        print(f"| {label} | {med[k]:.2f} | {med['plain'] / med[k]:.2f}x |")
+    print(f"shared part: {med['shared_nodes']:.0f} nodes, {med['shared_stored']:.0f} stored, "
+          f"{med['shared_seconds']:.2f}s; on/off {med['on'] / med['off']:.2f}")
+    if ns.json:
+        Path(ns.json).write_text(json.dumps({"args": vars(ns), "figures": figures,
+                                             "medians": med}, indent=1))
+    shutil.rmtree(base, ignore_errors=True)
+    return 0
 
 
 def stratum_batch(work, scripts, env, jobs, out) -> tuple[float, list]:
@@ -178,6 +283,10 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json")
+    ap.add_argument("--warm-graph", choices=("objects", "data"),
+                    help="warm graph, cold cache: shared part on the executor vs off")
+    ap.add_argument("--inline-features", action="store_true",
+                    help="feature steps at the scripts' top level, not in a function")
     ns = ap.parse_args(argv)
     if ns.quick:
         ns.scripts, ns.rows = 4, 3000
@@ -186,6 +295,8 @@ def main(argv=None) -> int:
     work = base / "work"
     work.mkdir()
     write_data(work / "data.csv", ns.rows)
+    if ns.warm_graph:
+        return warm_graph(ns, base, work)
     plain_env = difftest.build_env("plain", None)
     figures = {"plain": [], "cold": [], "edited": [], "limit": [], "distinct_nodes": [],
                "nodes": [], "import": []}

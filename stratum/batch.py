@@ -91,7 +91,12 @@ def main(argv: list[str]) -> int:
             fh.write("\n")
     else:
         _print_outputs(rows)
-    _table(rows, state)
+    shared = _shared_report(files, out_dir if ns.out else None)
+    _table(rows, state, shared)
+    if settings.explain and shared:
+        from stratum import batch_shared
+
+        batch_shared.explain(shared, sys.stderr)
     log = _read(files["warm_log"])
     if log:  # stratum's own messages (or failure) in the warm parent
         sys.stderr.write("stratum: messages of the batch's warm parent:\n" +
@@ -126,7 +131,22 @@ def _files(scripts, out_dir, work) -> dict:
         "stderr": [os.path.join(out_dir, n + ".stderr") for n in names],
         "result": [os.path.join(work, n + ".result.json") for n in names],
         "warm_log": os.path.join(work, "warm.log"),
+        "shared": os.path.join(work, "shared.json"),  # the shared part's report (batch_shared)
+        "shared_log": os.path.join(work, "shared.log"),
     }
+
+
+def _shared_report(files, out_dir) -> dict | None:
+    """The shared part's report, copied to ``out_dir/shared.json`` (summary.json stays the
+    list of DESIGN §5)."""
+    try:
+        with open(files["shared"]) as fh:
+            report = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if out_dir is not None:
+        shutil.copyfile(files["shared"], os.path.join(out_dir, "shared.json"))
+    return report
 
 
 def _read(path) -> bytes:
@@ -150,6 +170,7 @@ class _Batch:
         self.preloaded: list[str] = []
         self.import_seconds = 0.0
         self.noisy: list[str] = []
+        self.shared: dict = {}  # the shared part's start / end events (batch_shared)
         self.t0 = time.perf_counter()
         self.pid = None
         self.events = None
@@ -169,6 +190,8 @@ class _Batch:
         elif kind == "done":
             self.exit_codes[ev["index"]] = ev["exit_code"]
             self.seconds[ev["index"]] = ev["seconds"]
+        elif kind in ("shared_start", "shared_done"):
+            self.shared.update(ev)
 
     def read_until_ready(self) -> str | None:
         for line in self.events:
@@ -289,6 +312,8 @@ class _Progress:
         running = [os.path.basename(b.plans[i].script) for i in range(b.n)
                    if b.started[i] is not None and b.exit_codes[i] is None]
         text = ", ".join(running[:3]) + (" ..." if len(running) > 3 else "")
+        if b.shared.get("event") == "shared_start":
+            text = f"shared part ({b.shared['nodes']} nodes) " + text
         if failed:
             text = f"[red]{failed} failed[/] " + text
         self.progress.update(self.task, completed=done, description=text)
@@ -323,14 +348,22 @@ def _print_outputs(rows) -> None:
         err.flush()
 
 
-def _table(rows, state: _Batch) -> None:
+def _table(rows, state: _Batch, shared: dict | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from stratum import batch_shared
+
     wall = time.perf_counter() - state.t0
+    caption = (f"libraries imported once in {state.import_seconds:.2f}s: "
+               f"{', '.join(state.preloaded) or 'none'}")
+    line = batch_shared.summary_line(shared)
+    if line:
+        caption += "\n" + line
+    elif state.shared.get("exit_code"):
+        caption += "\nshared part failed: scripts computed their shared work themselves"
     table = Table(title=f"stratum run: {len(rows)} scripts, {wall:.2f}s, --jobs {state.jobs}",
-                  caption=f"libraries imported once in {state.import_seconds:.2f}s: "
-                          f"{', '.join(state.preloaded) or 'none'}")
+                  caption=caption)
     for col in ("#", "script", "status", "seconds", "reused", "executed"):
         table.add_column(col, justify="left" if col in ("script", "status") else "right")
     for k, r in enumerate(rows, 1):

@@ -44,6 +44,7 @@ class ScriptPlan:
     imports: Imports
     nodes: list[tuple[str, float]] = field(default_factory=list)  # (key, seconds), run order
     basis: str | None = None  # how the prediction was found (None: no history)
+    run_id: int | None = None  # the past run the prediction comes from (its recipes)
 
     def as_dict(self) -> dict:
         return {"index": self.index, "script": self.script, "path": self.path,
@@ -176,6 +177,7 @@ def predict(plans: list[ScriptPlan], cache_dir) -> None:
                     pred.basis = f"similar script {os.path.basename(other)}" \
                         if pred.run_id is not None else None
             p.basis = pred.basis
+            p.run_id = pred.run_id
             for n in pred.nodes:
                 merged = graph.nodes.get(n.id)
                 if n.per_run or n.key is None or (merged is not None and merged.parent):

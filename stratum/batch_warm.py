@@ -83,10 +83,14 @@ def serve(plans, files, jobs: int, flags: list, settings, event_fd: int,
     scheduler = batch_plan.Scheduler(plans, settings.cache_dir)
     pending = list(range(len(plans)))
     running: dict[int, tuple[int, float]] = {}
+    shared = _shared(plans, settings, jobs, files, event_fd)  # None: no shared part
     try:
-        while pending or running:
-            while pending and len(running) < jobs:
-                i = scheduler.pick(pending, [r[0] for r in running.values()])
+        while pending or running or (shared and shared.running):
+            while pending and len(running) + (shared.slots() if shared else 0) < jobs:
+                free = [i for i in pending if not (shared and shared.holds(i))]
+                if not free:
+                    break
+                i = scheduler.pick(free, [r[0] for r in running.values()])
                 pending.remove(i)
                 plan = plans[i]
                 job = Job(i, plan.script, files["stdout"][i], files["stderr"][i],
@@ -101,6 +105,8 @@ def serve(plans, files, jobs: int, flags: list, settings, event_fd: int,
                 running[pid] = (i, started)
                 _emit(event_fd, event="start", index=i, pid=pid, mode=modes[i])
             pid, status = os.wait()
+            if shared is not None and shared.reap(pid, status):
+                continue
             entry = running.pop(pid, None)
             if entry is None:
                 continue
@@ -108,6 +114,8 @@ def serve(plans, files, jobs: int, flags: list, settings, event_fd: int,
             _emit(event_fd, event="done", index=i, exit_code=os.waitstatus_to_exitcode(status),
                   seconds=time.perf_counter() - started)
     except BaseException:  # interrupted: do not leave workers behind
+        if shared is not None:
+            shared.kill()
         for pid in running:
             try:
                 os.kill(pid, 9)
@@ -116,6 +124,24 @@ def serve(plans, files, jobs: int, flags: list, settings, event_fd: int,
         raise
     _emit(event_fd, event="finished")
     return None
+
+
+def _shared(plans, settings, jobs, files, event_fd):
+    """Start the batch's shared part on the executor (``stratum.batch_shared``), if any."""
+    if "shared" not in files:
+        return None
+    from stratum import batch_shared
+
+    try:
+        part = batch_shared.select(plans, settings)
+    except Exception as exc:  # an optimisation: without it the scripts compute what they need
+        sys.stderr.write(f"stratum: no shared part for this batch ({type(exc).__name__}: "
+                         f"{exc})\n")
+        return None
+    if part is None:
+        return None
+    return batch_shared.start(part, plans, jobs, files, event_fd,
+                              lambda **event: _emit(event_fd, **event))
 
 
 def _preload(names: list[str]) -> tuple[list[str], dict[str, set[str]]]:

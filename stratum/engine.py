@@ -73,6 +73,15 @@ class Engine:
         self.following = True
         self._followed = 0
 
+    def adopt_thread(self) -> None:
+        """Trace the calls of the calling thread from now on (and no other thread's).
+
+        The engine is not thread-safe: it traces one thread. A batch's shared part
+        (``stratum.batch_shared``) runs operations on executor threads one at a time, under a
+        lock, each adopting its thread before it enters the engine.
+        """
+        self._main_thread = threading.get_ident()
+
     def _side_effect(self, spec, args, kwargs, recv) -> bool:
         """Does this call, made by user code inside a running operation, reach outside it?
 

@@ -66,6 +66,69 @@ class RunPlan:
     unreplayable: int = 0
 
 
+@dataclass
+class Resolved:
+    """One top-level operation of a recorded run, its recipe decoded and each argument
+    reference resolved to the operation of the same run that produced it."""
+
+    node: dict
+    recipe: tuple
+    refs: dict  # lineage key -> (seq of the producing node, selector)
+    problem: str | None  # why it cannot be re-executed (None: it can)
+
+
+def resolve_run(nodes, check=None):
+    """The top-level nodes of one run (``TraceStore.nodes``) as :class:`Resolved`, in order.
+
+    Shared by replay and by a batch's shared part (``stratum.batch_shared``): both re-execute
+    recipes, and both must give up on the same operations (no recipe, an input no traced
+    operation made, the script's own code as an argument, whatever ``check(recipe)`` names)
+    and on everything depending on them.
+    """
+    keymap: dict[str, tuple] = {}  # lineage key -> (producer seq, selector)
+    bad: dict[str, str] = {}  # lineage key -> why its value cannot be re-executed
+    for n in nodes:
+        if n["parent"] is not None:
+            continue  # done again by the operation that ran it
+        recipe = pickle.loads(n["recipe"]) if n["recipe"] else ("x", "no recipe recorded")
+        problem = recipe[1] if recipe[0] == "x" else None
+        refs = {}
+        if problem is None:
+            target, args, kwargs, extra = recipe
+            for e in _flat((*args, *(e for _, e in kwargs))):
+                if e[0] == "r":
+                    if e[1] in keymap:
+                        refs[e[1]] = keymap[e[1]]
+                    else:
+                        problem = bad.get(e[1], "an input was not made by a traced operation")
+                        break
+                elif e[0] in ("p", "d", "U") and b"__main__" in e[1]:
+                    problem = "an argument refers to the script's own code"
+                    break
+            if problem is None and check is not None:
+                problem = check(recipe)
+        if n["effect"] != "sink":
+            for k, sel in output_keys(n).items():
+                if problem is None:
+                    keymap.setdefault(k, (n["seq"], sel))
+                else:
+                    bad[k] = f"{n['op']} at {n['site']} cannot be replayed: {problem}"
+        yield Resolved(n, recipe, refs, problem)
+
+
+def output_keys(n) -> dict:
+    """Lineage keys of what an operation left behind -> how to select each from its output
+    (result, fitted object, changed object, item of a returned tuple / list)."""
+    key = n["key"]
+    if key is None:
+        return {}
+    keys = {key: "res", _derive(key, "fitted"): "fit", _derive(key, "mutated"): "mut"}
+    if n["kind"] in ("tuple", "list"):
+        for i in range(64):
+            keys[_derive(key, str(i))] = ("item", i)
+    return keys
+
+
 class Planner:
     """Builds one executor graph for several runs; equal operations share a node.
 
@@ -90,26 +153,10 @@ class Planner:
 
     def add_run(self, run: dict, nodes: list) -> RunPlan:
         plan = RunPlan(run)
-        keymap: dict[str, tuple] = {}  # lineage key -> (graph node, selector)
-        bad: dict[str, str] = {}  # lineage key -> why its value cannot be replayed
-        for n in nodes:
-            if n["parent"] is not None:
-                continue  # done again by the operation that ran it
-            recipe = pickle.loads(n["recipe"]) if n["recipe"] else ("x", "no recipe recorded")
-            problem = recipe[1] if recipe[0] == "x" else None
-            refs = {}
-            if problem is None:
-                target, args, kwargs, extra = recipe
-                for e in _flat((*args, *(e for _, e in kwargs))):
-                    if e[0] == "r":
-                        if e[1] in keymap:
-                            refs[e[1]] = keymap[e[1]]
-                        else:
-                            problem = bad.get(e[1], "an input was not made by a traced operation")
-                            break
-                    elif e[0] in ("p", "d", "U") and b"__main__" in e[1]:
-                        problem = "an argument refers to the script's own code"
-                        break
+        gids: dict[int, int] = {}  # seq of a node of this run -> its graph node
+        for r in resolve_run(nodes, self._importable):
+            n, recipe, problem = r.node, r.recipe, r.problem
+            refs = {k: (gids[seq], sel) for k, (seq, sel) in r.refs.items()}
             effect = n["effect"]
             if effect == "sink":
                 if n["op"] == "builtins.print":
@@ -123,23 +170,14 @@ class Planner:
                 else:
                     plan.skipped.append((n["site"], n["op"]))
                 continue
-            fn = None
-            if problem is None and recipe[0][0] == "fn":
-                fn = self._callable(recipe[0])
-                if fn is None:
-                    problem = f"{recipe[0][1]}.{recipe[0][2]} cannot be imported"
-            keys = self._keys(n)
             if problem is not None:
                 plan.unreplayable += 1
                 if n["kind"] in GUARD_KINDS and n["op"] not in TEXT_OPS:
                     plan.unchecked.append(f"{n['site']}: {n['op']} is a guard that cannot be "
                                           f"checked: {problem}")
-                for k in keys:
-                    bad[k] = f"{n['op']} at {n['site']} cannot be replayed: {problem}"
                 continue
-            gid = self._node(n, recipe, refs, run, fn)
-            for k, sel in keys.items():
-                keymap.setdefault(k, (gid, sel))
+            fn = self._callables.get(recipe[0]) if recipe[0][0] == "fn" else None
+            gid = gids[n["seq"]] = self._node(n, recipe, refs, run, fn)
             observed = recipe[3][3]
             if observed is not None:
                 plan.guards.append((n["seq"], n["site"], recipe[3][2], gid,
@@ -147,16 +185,11 @@ class Planner:
                 self.outputs.add(gid)
         return plan
 
-    @staticmethod
-    def _keys(n) -> dict:
-        key = n["key"]
-        if key is None:
-            return {}
-        keys = {key: "res", _derive(key, "fitted"): "fit", _derive(key, "mutated"): "mut"}
-        if n["kind"] in ("tuple", "list"):
-            for i in range(64):
-                keys[_derive(key, str(i))] = ("item", i)
-        return keys
+    def _importable(self, recipe) -> str | None:
+        """Why an operation's function cannot be called (None: it can), imported now."""
+        if recipe[0][0] == "fn" and self._callable(recipe[0]) is None:
+            return f"{recipe[0][1]}.{recipe[0][2]} cannot be imported"
+        return None
 
     def _callable(self, target):
         """The function a ("fn", module, qualname) target names (imported now), or None."""
