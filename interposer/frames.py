@@ -82,15 +82,40 @@ def end_capture() -> None:
     _captures.pop()
 
 
-def replay_warnings(shown) -> None:
+#: In a stored warning, the file and line of the operation's call site: on reuse they become
+#: the reusing call's own (the same operation reused by another script, or from another line,
+#: warns where plain python would, e.g. ``b.py:5`` and not the recording script's ``a.py:3``).
+AT_SITE = "<stratum call site>"
+
+
+def site_relative(shown, frame) -> list:
+    """``shown`` with warnings located at ``frame``'s current line marked as ``AT_SITE``."""
+    if not shown:
+        return shown
+    here = (frame.f_code.co_filename, frame.f_lineno)
+    return [(text, category, AT_SITE, 0) if (filename, lineno) == here
+            else (text, category, filename, lineno)
+            for text, category, filename, lineno in shown]
+
+
+def replay_warnings(shown, frame=None) -> None:
     """Show again what a reused operation showed, with the same registry bookkeeping."""
     for text, category, filename, lineno in shown or ():
-        module = _module_for(filename)
-        registry = None
-        if module is not None:
-            registry = module.__dict__.setdefault("__warningregistry__", {})
+        if filename == AT_SITE:
+            if frame is None:
+                continue
+            filename, lineno = frame.f_code.co_filename, frame.f_lineno
+            g = frame.f_globals
+            module, registry = g.get("__name__"), g.setdefault("__warningregistry__", {})
+        else:
+            found = _module_for(filename)
+            if found is not None:
+                module = found.__name__
+                registry = found.__dict__.setdefault("__warningregistry__", {})
+            else:  # what ``warnings`` itself derives from a file name (None would drop it)
+                module, registry = filename[:-3] if filename.endswith(".py") else filename, None
         warnings.warn_explicit(category(text), category, filename, lineno,
-                               module=getattr(module, "__name__", None), registry=registry)
+                               module=module, registry=registry)
 
 
 def _module_for(filename):

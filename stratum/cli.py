@@ -126,6 +126,14 @@ def _run(target, args, opts, after=None) -> None:
             after(started[0])
     if code == -2:  # KeyboardInterrupt
         runner.die_by_sigint()
+    if code == 0:
+        return  # no SystemExit: its handler flushes libc's stdout before python's, unlike a
+        # script that simply ends (bytes a library wrote through C stdio would come first)
+    for stream in (sys.stdout, sys.stderr):  # python's buffers first, as python's own exit
+        try:
+            stream.flush()
+        except Exception:
+            pass
     sys.exit(code)
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from interposer import registry
-from interposer.frames import end_capture, replay_warnings, start_capture, trampoline
+from interposer.frames import (end_capture, replay_warnings, site_relative, start_capture,
+                               trampoline)
 from interposer.registry import FIT, MUTATES, OPAQUE, RANDOM, SINK, SOURCE
 from stratum import kernels, randomness, recipe, restore
 from stratum._native import Hasher
@@ -203,7 +204,7 @@ class Engine:
     def _reuse(self, call, stored, t0) -> bool:
         """Restore a cached call (fitted state, RNG, warnings); False if the entry is unusable."""
         try:
-            result = self._restore(call.spec, stored, call.args, call.recv, call.rng)
+            result = self._restore(call.spec, stored, call.args, call.recv, call.rng, call.frame)
         except Exception as exc:  # an entry that does not fit this call: recompute
             call.reason = f"cached entry unusable ({type(exc).__name__})"
             return False
@@ -244,7 +245,8 @@ class Engine:
             for v in (*args, *kwargs.values()):
                 self.lineage.forget(v)
         elif call.reusable:
-            stored = self._stored(spec, result, args, call.recv, call.rng, seconds, shown)
+            stored = self._stored(spec, result, args, call.recv, call.rng, seconds,
+                                  site_relative(shown, call.frame))
             if self.cache.put(call.key, stored, seconds):
                 reason = None
             else:
@@ -311,14 +313,14 @@ class Engine:
         post_rng = np.random.get_state() if rng else None
         return (out, state, seconds, post_rng, shown)
 
-    def _restore(self, spec, stored, args, recv, rng):
+    def _restore(self, spec, stored, args, recv, rng, frame=None):
         out, state, _cost, post_rng, shown = stored
         target = _fit_target(spec, args, recv)
         if state is not None:
             restore.apply(target, state)
         if post_rng is not None:
             np.random.set_state(post_rng)
-        replay_warnings(shown)
+        replay_warnings(shown, frame)
         return restore.unmark_self(out, target)
 
     def _outputs(self, spec, key, result, recv, args, kwargs, mutated):
