@@ -42,6 +42,27 @@ class Job:
     flags: list  # options for the session: --no-cache / --explain
 
 
+def flush_c_stdio() -> None:
+    """``fflush(NULL)``: write out what C code left in libc's stdio buffers.
+
+    Python's ``flush()`` does not reach them. A library whose import ``printf``s without a
+    newline flush leaves bytes there; measured before this flush such an import looks quiet,
+    and a fork then copies the bytes into every worker, whose exit writes them into the
+    output of scripts that never imported the library."""
+    global _libc
+    try:
+        if _libc is None:
+            import ctypes
+
+            _libc = ctypes.CDLL(None)
+        _libc.fflush(None)
+    except Exception:  # noqa: BLE001 - no libc stdio to flush (or no ctypes): nothing buffered
+        pass
+
+
+_libc = None
+
+
 def _emit(fd: int, **event) -> None:
     os.write(fd, (json.dumps(event) + "\n").encode())
 
@@ -97,6 +118,7 @@ def serve(plans, files, jobs: int, flags: list, settings, event_fd: int,
                           files["result"][i], modes[i], flags)
                 sys.stdout.flush()
                 sys.stderr.flush()
+                flush_c_stdio()  # into warm.log: a fork must not copy buffered bytes
                 started = time.perf_counter()
                 pid = os.fork()
                 if pid == 0:
@@ -169,6 +191,7 @@ def _preload(names: list[str]) -> tuple[list[str], dict[str, set[str]]]:
                     sys.stderr.flush()
                 except Exception:
                     pass
+                flush_c_stdio()  # a C-level write still in libc's buffer is noise too
                 os.dup2(saved[0], 1)
                 os.dup2(saved[1], 2)
                 os.close(saved[0])

@@ -196,7 +196,8 @@ class Cache:
         try:
             self._db()
         except sqlite3.Error as exc:  # e.g. locked for longer than the busy timeout
-            self._warn("index", f"cache index unavailable ({exc}); continuing without it")
+            if not _is_busy(exc):  # busy: the next call opens it again
+                self._warn("index", f"cache index unavailable ({exc}); continuing without it")
         _live.add(self)
 
     # ------------------------------------------------------------------ public API
@@ -244,7 +245,8 @@ class Cache:
             try:
                 return key not in self._evict_if_needed()
             except sqlite3.Error as exc:  # index busy or broken: stored; gc() evicts later
-                self._warn("index", f"cache index unavailable ({exc!r})")
+                if not _is_busy(exc):
+                    self._warn("index", f"cache index unavailable ({exc!r})")
                 return True
         except Exception as exc:
             self._warn("put", f"cache store failed ({exc!r}); continuing uncached")
@@ -441,7 +443,8 @@ class Cache:
                     (key, size, cost, now, now),
                 )
         except Exception as exc:  # the file is there; gc() will index it later
-            self._warn("index", f"cache index unavailable ({exc!r})")
+            if not _is_busy(exc):
+                self._warn("index", f"cache index unavailable ({exc!r})")
 
     def _record_hit(self, key: str, size: int) -> None:
         """Count hits in memory and write them in batches: a hit should not cost a transaction."""
@@ -694,6 +697,18 @@ def _open_index(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """Another process held the index longer than the busy timeout (SQLITE_BUSY / LOCKED).
+
+    Only concurrent runs meet it, so a line on the script's stderr would make the output
+    depend on what else runs (``stratum run --jobs 2`` against ``--jobs 1``); nothing is
+    lost either: the entry file is the truth and ``gc()`` indexes it later."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (5, 6) or "locked" in str(exc) or "busy" in str(exc)
 
 
 def _is_corrupt(exc: sqlite3.Error) -> bool:

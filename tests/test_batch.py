@@ -88,19 +88,47 @@ def test_corpus_batch_matches_plain_runs(corpus_dir, plain_results, tmp_path):
         assert (r["exit_code"], r["out_bytes"], r["err_bytes"]) == plain_results[r["script"]]
 
 
-@pytest.mark.xfail(strict=False, reason="known intermittent difference (about 1 run in 3 under "
-                   "pytest, not reproduced outside it): one script's captured output differs "
-                   "between --jobs 1 and --jobs 2 in a batch that also holds a segfaulting "
-                   "script; under investigation")
+@pytest.mark.xfail(strict=False, reason="intermittent difference reported once (about 1 full-suite "
+                   "run in 3) between --jobs 1 and --jobs 2; not reproduced since in ~70 runs of "
+                   "this test: a recurrence is shown in the warnings summary (which script, which "
+                   "stream, what bytes)")
 def test_jobs_1_and_2_identical(corpus_dir, tmp_path):
     scripts = ["fail_value_error.py", "eda_groupby_agg.py", "misc_os_exit.py",
                "clf_logreg_baseline.py", "crash_segv.py"]
-    got = []
+    got, fronts = [], []
     for jobs in ("1", "2"):
         out = tmp_path / f"out{jobs}"
-        batch(corpus_dir, tmp_path / f"cache{jobs}", "--jobs", jobs, "--out", str(out), *scripts)
+        fronts.append(batch(corpus_dir, tmp_path / f"cache{jobs}", "--jobs", jobs, "--out",
+                            str(out), *scripts)[2])
         got.append([(r["exit_code"], r["out_bytes"], r["err_bytes"]) for r in outputs(out)])
-    assert got[0] == got[1]
+    if got[0] != got[1]:
+        detail = _describe_differences(scripts, got[0], got[1]) + "".join(
+            f"\nstderr of the batch with --jobs {j}:\n" + e.decode("utf-8", "backslashreplace")
+            for j, e in zip("12", fronts))
+        import warnings
+
+        warnings.warn(f"--jobs 1 and --jobs 2 differ:\n{detail}")  # visible even as an xfail
+        pytest.fail(detail)
+
+
+def _describe_differences(scripts, one, two) -> str:
+    """Which script, which stream, what bytes: the message of a --jobs 1 / --jobs 2 mismatch."""
+    import difflib
+
+    lines = []
+    for script, a, b in zip(scripts, one, two):
+        for what, x, y in zip(("exit code", "stdout", "stderr"), a, b):
+            if x == y:
+                continue
+            lines.append(f"{script}: {what} differs (--jobs 1 vs --jobs 2)")
+            if isinstance(x, bytes):
+                lines.extend(difflib.unified_diff(
+                    x.decode("utf-8", "backslashreplace").splitlines(),
+                    y.decode("utf-8", "backslashreplace").splitlines(),
+                    "--jobs 1", "--jobs 2", lineterm=""))
+            else:
+                lines.append(f"  {x!r} != {y!r}")
+    return "\n".join(lines)
 
 
 def test_out_files_and_summary(corpus_dir, tmp_path):
@@ -234,6 +262,44 @@ def test_noisy_library_import_is_not_hidden(tmp_path):
         assert (r["exit_code"], r["out_bytes"], r["err_bytes"]) == \
             (p.returncode, p.stdout, p.stderr), r["script"]
     assert b"quietlib" in stderr  # imported once by the warm parent (table caption)
+
+
+C_NOISY_INIT = """\
+import ctypes
+ctypes.CDLL(None).printf(b"cnoisy: C-level write left in libc's buffer\\n")
+VALUE = 5
+"""
+
+
+def test_c_level_buffered_import_output_stays_with_its_script(tmp_path):
+    """A library whose import ``printf``s into libc's (unflushed) stdio buffer is noisy: were
+    it preloaded, every fork would copy the buffer and every worker's exit would write it into
+    scripts that never imported the library."""
+    site = tmp_path / "lib" / "site-packages"
+    (site / "cnoisy").mkdir(parents=True)
+    (site / "cnoisy" / "__init__.py").write_text(C_NOISY_INIT)
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "c1.py").write_text("import cnoisy\nimport os\nprint(cnoisy.VALUE, flush=True)\n"
+                                "os._exit(0)\n")
+    (work / "c2.py").write_text("import cnoisy\nimport json\nprint(json.dumps(2))\n")
+    (work / "c3.py").write_text("import json\nprint(json.dumps(3))\n")
+    extra = {"PYTHONPATH": os.pathsep.join([str(difftest.stratum_home()), str(site)])}
+    out = tmp_path / "out"
+    code, _, stderr = batch(work, tmp_path / "cache", "--out", str(out), "c1.py", "c2.py",
+                            "c3.py", env_extra=extra)
+    assert code == 0, stderr
+    assert b"cnoisy" not in stderr  # not preloaded: each script imports it itself
+    env = difftest.build_env("plain", None)
+    env.update(extra)
+    rows = {r["script"]: r for r in outputs(out)}
+    for script in ("c1.py", "c3.py"):
+        r = rows[script]
+        p = subprocess.run([sys.executable, script], cwd=work, env=env,
+                           stdin=subprocess.DEVNULL, capture_output=True)
+        assert (r["exit_code"], r["out_bytes"], r["err_bytes"]) == \
+            (p.returncode, p.stdout, p.stderr), script
+    assert rows["c2.py"]["out_bytes"].count(b"cnoisy") == 1
 
 
 def test_order_sensitive_and_shadowing_scripts_run_fresh(tmp_path):

@@ -719,3 +719,26 @@ def test_flight_hit_and_nested_same_key(cache):
         cache.put(K, 2.5, COST)
     with cache.flight(K) as f:
         assert f.hit and f.value == 2.5
+
+
+def test_busy_index_is_silent_and_the_entry_still_served(cache_dir, capfd):
+    """Another process holding index.db past the busy timeout happens only when runs overlap
+    (``stratum run --jobs 2``): no line on the script's stderr (it would differ from
+    ``--jobs 1``), and the entry, written before the index, is a hit; gc() indexes it."""
+    import sqlite3
+
+    with disk_only(cache_dir) as c:
+        c._db().execute("PRAGMA busy_timeout = 50")  # the test need not wait 10 s
+        holder = sqlite3.connect(cache_dir / "index.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            capfd.readouterr()
+            assert c.put(K, np.arange(50.0), COST)
+            assert capfd.readouterr().err == ""
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        np.testing.assert_array_equal(c.get(K)[1], np.arange(50.0))
+        c.gc()
+        assert c.stats()["entries"] == 1
+    assert capfd.readouterr().err == ""
