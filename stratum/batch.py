@@ -34,7 +34,11 @@ def _parser() -> argparse.ArgumentParser:
                    "DIR/summary.json instead of printing the outputs")
     p.add_argument("--no-cache", action="store_true", help="trace only, no reuse")
     p.add_argument("--explain", action="store_true",
-                   help="each script's stderr ends with what was reused and why not")
+                   help="each script's stderr ends with what was reused and why not; the "
+                        "summary table shows what each script's plan was predicted from")
+    p.add_argument("--no-dry-run", action="store_true",
+                   help="no dry run on a data sample for scripts without history (same as "
+                        "STRATUM_DRYRUN=0)")
     p.add_argument("scripts", nargs="+", metavar="script.py")
     return p
 
@@ -47,7 +51,8 @@ def main(argv: list[str]) -> int:
         return 2
     env = Settings.from_env()
     settings = Settings(**{**env.__dict__, "explain": env.explain or ns.explain,
-                           "cache_enabled": env.cache_enabled and not ns.no_cache})
+                           "cache_enabled": env.cache_enabled and not ns.no_cache,
+                           "dryrun": env.dryrun and not ns.no_dry_run})
     flags = [f for f, on in (("--explain", ns.explain), ("--no-cache", ns.no_cache)) if on]
     from stratum import batch_plan
 
@@ -91,7 +96,7 @@ def main(argv: list[str]) -> int:
             fh.write("\n")
     else:
         _print_outputs(rows)
-    _table(rows, state)
+    _table(rows, state, ns.explain)
     log = _read(files["warm_log"])
     if log:  # stratum's own messages (or failure) in the warm parent
         sys.stderr.write("stratum: messages of the batch's warm parent:\n" +
@@ -150,6 +155,7 @@ class _Batch:
         self.preloaded: list[str] = []
         self.import_seconds = 0.0
         self.noisy: list[str] = []
+        self.dryrun: dict | None = None  # what the dry run on a sample did (batch_dryrun)
         self.t0 = time.perf_counter()
         self.pid = None
         self.events = None
@@ -162,6 +168,10 @@ class _Batch:
         if kind == "ready":
             self.preloaded, self.import_seconds = ev["preloaded"], ev["seconds"]
             self.modes = ev["modes"]
+        elif kind == "dryrun":
+            self.dryrun = ev
+            for i, basis in ev["basis"].items():
+                self.plans[int(i)].basis = basis
         elif kind == "noisy":
             self.noisy = ev["names"]
         elif kind == "start":
@@ -323,19 +333,27 @@ def _print_outputs(rows) -> None:
         err.flush()
 
 
-def _table(rows, state: _Batch) -> None:
+def _table(rows, state: _Batch, explain: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
     wall = time.perf_counter() - state.t0
+    caption = (f"libraries imported once in {state.import_seconds:.2f}s: "
+               f"{', '.join(state.preloaded) or 'none'}")
+    if state.dryrun is not None:
+        caption += (f"; dry run of {len(state.dryrun['basis'])} never-seen scripts on "
+                    f"{state.dryrun['rows']} rows in {state.dryrun['seconds']:.2f}s")
     table = Table(title=f"stratum run: {len(rows)} scripts, {wall:.2f}s, --jobs {state.jobs}",
-                  caption=f"libraries imported once in {state.import_seconds:.2f}s: "
-                          f"{', '.join(state.preloaded) or 'none'}")
-    for col in ("#", "script", "status", "seconds", "reused", "executed"):
-        table.add_column(col, justify="left" if col in ("script", "status") else "right")
+                  caption=caption)
+    cols = ("#", "script", "status", "seconds", "reused", "executed") + \
+        (("predicted from",) if explain else ())
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("script", "status", "predicted from")
+                         else "right")
     for k, r in enumerate(rows, 1):
         status = _status(r["exit_code"])
         style = "green" if r["exit_code"] == 0 else "red"
+        extra = (r["prediction"] or "nothing (order given)",) if explain else ()
         table.add_row(str(k), r["script"], f"[{style}]{status}[/]", f"{r['seconds']:.2f}",
-                      str(r["reused"]), str(r["executed"]))
+                      str(r["reused"]), str(r["executed"]), *extra)
     Console(stderr=True, width=None if sys.stderr.isatty() else 120).print(table)
