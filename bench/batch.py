@@ -14,6 +14,11 @@ Measured side by side, per repeat (medians over ``--repeat``):
 Every script's output in the cold batch must equal its plain run (checked; in the edited
 batch a sample of three, to keep the run short).
 
+``--dry-run-compare``: only cold batches, side by side per repeat (the order alternates): with
+the dry run on a data sample (``stratum/batch_dryrun.py``, ``STRATUM_DRYRUN=1``) and without it
+(``STRATUM_DRYRUN=0``, the default), each on an empty cache, plus the dry run's own time (from the batch's
+summary); outputs of both checked against plain runs in the first repeat.
+
     python bench/batch.py [--quick] [--repeat 1] [--jobs 2] [--json out.json]
 
 ``--warm-graph objects|data`` measures instead a warm graph with a cold cache: the batch is
@@ -24,6 +29,7 @@ without it (``STRATUM_BATCH_SHARED=0``: shared work is only deduplicated by the 
 single flight). ``--inline-features`` writes the feature steps at the scripts' top level
 instead of in a function (a memoized user function has no recipe, so the shared part can only
 hold its input, the read).
+    python bench/batch.py --dry-run-compare [--repeat 2]
 """
 from __future__ import annotations
 
@@ -287,9 +293,13 @@ def main(argv=None) -> int:
                     help="warm graph, cold cache: shared part on the executor vs off")
     ap.add_argument("--inline-features", action="store_true",
                     help="feature steps at the scripts' top level, not in a function")
+    ap.add_argument("--dry-run-compare", action="store_true",
+                    help="cold batches with and without the dry run, side by side")
     ns = ap.parse_args(argv)
     if ns.quick:
         ns.scripts, ns.rows = 4, 3000
+    if ns.dry_run_compare:
+        return compare_dry_run(ns, argv)
     cores = len(os.sched_getaffinity(0))
     base = Path(tempfile.mkdtemp(prefix="stratum-bench-batch-"))
     work = base / "work"
@@ -333,6 +343,58 @@ def main(argv=None) -> int:
         print(f"| {label} | {med[k]:.2f} | {med['plain'] / med[k]:.2f}x |")
     print(f"nodes: {med['nodes']:.0f} top-level in the cold batch, {med['distinct_nodes']:.0f} "
           f"distinct; one import of the libraries {med['import']:.2f}s")
+    if ns.json:
+        Path(ns.json).write_text(json.dumps({"args": vars(ns), "figures": figures,
+                                             "medians": med}, indent=1))
+    shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+def compare_dry_run(ns, argv) -> int:
+    """Cold batch with the dry run vs without it, side by side; the dry run's own cost."""
+    import re
+
+    base = Path(tempfile.mkdtemp(prefix="stratum-bench-dryrun-"))
+    work = base / "work"
+    work.mkdir()
+    write_data(work / "data.csv", ns.rows)
+    scripts = write_scripts(work, ns.scripts, edited=False)
+    plain_env = difftest.build_env("plain", None)
+    figures: dict[str, list] = {"with": [], "without": [], "dryrun": []}
+    outs = None
+    for rep in range(ns.repeat):
+        order = ("with", "without") if rep % 2 == 0 else ("without", "with")
+        got = {}
+        for mode in order:
+            env = difftest.build_env("stratum", base / f"cache-{mode}-{rep}")
+            env["STRATUM_DRYRUN"] = "0" if mode == "without" else "1"
+            out = base / "out"
+            if out.exists():
+                shutil.rmtree(out)
+            seconds, p = timed([sys.executable, "-m", "stratum", "run", "--jobs", str(ns.jobs),
+                                "--out", str(out), *scripts], work, env)
+            rows = json.loads((out / "summary.json").read_text())
+            if rep == 0:
+                outs = outs or plain_batch(work, scripts, plain_env)[1]
+                check(rows, outs)
+            text = " ".join(p.stderr.decode(errors="replace").split())
+            m = re.search(r"dry run of (\d+) never-seen scripts on (\d+) rows in ([\d.]+)s", text)
+            if mode == "with":
+                if m is None:
+                    raise SystemExit(f"no dry run in the batch:\n{p.stderr.decode()}")
+                figures["dryrun"].append(float(m.group(3)))
+            got[mode] = seconds
+        figures["with"].append(got["with"])
+        figures["without"].append(got["without"])
+        print(f"repeat {rep + 1}: cold with dry run {got['with']:.2f}s (dry run itself "
+              f"{figures['dryrun'][-1]:.2f}s), without {got['without']:.2f}s", flush=True)
+    med = {k: statistics.median(v) for k, v in figures.items()}
+    cmd = "python bench/batch.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    print(f"\n{cmd}\n{ns.scripts} scripts, {ns.rows} rows, --jobs {ns.jobs}, medians of "
+          f"{ns.repeat}\n| cold batch | seconds |\n|---|---:|\n"
+          f"| without the dry run (STRATUM_DRYRUN=0) | {med['without']:.2f} |\n"
+          f"| with the dry run | {med['with']:.2f} |\n"
+          f"| of which the dry run | {med['dryrun']:.2f} |")
     if ns.json:
         Path(ns.json).write_text(json.dumps({"args": vars(ns), "figures": figures,
                                              "medians": med}, indent=1))

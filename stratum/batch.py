@@ -34,7 +34,14 @@ def _parser() -> argparse.ArgumentParser:
                    "DIR/summary.json instead of printing the outputs")
     p.add_argument("--no-cache", action="store_true", help="trace only, no reuse")
     p.add_argument("--explain", action="store_true",
-                   help="each script's stderr ends with what was reused and why not")
+                   help="each script's stderr ends with what was reused and why not; the "
+                        "summary table shows what each script's plan was predicted from")
+    dry = p.add_mutually_exclusive_group()
+    dry.add_argument("--dry-run", action="store_true",
+                     help="predict scripts without history by a dry run on a data sample "
+                          "(same as STRATUM_DRYRUN=1; off by default)")
+    dry.add_argument("--no-dry-run", action="store_true",
+                     help="no dry run, even with STRATUM_DRYRUN=1")
     p.add_argument("scripts", nargs="+", metavar="script.py")
     return p
 
@@ -47,7 +54,8 @@ def main(argv: list[str]) -> int:
         return 2
     env = Settings.from_env()
     settings = Settings(**{**env.__dict__, "explain": env.explain or ns.explain,
-                           "cache_enabled": env.cache_enabled and not ns.no_cache})
+                           "cache_enabled": env.cache_enabled and not ns.no_cache,
+                           "dryrun": (env.dryrun or ns.dry_run) and not ns.no_dry_run})
     flags = [f for f, on in (("--explain", ns.explain), ("--no-cache", ns.no_cache)) if on]
     from stratum import batch_plan
 
@@ -92,7 +100,7 @@ def main(argv: list[str]) -> int:
     else:
         _print_outputs(rows)
     shared = _shared_report(files, out_dir if ns.out else None)
-    _table(rows, state, shared)
+    _table(rows, state, shared, ns.explain)
     if settings.explain and shared:
         from stratum import batch_shared
 
@@ -171,6 +179,7 @@ class _Batch:
         self.import_seconds = 0.0
         self.noisy: list[str] = []
         self.shared: dict = {}  # the shared part's start / end events (batch_shared)
+        self.dryrun: dict | None = None  # what the dry run on a sample did (batch_dryrun)
         self.t0 = time.perf_counter()
         self.pid = None
         self.events = None
@@ -183,6 +192,10 @@ class _Batch:
         if kind == "ready":
             self.preloaded, self.import_seconds = ev["preloaded"], ev["seconds"]
             self.modes = ev["modes"]
+        elif kind == "dryrun":
+            self.dryrun = ev
+            for i, basis in ev["basis"].items():
+                self.plans[int(i)].basis = basis
         elif kind == "noisy":
             self.noisy = ev["names"]
         elif kind == "start":
@@ -348,7 +361,7 @@ def _print_outputs(rows) -> None:
         err.flush()
 
 
-def _table(rows, state: _Batch, shared: dict | None = None) -> None:
+def _table(rows, state: _Batch, shared: dict | None = None, explain: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -357,6 +370,9 @@ def _table(rows, state: _Batch, shared: dict | None = None) -> None:
     wall = time.perf_counter() - state.t0
     caption = (f"libraries imported once in {state.import_seconds:.2f}s: "
                f"{', '.join(state.preloaded) or 'none'}")
+    if state.dryrun is not None:
+        caption += (f"; dry run of {len(state.dryrun['basis'])} never-seen scripts on "
+                     f"{state.dryrun['rows']} rows in {state.dryrun['seconds']:.2f}s")
     line = batch_shared.summary_line(shared)
     if line:
         caption += "\n" + line
@@ -364,11 +380,15 @@ def _table(rows, state: _Batch, shared: dict | None = None) -> None:
         caption += "\nshared part failed: scripts computed their shared work themselves"
     table = Table(title=f"stratum run: {len(rows)} scripts, {wall:.2f}s, --jobs {state.jobs}",
                   caption=caption)
-    for col in ("#", "script", "status", "seconds", "reused", "executed"):
-        table.add_column(col, justify="left" if col in ("script", "status") else "right")
+    cols = ("#", "script", "status", "seconds", "reused", "executed") + \
+        (("predicted from",) if explain else ())
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("script", "status", "predicted from")
+                         else "right")
     for k, r in enumerate(rows, 1):
         status = _status(r["exit_code"])
         style = "green" if r["exit_code"] == 0 else "red"
+        extra = (r["prediction"] or "nothing (order given)",) if explain else ()
         table.add_row(str(k), r["script"], f"[{style}]{status}[/]", f"{r['seconds']:.2f}",
-                      str(r["reused"]), str(r["executed"]))
+                      str(r["reused"]), str(r["executed"]), *extra)
     Console(stderr=True, width=None if sys.stderr.isatty() else 120).print(table)

@@ -101,7 +101,13 @@ def serve(plans, files, jobs: int, flags: list, settings, event_fd: int,
     gc.freeze()
     imported = [n for n in names if n in sys.modules]
     _emit(event_fd, event="ready", preloaded=imported, seconds=seconds, modes=modes)
-    scheduler = batch_plan.Scheduler(plans, settings.cache_dir)
+    from stratum import batch_dryrun
+
+    dry = batch_dryrun.run(plans, modes, jobs, settings, files, close_fds=(event_fd,))
+    if dry is not None:
+        _emit(event_fd, event="dryrun", **dry.summary())
+    scheduler = batch_plan.Scheduler(plans, settings.cache_dir,
+                                     cached=dry.cached if dry is not None else None)
     pending = list(range(len(plans)))
     running: dict[int, tuple[int, float]] = {}
     shared = _shared(plans, settings, jobs, files, event_fd)  # None: no shared part
@@ -133,6 +139,8 @@ def serve(plans, files, jobs: int, flags: list, settings, event_fd: int,
             if entry is None:
                 continue
             i, started = entry
+            if dry is not None:
+                dry.finished(i)
             _emit(event_fd, event="done", index=i, exit_code=os.waitstatus_to_exitcode(status),
                   seconds=time.perf_counter() - started)
     except BaseException:  # interrupted: do not leave workers behind

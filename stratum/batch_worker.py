@@ -36,6 +36,10 @@ def run(job) -> None:
     if numpy is not None:  # a fresh interpreter seeds numpy's global RNG from the OS at import
         numpy.random.seed()
     activation.restart_session()
+    if job.mode == "warm":
+        from stratum import batch_dryrun
+
+        batch_dryrun.report_progress(job.result)
     opts = {"explain": "--explain" in job.flags, "no_cache": "--no-cache" in job.flags}
     cli._run(("script", job.script), [], opts, after=lambda session: _result(job, session))
 

@@ -35,6 +35,14 @@ def _size(name: str, default: int) -> int:
         return default
 
 
+def _number(name: str, default: float) -> float:
+    try:
+        value = float(os.environ[name])
+    except (KeyError, ValueError):
+        return default
+    return value if value > 0 else default
+
+
 def default_cache_dir() -> Path:
     explicit = os.environ.get("STRATUM_CACHE_DIR")
     if explicit:
@@ -55,6 +63,11 @@ class Settings:
     cache_size: int
     memo: bool = True  # memoize pure user functions (STRATUM_MEMO=0: trace their bodies only)
     keep_trap: bool = False  # measurement only: leave the entry trap installed (STRATUM_KEEP_TRAP)
+    # batch: a dry run on a data sample predicts never-seen scripts (stratum/batch_dryrun.py)
+    dryrun: bool = False  # STRATUM_DRYRUN=1 (or ``run --dry-run``): on (measured: no gain
+    # on a batch that shares one prefix, see bench/RESULTS.md, so not the default)
+    dryrun_rows: int = 1000  # STRATUM_DRYRUN_ROWS: rows kept of each data source
+    dryrun_seconds: float = 2.0  # STRATUM_DRYRUN_SECONDS: a dry run is killed after this
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -68,6 +81,9 @@ class Settings:
             cache_size=_size("STRATUM_CACHE_SIZE", 2 << 30),
             memo=_flag("STRATUM_MEMO", True),
             keep_trap=_flag("STRATUM_KEEP_TRAP"),
+            dryrun=_flag("STRATUM_DRYRUN", False),
+            dryrun_rows=int(_number("STRATUM_DRYRUN_ROWS", 1000)),
+            dryrun_seconds=_number("STRATUM_DRYRUN_SECONDS", 2.0),
         )
 
 

@@ -51,6 +51,13 @@ class Node:
 
 
 class Engine:
+    # Set per process by a batch (stratum/batch_dryrun.py), None otherwise:
+    #: ``dry(spec, fn, args, kwargs) -> (spec, fn, args, kwargs)``: a dry run samples its data
+    #: sources and stops at a write, before the call is keyed.
+    dry = None
+    #: ``on_top_node(node)``: each top-level node, once recorded (a batch's progress report).
+    on_top_node = None
+
     def __init__(self, cache_factory=None, settings=None):
         self.lineage = Lineage()
         self._cache_factory = cache_factory  # opened at the first reusable call
@@ -159,6 +166,8 @@ class Engine:
 
     def call(self, spec, fn, args, kwargs, recv=_NO, _depth=2, _extra=None, _outside=None):
         kwargs = kwargs or {}
+        if self.dry is not None:
+            spec, fn, args, kwargs = self.dry(spec, fn, args, kwargs)
         if self._open and not self._open[-1][0] or threading.get_ident() != self._main_thread:
             # Library code calling itself, or user code called back by a library operation:
             # not recorded. A print or a mutation here makes every open operation impure.
@@ -401,6 +410,11 @@ class Engine:
         if call.parent is None:
             recipe.attach(self, call, node, result)
         self.nodes.append(node)
+        if call.parent is None and self.on_top_node is not None:
+            try:
+                self.on_top_node(node)
+            except Exception:  # a report must never change the run
+                pass
 
 
 class _Call:
