@@ -30,7 +30,7 @@ def run(job) -> None:
             sys.stderr.write(f"stratum: cannot start python ({exc})\n")
             sys.stderr.flush()
             os._exit(1)
-    from stratum import activation, cli
+    from stratum import activation, cli, runner
 
     numpy = sys.modules.get("numpy")
     if numpy is not None:  # a fresh interpreter seeds numpy's global RNG from the OS at import
@@ -42,6 +42,11 @@ def run(job) -> None:
         batch_dryrun.report_progress(job.result)
     opts = {"explain": "--explain" in job.flags, "no_cache": "--no-cache" in job.flags}
     cli._run(("script", job.script), [], opts, after=lambda session: _result(job, session))
+    # The script ended normally (any other end raised SystemExit out of ``_run``). This process
+    # is a fork of the batch's own, whose caller must not continue here: exit with status 0,
+    # python's buffers first (SystemExit's handler flushes C's stdio before them).
+    runner.flush_io()
+    sys.exit(0)
 
 
 def _result(job, session) -> None:

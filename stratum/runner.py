@@ -95,16 +95,16 @@ def _execute(code, namespace) -> None:
     except SystemExit:
         raise
     except KeyboardInterrupt as exc:
-        _flush_io()
+        flush_io()
         _report(exc)
         raise ScriptExit(-signal.SIGINT) from None
     except BaseException as exc:  # noqa: BLE001 - the script's own error, reported as python does
-        _flush_io()
+        flush_io()
         _report(exc)
         raise ScriptExit(1) from None
 
 
-def _flush_io() -> None:
+def flush_io() -> None:
     """What python does once the main module's code returned or raised, before it reports the
     error: flush ``sys.stderr`` and ``sys.stdout`` (printing the traceback also flushes C's
     stdio, so without this, bytes a library wrote through C would come before the script's)."""
