@@ -42,12 +42,20 @@ def _parser() -> argparse.ArgumentParser:
                           "(same as STRATUM_DRYRUN=1; off by default)")
     dry.add_argument("--no-dry-run", action="store_true",
                      help="no dry run, even with STRATUM_DRYRUN=1")
-    p.add_argument("scripts", nargs="+", metavar="script.py")
+    p.add_argument("scripts", nargs="+", metavar="script.py|DIR",
+                   help="scripts; a directory stands for its *.py files, sorted, without the "
+                        "helper modules the others import")
     return p
 
 
 def main(argv: list[str]) -> int:
     ns = _parser().parse_args(argv)
+    from stratum.folders import expand
+
+    ns.scripts = expand(ns.scripts)
+    if not ns.scripts:
+        sys.stderr.write("stratum run: no scripts (the directories given hold no *.py file)\n")
+        return 2
     jobs = ns.jobs if ns.jobs is not None else len(os.sched_getaffinity(0))
     if jobs < 1:
         sys.stderr.write("stratum run: --jobs must be at least 1\n")

@@ -157,6 +157,29 @@ def test_out_files_and_summary(corpus_dir, tmp_path):
                                                                      scripts[1])[0]
 
 
+def test_a_folder_of_scripts(tmp_path):
+    """``run DIR``: its scripts in sorted order, not the helper module one of them imports."""
+    folder = tmp_path / "agent"
+    folder.mkdir()
+    (folder / "helpers.py").write_text("def double(s):\n    return s * 2\n")
+    (folder / "b_uses_helper.py").write_text(
+        "import pandas as pd\nfrom helpers import double\n"
+        "print(double(pd.Series([1, 2, 3])).sum())\n")
+    (folder / "a_plain.py").write_text("import numpy as np\nprint(np.arange(4).sum())\n")
+    (folder / "notes.txt").write_text("not a script\n")
+    out = tmp_path / "o"
+    code, _, stderr = batch(tmp_path, tmp_path / "cache", "--out", str(out), "agent")
+    assert code == 0, stderr
+    rows = outputs(out)
+    assert [r["script"] for r in rows] == [os.path.join("agent", "a_plain.py"),
+                                          os.path.join("agent", "b_uses_helper.py")]
+    for r in rows:
+        assert (r["exit_code"], r["out_bytes"], r["err_bytes"]) == plain(tmp_path, r["script"])
+    (tmp_path / "empty_dir").mkdir()
+    code, _, stderr = batch(tmp_path, tmp_path / "cache", "--out", str(out), "empty_dir")
+    assert code == 2 and b"no scripts" in stderr
+
+
 def test_printed_outputs_in_given_order(corpus_dir, tmp_path):
     """Without --out: a header per script, its stdout on stdout and its stderr on stderr."""
     import re

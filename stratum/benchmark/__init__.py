@@ -22,18 +22,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from stratum.benchmark import modes as _modes
-
-
-def expand(paths: list[str]) -> list[str]:
-    """Scripts as given; a directory stands for its ``*.py`` files, sorted."""
-    out = []
-    for p in paths:
-        if os.path.isdir(p):
-            out += sorted(os.path.join(p, f) for f in os.listdir(p)
-                          if f.endswith(".py") and os.path.isfile(os.path.join(p, f)))
-        else:
-            out.append(p)
-    return out
+from stratum.folders import expand
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
