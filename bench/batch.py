@@ -220,13 +220,22 @@ def warm_graph(ns, base: Path, work: Path) -> int:
           f"({'objects deleted' if ns.warm_graph == 'objects' else 'data file rewritten'}), "
           f"{'inline features' if ns.inline_features else 'feature function'}, "
           f"medians of {ns.repeat}")
-    print("| batch | seconds | vs plain |\n|---|---:|---:|")
-    for k, label in (("plain", "plain python, sequential (once)"),
-                     ("on", "shared part on the executor"),
-                     ("off", "without (STRATUM_BATCH_SHARED=0)")):
-        print(f"| {label} | {med[k]:.2f} | {med['plain'] / med[k]:.2f}x |")
+    vs_plain("batch", med, (("plain", "plain python, sequential (once)"),
+                            ("on", "shared part on the executor"),
+                            ("off", "without (STRATUM_BATCH_SHARED=0)")))
     print(f"shared part: {med['shared_nodes']:.0f} nodes, {med['shared_stored']:.0f} stored, "
           f"{med['shared_seconds']:.2f}s; on/off {med['on'] / med['off']:.2f}")
+    return finish(ns, figures, med, base)
+
+
+def vs_plain(what: str, med: dict, rows) -> None:
+    """A markdown table of medians, each against the plain runs."""
+    print(f"| {what} | seconds | vs plain |\n|---|---:|---:|")
+    for k, label in rows:
+        print(f"| {label} | {med[k]:.2f} | {med['plain'] / med[k]:.2f}x |")
+
+
+def finish(ns, figures: dict, med: dict, base: Path) -> int:
     if ns.json:
         Path(ns.json).write_text(json.dumps({"args": vars(ns), "figures": figures,
                                              "medians": med}, indent=1))
@@ -335,19 +344,13 @@ def main(argv=None) -> int:
     cmd = "python bench/batch.py " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"\n{cmd}\n{ns.scripts} scripts, {ns.rows} rows, --jobs {ns.jobs}, {cores} cores, "
           f"medians of {ns.repeat}")
-    print("| run | seconds | vs plain |\n|---|---:|---:|")
-    for k, label in (("plain", "plain python, sequential"),
-                     ("cold", f"stratum run --jobs {ns.jobs}, cold cache"),
-                     ("edited", "resubmitted with small edits (warm)"),
-                     ("limit", "limit: distinct node cost / cores + one import")):
-        print(f"| {label} | {med[k]:.2f} | {med['plain'] / med[k]:.2f}x |")
+    vs_plain("run", med, (("plain", "plain python, sequential"),
+                          ("cold", f"stratum run --jobs {ns.jobs}, cold cache"),
+                          ("edited", "resubmitted with small edits (warm)"),
+                          ("limit", "limit: distinct node cost / cores + one import")))
     print(f"nodes: {med['nodes']:.0f} top-level in the cold batch, {med['distinct_nodes']:.0f} "
           f"distinct; one import of the libraries {med['import']:.2f}s")
-    if ns.json:
-        Path(ns.json).write_text(json.dumps({"args": vars(ns), "figures": figures,
-                                             "medians": med}, indent=1))
-    shutil.rmtree(base, ignore_errors=True)
-    return 0
+    return finish(ns, figures, med, base)
 
 
 def compare_dry_run(ns, argv) -> int:
@@ -395,11 +398,7 @@ def compare_dry_run(ns, argv) -> int:
           f"| without the dry run (STRATUM_DRYRUN=0) | {med['without']:.2f} |\n"
           f"| with the dry run | {med['with']:.2f} |\n"
           f"| of which the dry run | {med['dryrun']:.2f} |")
-    if ns.json:
-        Path(ns.json).write_text(json.dumps({"args": vars(ns), "figures": figures,
-                                             "medians": med}, indent=1))
-    shutil.rmtree(base, ignore_errors=True)
-    return 0
+    return finish(ns, figures, med, base)
 
 
 if __name__ == "__main__":
