@@ -478,3 +478,21 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+# ---- batch mode (``python -m stratum run``) ----------------------------------------------------
+def plain_result(workdir, script: str) -> tuple[int, bytes, bytes]:
+    """``python script`` in ``workdir``, stdin closed: (exit code, stdout, stderr)."""
+    p = subprocess.run([sys.executable, script], cwd=workdir, env=build_env("plain", None),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def run_batch(workdir, cache, *args, env: dict | None = None) -> tuple[int, bytes, bytes]:
+    """``python -m stratum run ARGS`` in ``workdir`` with ``cache``; ``env`` overrides."""
+    full = build_env("stratum", cache)
+    full.update(env or {})
+    p = subprocess.run([sys.executable, "-m", "stratum", "run", *args], cwd=workdir, env=full,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+    return p.returncode, p.stdout, p.stderr
+

@@ -28,18 +28,11 @@ CORPUS = ["clf_logreg_baseline.py", "eda_groupby_agg.py", "fail_value_error.py",
 SEGFAULT = "import ctypes\nprint('before the crash', flush=True)\nctypes.string_at(0)\n"
 
 
-def plain(workdir: Path, script: str):
-    p = subprocess.run([sys.executable, script], cwd=workdir, env=difftest.build_env("plain", None),
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
-    return p.returncode, p.stdout, p.stderr
+plain = difftest.plain_result
 
 
 def batch(workdir: Path, cache: Path, *args, env_extra=None):
-    env = difftest.build_env("stratum", cache)
-    env.update(env_extra or {})
-    p = subprocess.run([sys.executable, "-m", "stratum", "run", *args], cwd=workdir, env=env,
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
-    return p.returncode, p.stdout, p.stderr
+    return difftest.run_batch(workdir, cache, *args, env=env_extra)
 
 
 def outputs(out_dir: Path) -> list[dict]:
@@ -104,8 +97,6 @@ def test_jobs_1_and_2_identical(corpus_dir, tmp_path):
         detail = _describe_differences(scripts, got[0], got[1]) + "".join(
             f"\nstderr of the batch with --jobs {j}:\n" + e.decode("utf-8", "backslashreplace")
             for j, e in zip("12", fronts))
-        import warnings
-
         pytest.fail(detail)
 
 

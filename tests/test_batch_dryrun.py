@@ -10,7 +10,6 @@ what that branch does happens in the dry run or not at all.
 """
 import json
 import sqlite3
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -76,19 +75,12 @@ def work(tmp_path):
     return w
 
 
-def plain(workdir: Path, script: str):
-    p = subprocess.run([sys.executable, script], cwd=workdir, env=difftest.build_env("plain", None),
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
-    return p.returncode, p.stdout, p.stderr
+plain = difftest.plain_result
 
 
 def batch(workdir: Path, cache: Path, *args, env_extra=None):
-    env = difftest.build_env("stratum", cache)
-    env["STRATUM_DRYRUN"] = "1"  # off by default
-    env.update(env_extra or {})
-    p = subprocess.run([sys.executable, "-m", "stratum", "run", *args], cwd=workdir, env=env,
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
-    return p.returncode, p.stdout, p.stderr
+    return difftest.run_batch(workdir, cache, *args,
+                              env={"STRATUM_DRYRUN": "1", **(env_extra or {})})  # off by default
 
 
 def rows_of(out: Path) -> list[dict]:

@@ -60,10 +60,7 @@ def write_data(path: Path, seed: int) -> None:
     df.to_csv(path, index=False)
 
 
-def plain(work: Path, script: str):
-    p = subprocess.run([sys.executable, script], cwd=work, env=difftest.build_env("plain", None),
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
-    return p.returncode, p.stdout, p.stderr
+plain = difftest.plain_result
 
 
 def batch(work: Path, cache: Path, out: Path, *args, shared: str | None = None):
