@@ -265,18 +265,9 @@ def _child(plan, stream_path: str, settings, close_fds) -> None:
 
 
 def _silence() -> None:
-    from stratum.batch_worker import _stdio
+    from stratum.batch_worker import redirect_stdio
 
-    null_in = os.open(os.devnull, os.O_RDONLY)
-    null_out = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null_in, 0)
-    os.dup2(null_out, 1)
-    os.dup2(null_out, 2)
-    os.close(null_in)
-    os.close(null_out)
-    sys.stdin = sys.__stdin__ = _stdio(0, sys.__stdin__)
-    sys.stdout = sys.__stdout__ = _stdio(1, sys.__stdout__)
-    sys.stderr = sys.__stderr__ = _stdio(2, sys.__stderr__)
+    redirect_stdio(os.devnull, os.devnull)
 
 
 class _Dry:

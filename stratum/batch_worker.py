@@ -58,9 +58,14 @@ def _result(job, session) -> None:
 
 
 def _redirect(job) -> None:
+    redirect_stdio(job.stdout, job.stderr)
+
+
+def redirect_stdio(stdout: str, stderr: str) -> None:
+    """fds 0 / 1 / 2 to /dev/null / ``stdout`` / ``stderr``, and fresh ``sys.std*`` on them."""
     for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
-                            (1, job.stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-                            (2, job.stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
+                            (1, stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+                            (2, stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
         new = os.open(path, flags, 0o644)
         os.dup2(new, fd)
         os.close(new)
