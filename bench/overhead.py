@@ -38,6 +38,8 @@ QUICK_SCRIPTS = ("eda_groupby_agg.py", "reg_ridge_alphas.py", "clf_logreg_baseli
 
 
 def _nodes(cache_dir: Path) -> int | None:
+    if not cache_dir.is_dir():  # e.g. a syntax error: the script never started, nothing traced
+        return 0
     env = difftest.build_env("stratum", cache_dir)
     proc = subprocess.run([sys.executable, "-m", "stratum", "trace", "show", "--last", "--json"],
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,

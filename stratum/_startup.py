@@ -88,7 +88,12 @@ def _on_code(code):
         session.script = _main_module_name(caller)
     # ``-m module`` code comes through the import hook, already rewritten
     rewritten = code if rewrite.is_rewritten(code) else rewrite.rewrite(code)
-    return mainguard.guard(rewritten, _main_exception)
+    guarded = mainguard.guard(rewritten, _main_exception)
+    if not _state["interactive"]:
+        from stratum.activation import settle
+
+        settle()
+    return guarded
 
 
 def _is_worker_bootstrap() -> bool:

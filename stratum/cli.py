@@ -104,7 +104,11 @@ def _run(target, args, opts, after=None) -> None:
         session.script = os.path.abspath(name) if kind == "script" else name
         session.argv = list(args)
         started.append(session)
-        return rewrite(code)
+        code = rewrite(code)
+        from stratum.activation import settle
+
+        settle()
+        return code
 
     code: object = 0
     try:
