@@ -48,26 +48,23 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 import difftest  # noqa: E402
 
-TEMPLATE = """\
+#: The feature steps every script of the batch shares, on a frame named ``{v}``.
+FEATURES = """\
+{v}["ratio"] = {v}["x1"] / ({v}["x2"].abs() + 1.0)
+{v}["x1_sq"] = {v}["x1"] ** 2
+{v}["x3_log"] = np.log1p({v}["x3"].abs())
+{v}["grp_mean"] = {v}.groupby("cat")["x3"].transform("mean")
+{v}["grp_std"] = {v}.groupby("cat")["x4"].transform("std")
+{v}["cat_code"] = {v}["cat"].astype("category").cat.codes
+"""
+_HEAD = """\
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import cross_val_score
 from sklearn.{module} import {cls}
 
-
-def make_features(df):
-    out = df.copy()
-    out["ratio"] = out["x1"] / (out["x2"].abs() + 1.0)
-    out["x1_sq"] = out["x1"] ** 2
-    out["x3_log"] = np.log1p(out["x3"].abs())
-    out["grp_mean"] = out.groupby("cat")["x3"].transform("mean")
-    out["grp_std"] = out.groupby("cat")["x4"].transform("std")
-    out["cat_code"] = out["cat"].astype("category").cat.codes
-    return out
-
-
-df = pd.read_csv("data.csv")
-feats = make_features(df)
+"""
+_TAIL = """\
 cols = ["x1", "x2", "x3", "x4", "ratio", "x1_sq", "x3_log", "grp_mean", "grp_std", "cat_code"]
 X = feats[cols].to_numpy()
 y = feats["y"].to_numpy()
@@ -75,6 +72,21 @@ model = {cls}({params})
 scores = cross_val_score(model, X, y, cv=3)
 print("{name}: r2 = %.4f" % scores.mean())
 {extra}"""
+
+
+def _braces(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+#: Scripts with the feature steps in a function (memoized as one node) ...
+TEMPLATE = (_HEAD + "\ndef make_features(df):\n    out = df.copy()\n"
+            + "".join("    " + _braces(line) + "\n"
+                      for line in FEATURES.format(v="out").splitlines())
+            + "    return out\n\n\n"
+            + 'df = pd.read_csv("data.csv")\nfeats = make_features(df)\n' + _TAIL)
+#: ... or at the top level (each step its own node, with a recipe).
+INLINE = (_HEAD + 'df = pd.read_csv("data.csv")\nfeats = df.copy()\n'
+          + _braces(FEATURES.format(v="feats")) + _TAIL)
 
 MODELS = [  # cheap models: the shared loading / features and the imports are a real share
     ("linear_model", "Ridge", ["alpha=0.1", "alpha=0.5", "alpha=1.0", "alpha=3.0", "alpha=10.0",
@@ -92,27 +104,7 @@ MODELS = [  # cheap models: the shared loading / features and the imports are a 
 ]
 
 
-INLINE = """\
-import numpy as np
-import pandas as pd
-from sklearn.model_selection import cross_val_score
-from sklearn.{module} import {cls}
 
-df = pd.read_csv("data.csv")
-feats = df.copy()
-feats["ratio"] = feats["x1"] / (feats["x2"].abs() + 1.0)
-feats["x1_sq"] = feats["x1"] ** 2
-feats["x3_log"] = np.log1p(feats["x3"].abs())
-feats["grp_mean"] = feats.groupby("cat")["x3"].transform("mean")
-feats["grp_std"] = feats.groupby("cat")["x4"].transform("std")
-feats["cat_code"] = feats["cat"].astype("category").cat.codes
-cols = ["x1", "x2", "x3", "x4", "ratio", "x1_sq", "x3_log", "grp_mean", "grp_std", "cat_code"]
-X = feats[cols].to_numpy()
-y = feats["y"].to_numpy()
-model = {cls}({params})
-scores = cross_val_score(model, X, y, cv=3)
-print("{name}: r2 = %.4f" % scores.mean())
-{extra}"""
 
 
 def variants() -> list[tuple[str, str, str]]:
