@@ -28,7 +28,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from . import serialize
+from . import serialize, sqlite_wal
 from .config import CacheDirError, prepare_cache_dir, warn
 
 #: Values cheaper than this to compute are not worth a disk round trip.
@@ -682,21 +682,16 @@ def _close_all() -> None:
 def _open_index(path: Path) -> sqlite3.Connection:
     # Create the file 0600 first: SQLite gives its -wal and -shm files the database's mode.
     os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
-    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
-    try:
-        conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, size INTEGER NOT NULL,"
-            " cost REAL NOT NULL, created REAL NOT NULL, last_used REAL NOT NULL,"
-            " hits INTEGER NOT NULL DEFAULT 0)"
-        )
-        conn.execute("SELECT COUNT(*) FROM entries").fetchone()
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+    return sqlite_wal.connect(path, 10.0, _create_index_table, check_same_thread=False)
+
+
+def _create_index_table(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+        " cost REAL NOT NULL, created REAL NOT NULL, last_used REAL NOT NULL,"
+        " hits INTEGER NOT NULL DEFAULT 0)"
+    )
+    conn.execute("SELECT COUNT(*) FROM entries").fetchone()
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -705,10 +700,7 @@ def _is_busy(exc: BaseException) -> bool:
     Only concurrent runs meet it, so a line on the script's stderr would make the output
     depend on what else runs (``stratum run --jobs 2`` against ``--jobs 1``); nothing is
     lost either: the entry file is the truth and ``gc()`` indexes it later."""
-    if not isinstance(exc, sqlite3.OperationalError):
-        return False
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code in (5, 6) or "locked" in str(exc) or "busy" in str(exc)
+    return sqlite_wal.is_busy(exc)
 
 
 def _is_corrupt(exc: sqlite3.Error) -> bool:

@@ -13,7 +13,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from stratum import mergestore
+from stratum import mergestore, sqlite_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs(
@@ -35,11 +35,7 @@ NODE_FIELDS = ("seq", "key", "op", "site", "inputs", "consts", "kind", "seconds"
 class TraceStore:
     def __init__(self, directory: Path):
         self.path = Path(directory) / "traces.db"
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self._migrate()
+        self.db = sqlite_wal.connect(self.path, 30, self._create_schema)
         if mergestore.needs_catch_up(self.db):
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
@@ -49,6 +45,11 @@ class TraceStore:
         except OSError:
             pass
 
+    def _create_schema(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        db.executescript(SCHEMA)
+        self._migrate()
+
     def _migrate(self) -> None:
         """Add the columns newer versions introduced to a store an older version created."""
         for table, column, decl in (("nodes", "impl", "TEXT"), ("nodes", "recipe", "BLOB"),
@@ -57,8 +58,9 @@ class TraceStore:
             if column not in have:
                 try:
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
-                except sqlite3.OperationalError:  # another process added it first
-                    pass
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if sqlite_wal.is_busy(exc):
+                        raise
         self.db.execute("CREATE INDEX IF NOT EXISTS runs_hash ON runs(script_hash)")
 
     def record(self, run: dict, nodes: list) -> int:
