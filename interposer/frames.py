@@ -62,13 +62,52 @@ def _warn(message, category=None, stacklevel=1, source=None):
 
 # ---- warnings shown while an operation runs: stored with its result, replayed on reuse -------
 _orig_show = warnings._showwarnmsg
+_orig_filters_mutated = warnings._filters_mutated
 _captures: list[list] = []
+
+#: In a stored list of warnings, an entry meaning "the warning filters changed here" (library
+#: code running ``catch_warnings`` / ``simplefilter``: scikit-learn does in every ``fit``). Each
+#: change resets the "once per location" registries, so a reused call must make it too, or a
+#: warning the real call would show again is swallowed as already shown.
+FILTERS_MUTATED = ("", Warning, "<stratum filters mutated>", 0)
 
 
 def _showwarnmsg(msg):
-    if _captures:
-        _captures[-1].append((str(msg.message), msg.category, msg.filename, msg.lineno))
+    # Every open capture gets it: an operation nested in another (a fold inside
+    # ``cross_val_score``) shows its warnings as part of the outer operation too, which
+    # replays them when it is reused as a whole.
+    entry = (str(msg.message), msg.category, msg.filename, msg.lineno)
+    for shown in _captures:
+        shown.append(entry)
     return _orig_show(msg)
+
+
+def _filters_mutated():
+    for shown in _captures:
+        if not shown or shown[-1] is not FILTERS_MUTATED:
+            shown.append(FILTERS_MUTATED)
+    return _orig_filters_mutated()
+
+
+def filters_state() -> str | None:
+    """The warning filters in force: what a call shows depends on them (``ignore`` hides,
+    ``error`` raises), so a call recorded under other filters is not replayed. Patterns are
+    compared by their text: library code re-adding a default filter turns its plain-text
+    module into the equivalent compiled pattern. None when every warning is shown (an
+    ``always`` filter for every warning first): what was shown then is everything the call
+    warned, which replays right under any filters."""
+    def text(p):
+        return p.pattern if hasattr(p, "pattern") else p
+
+    filters = warnings.filters
+    if filters and filters[0] == ("always", None, Warning, None, 0):
+        return None
+    try:
+        return repr([(action, text(message), getattr(category, "__module__", ""),
+                      getattr(category, "__qualname__", category), text(module), lineno)
+                     for action, message, category, module, lineno in warnings.filters])
+    except Exception:  # filters edited by hand into another shape: compare them as they are
+        return repr(warnings.filters)
 
 
 def start_capture() -> list:
@@ -93,14 +132,17 @@ def site_relative(shown, frame) -> list:
     if not shown:
         return shown
     here = (frame.f_code.co_filename, frame.f_lineno)
-    return [(text, category, AT_SITE, 0) if (filename, lineno) == here
-            else (text, category, filename, lineno)
-            for text, category, filename, lineno in shown]
+    return [entry if entry is FILTERS_MUTATED
+            else (entry[0], entry[1], AT_SITE, 0) if (entry[2], entry[3]) == here else entry
+            for entry in shown]
 
 
 def replay_warnings(shown, frame=None) -> None:
     """Show again what a reused operation showed, with the same registry bookkeeping."""
     for text, category, filename, lineno in shown or ():
+        if filename == FILTERS_MUTATED[2]:
+            _filters_mutated()  # through the wrapper: an open capture records it too
+            continue
         if filename == AT_SITE:
             if frame is None:
                 continue
@@ -128,8 +170,10 @@ def _module_for(filename):
 def install() -> None:
     warnings.warn = _warn
     warnings._showwarnmsg = _showwarnmsg
+    warnings._filters_mutated = _filters_mutated
 
 
 def uninstall() -> None:
     warnings.warn = _orig_warn
     warnings._showwarnmsg = _orig_show
+    warnings._filters_mutated = _orig_filters_mutated

@@ -379,7 +379,9 @@ class _Quiet:
         self.refused = None
 
     def put(self, key, value, cost):
-        if value[4]:
+        from interposer.frames import FILTERS_MUTATED
+
+        if any(w[2] != FILTERS_MUTATED[2] for w in value[4]):
             self.refused = "not stored: it showed a warning (the script shows it itself)"
             return False
         if self._written() != self.mark:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from interposer import registry
-from interposer.frames import (end_capture, replay_warnings, site_relative, start_capture,
-                               trampoline)
+from interposer.frames import (end_capture, filters_state, replay_warnings, site_relative,
+                               start_capture, trampoline)
 from interposer.registry import FIT, MUTATES, OPAQUE, RANDOM, SINK, SOURCE
 from stratum import kernels, randomness, recipe, restore
 from stratum._native import Hasher
@@ -184,6 +184,20 @@ class Engine:
         reason = reason or reason2
         if self._memo_open and rng and not self.rng_seeded:
             self._mark_impure()  # unseeded randomness inside a memoized function
+        if self._open:
+            # User code called back inside a composite (a transformer of the script's own in a
+            # cross-validation): its output must be printed again and its draws from the
+            # global RNG made again, so no open operation may be skipped on a later run,
+            # except one that is keyed by the RNG state and restores it itself.
+            if effect == SINK:
+                self._mark_impure()
+            elif rng or spec.random in ("global", "self"):
+                # A draw from an RNG object (``np.random.normal`` is the global RandomState's
+                # method) changes that object: only the global one is restored on reuse.
+                global_rng = spec.random != "self" or recv is np.random.mtrand._rand
+                for entry in self._open:
+                    if not (global_rng and entry[4]):
+                        entry[2] = True
         if _extra is not None:
             rng = self.rng_seeded  # a memoized body may draw from the seeded global RNG
         reusable = spec.reusable and key is not None and reason is None and effect != MUTATES
@@ -226,11 +240,12 @@ class Engine:
 
     def _execute(self, call):
         spec, args, kwargs = call.spec, call.args, call.kwargs
-        entry = [spec.composite, call.seq, False, call.outside]
+        entry = [spec.composite, call.seq, False, call.outside, call.rng]
         self._open.append(entry)
         memo = call.outside is not None
         self._memo_open += memo
         call_as_user = trampoline(call.frame)
+        filters = filters_state() if call.reusable else None
         t0 = time.perf_counter()
         shown = start_capture()
         kernel_mark = kernels.mark()
@@ -255,7 +270,7 @@ class Engine:
                 self.lineage.forget(v)
         elif call.reusable:
             stored = self._stored(spec, result, args, call.recv, call.rng, seconds,
-                                  site_relative(shown, call.frame))
+                                  site_relative(shown, call.frame), filters)
             if self.cache.put(call.key, stored, seconds):
                 reason = None
             else:
@@ -273,6 +288,8 @@ class Engine:
         h.update_str(spec.name)
         if extra is not None:
             h.update_str(extra)
+        if extra is not None or spec.name.startswith("sklearn."):
+            h.update_str(_sklearn_config())
         inputs, consts = [], []
         rng = False
         try:
@@ -312,18 +329,24 @@ class Engine:
         h.update_str(k)
 
     # ------------------------------------------------------------------------------------------
-    def _stored(self, spec, result, args, recv, rng, seconds, shown):
-        """What the cache keeps: (output, fitted state, cost, RNG state after, warnings shown)."""
+    def _stored(self, spec, result, args, recv, rng, seconds, shown, filters=None):
+        """What the cache keeps: (output, fitted state, cost, RNG state after, warnings shown,
+        the warning filters they were shown under)."""
         state, out = None, result
         target = _fit_target(spec, args, recv)
         if target is not _NO:
             state = restore.snapshot(target)
             out = restore.mark_self(result, target)
         post_rng = np.random.get_state() if rng else None
-        return (out, state, seconds, post_rng, shown)
+        return (out, state, seconds, post_rng, shown, filters)
 
     def _restore(self, spec, stored, args, recv, rng, frame=None):
-        out, state, _cost, post_rng, shown = stored
+        out, state, _cost, post_rng, shown = stored[:5]
+        filters = stored[5] if len(stored) > 5 else None
+        if filters is not None and filters != filters_state():
+            # Recorded under other filters: what it showed is not what it would show now (a
+            # warning ignored then must show now; one shown then must raise under "error").
+            raise WarningFiltersChanged()
         target = _fit_target(spec, args, recv)
         if state is not None:
             restore.apply(target, state)
@@ -417,6 +440,10 @@ class Engine:
                 pass
 
 
+class WarningFiltersChanged(Exception):
+    """A cached call was recorded under other warning filters: it is computed again."""
+
+
 class _Call:
     """What the engine knows about one intercepted call while it handles it."""
 
@@ -434,6 +461,20 @@ class _Call:
         self.impl = None
         self.outside = None
         self.entries = None
+
+
+def _sklearn_config() -> str:
+    """scikit-learn's global configuration (``set_config`` / ``config_context``): it changes
+    what its operations return (``transform_output="pandas"``), check or skip, so it is part of
+    the key of every scikit-learn operation and of every memoized user function."""
+    sk = sys.modules.get("sklearn")
+    get = getattr(sk, "get_config", None) if sk is not None else None
+    if get is None:
+        return ""
+    try:
+        return "sklearn-config:" + repr(sorted(get().items()))
+    except Exception:
+        return ""
 
 
 def _fit_target(spec, args, recv):

@@ -89,6 +89,10 @@ def feed_estimator(lin, h, est, depth):
     """Unfitted: class and parameters. Fitted outside any traced op: its pickled state."""
     t = type(est)
     h.update_str(f"est:{t.__module__}.{t.__qualname__}")
+    from stratum.lineage import _is_user_module, feed_class_code
+
+    if _is_user_module(t.__module__ or ""):  # an estimator class of the script's own
+        feed_class_code(lin, h, t, depth)
     if is_fitted(est):
         from stratum.lineage import _hash_pickled
 

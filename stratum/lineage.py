@@ -41,6 +41,45 @@ def scalar_text(v) -> str:
 _CONTENT_KEYED = frozenset({tuple, list, dict, set, frozenset, slice, range})
 
 
+def _is_estimator(obj) -> bool:
+    t = type(obj)
+    return hasattr(t, "get_params") and hasattr(t, "fit") and hasattr(obj, "__dict__")
+
+
+def _state_of(obj, arrays: list | None = (), depth: int = 0):
+    """(signature, ids of arrays) of an estimator's fitted state, cheaply: which objects its
+    attributes are (a script may assign one, or change a list in place: ``del
+    rf.estimators_[5:]``), recursing into nested estimators, lists and tuples; the arrays are
+    checked against in-place writes (``lr.coef_[0] = 0``) through the array epoch."""
+    if arrays == ():
+        arrays = []
+    sig = []
+    for name, value in vars(obj).items():
+        sig.append((name, _signature(value, arrays, depth + 1)))
+    return tuple(sig), (tuple(arrays) if arrays is not None else None)
+
+
+def _signature(v, arrays, depth):
+    t = type(v)
+    if t is np.ndarray:
+        if arrays is not None:
+            arrays.append(id(v))
+            if isinstance(v.base, np.ndarray):
+                arrays.append(id(v.base))
+        return id(v)
+    if depth > 3:
+        return id(v)
+    if t is list or t is tuple:
+        if len(v) > 2000:
+            return ("L", id(v), len(v))
+        return ("L", id(v), len(v), tuple(_signature(x, arrays, depth + 1) for x in v))
+    if t is dict:
+        return ("D", id(v), len(v))
+    if _is_estimator(v):
+        return ("E", id(v), _state_of(v, arrays, depth)[0])
+    return id(v)
+
+
 class _Strong:
     __slots__ = ("obj",)
 
@@ -55,7 +94,9 @@ class Lineage:
     """Keys of the values of one run."""
 
     def __init__(self) -> None:
-        self._ids: dict[int, tuple] = {}  # id -> (weakref, key, epoch)
+        self._ids: dict[int, tuple] = {}  # id -> (weakref, key, epoch, estimator state)
+        self._mutated_at: dict[int, int] = {}  # id of an array written in place -> epoch
+        self._mutated_floor = 0
         # Bumped whenever an ndarray is written in place: any array keyed before may be a
         # view of it and is re-keyed by content before its key is trusted again.
         self.array_epoch = 0
@@ -88,7 +129,8 @@ class Lineage:
             # No weak references (numpy Generator, some C types): hold the object itself,
             # so its id cannot be reused by another object while the entry exists.
             ref = _Strong(obj)
-        self._ids[oid] = (ref, key, self.array_epoch)
+        state = _state_of(obj) if _is_estimator(obj) else None
+        self._ids[oid] = (ref, key, self.array_epoch, state)
 
     def forget(self, obj) -> None:
         self._ids.pop(id(obj), None)
@@ -99,10 +141,32 @@ class Lineage:
             return None
         if entry[2] != self.array_epoch and type(obj) is np.ndarray:
             return None
+        if entry[3] is not None and not self._same_state(obj, entry):
+            return None  # a fitted attribute changed by the script: keyed by content again
         return entry[1]
 
     def mutated_array(self, arr) -> None:
         self.array_epoch += 1
+        mutated = self._mutated_at
+        if len(mutated) > 100_000:  # bounded: older changes count as "any array changed"
+            mutated.clear()
+            self._mutated_floor = self.array_epoch
+        for a in (arr, getattr(arr, "base", None)):
+            if isinstance(a, np.ndarray):
+                mutated[id(a)] = self.array_epoch
+
+    def _same_state(self, obj, entry) -> bool:
+        """Is an estimator's state what it was when its key was remembered? Its attributes
+        are the same objects (lists of the same length and items, nested estimators alike),
+        and none of its arrays was written in place since."""
+        signature, arrays = entry[3]
+        if entry[2] != self.array_epoch and arrays:
+            if entry[2] < self._mutated_floor:
+                return False
+            mutated = self._mutated_at
+            if any(mutated.get(a, -1) > entry[2] for a in arrays):
+                return False
+        return _state_of(obj, None)[0] == signature
 
     # ---- keys -------------------------------------------------------------------------------
     def key_of(self, v) -> str:
@@ -227,7 +291,28 @@ def _feed_module(lin, h, v, depth):
 def _feed_type(lin, h, v, depth):
     h.update_str(f"type:{v.__module__}.{v.__qualname__}")
     if v.__module__ not in ("builtins",) and _is_user_module(v.__module__):
-        _feed_user_class(lin, h, v, depth)
+        feed_class_code(lin, h, v, depth)
+
+
+_CLASSES_FED: set = set()  # classes whose code is being fed (a method reads its own class)
+
+
+def feed_class_code(lin, h, cls, depth):
+    """The code of ``cls`` and of its bases defined in user modules: two classes of the same
+    name (redefined in a notebook, edited between runs, built by a factory function from its
+    arguments) behave differently, so their instances must not share keys."""
+    for klass in cls.__mro__:
+        module = getattr(klass, "__module__", None) or ""
+        if klass is object or module == "builtins" or not _is_user_module(module):
+            continue
+        h.update_str(f"class:{module}.{klass.__qualname__}")
+        if id(klass) in _CLASSES_FED:
+            continue
+        _CLASSES_FED.add(id(klass))
+        try:
+            _feed_user_class(lin, h, klass, depth)
+        finally:
+            _CLASSES_FED.discard(id(klass))
 
 
 def _feed_function(lin, h, v, depth):
@@ -274,9 +359,37 @@ def _feed_code(lin, h, code, globals_, depth):
 
 def _feed_user_class(lin, h, v, depth):
     for name, member in sorted(vars(v).items()):
-        if isinstance(member, types.FunctionType):
+        if isinstance(member, (staticmethod, classmethod)):
+            member = member.__func__
+        if isinstance(member, property):
+            for part in (member.fget, member.fset, member.fdel):
+                if isinstance(part, types.FunctionType):
+                    h.update_str(f"property:{name}")
+                    _feed_method_code(lin, h, part, depth)
+        elif isinstance(member, types.FunctionType):
             h.update_str(name)
-            _feed_code(lin, h, member.__code__, member.__globals__, depth + 1)
+            _feed_method_code(lin, h, member, depth)
+        elif type(member) in _PLAIN_SCALARS and not name.startswith("__"):
+            h.update_str(f"attr:{name}")  # class constants (THRESHOLD = 3)
+            h.update_str(scalar_text(member))
+
+
+def _feed_method_code(lin, h, f, depth):
+    """A method's code, defaults and closure (the values a factory function gave it)."""
+    _feed_code(lin, h, f.__code__, f.__globals__, depth + 1)
+    if f.__defaults__:
+        lin.feed(h, f.__defaults__, depth + 1)
+    if f.__kwdefaults__:
+        lin.feed(h, f.__kwdefaults__, depth + 1)
+    for name, cell in zip(f.__code__.co_freevars, f.__closure__ or ()):
+        if name == "__class__":  # zero-argument super(): the class being fed
+            continue
+        try:
+            value = cell.cell_contents
+        except ValueError:
+            h.update_str("emptycell")
+            continue
+        lin.feed(h, value, depth + 1)
 
 
 def _feed_builtin(lin, h, v, depth):
