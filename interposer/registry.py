@@ -37,6 +37,7 @@ class OpSpec:
     inplace_rule: bool = False  # pandas: ``inplace=True`` turns it into a mutation of self
     path_arg: tuple = ()  # source: (position, keyword) of the path argument
     returns_self: bool = False  # fit-like: the result is the receiver
+    also_mutates: tuple = ()  # further arguments changed in place (``rng.shuffle(x)``: x)
 
 
 def _op(name, effect=PURE, **kw) -> tuple[str, OpSpec]:
@@ -258,7 +259,12 @@ def resolve_method(t: type, name: str) -> OpSpec | None:
         return OpSpec(qual, PURE, inplace_rule=True)
     if root == "numpy":
         if t.__name__ == "Generator" or t.__name__ == "RandomState":
-            return OpSpec(qual, MUTATES, reusable=False, mutates="self", random="self")
+            # ``shuffle`` also permutes its argument in place
+            also = (0,) if name == "shuffle" else ()
+            return OpSpec(qual, MUTATES, reusable=False, mutates="self", random="self",
+                          also_mutates=also)
+        if t.__name__ == "ufunc" and name == "at":  # ``np.add.at(a, idx, v)`` writes into a
+            return OpSpec(qual, MUTATES, reusable=False, mutates=0)
         return OpSpec(qual, PURE, reusable=False)
     return OpSpec(qual, OPAQUE, reusable=False)
 

@@ -24,6 +24,7 @@ from stratum.lineage import Lineage, Unkeyable, file_key, global_rng_key, scalar
 
 _NO = recipe.NO_RECEIVER  # no receiver: a function call, not a method
 _SCALARS = (type(None), bool, int, float, str, bytes, complex)
+_DEFAULT_ERR = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
 MAX_NODES = 200_000
 MAX_FOLLOWED = 20_000  # plain values followed by identity per run (replay guards)
 
@@ -102,7 +103,11 @@ class Engine:
         if effect != MUTATES:
             return False
         target = _resolve_target(mutated, args, kwargs, recv)
-        return target is _NO or id(target) in self.lineage._ids
+        if target is _NO:
+            return True
+        ids = self.lineage._ids
+        return any(id(t) in ids or any(id(o) in ids for o in self.lineage.owners(t))
+                   for t in (target, *_also_mutated(spec, args, kwargs, recv)))
 
     @property
     def cache(self):
@@ -128,7 +133,12 @@ class Engine:
         if effect in (MUTATES, FIT):
             target = _resolve_target(mutated, args, kwargs, recv) if effect == MUTATES else \
                 _fit_target(spec, args, recv)
-            return target is _NO or id(target) in outside
+            if target is _NO or id(target) in outside:
+                return True
+            if any(id(o) in outside for o in self.lineage.owners(target)):
+                return True
+            return any(id(t) in outside or any(id(o) in outside for o in self.lineage.owners(t))
+                       for t in _also_mutated(spec, args, kwargs, recv))
         if effect == OPAQUE:
             return any(id(v) in outside for v in (*args, *kwargs.values()))
         return False
@@ -228,6 +238,8 @@ class Engine:
         """Restore a cached call (fitted state, RNG, warnings); False if the entry is unusable."""
         try:
             result = self._restore(call.spec, stored, call.args, call.recv, call.rng, call.frame)
+            if call.outside is not None:  # a memoized user function: its arguments, by identity
+                result = restore.unmark_args(result, call.args, call.kwargs)
         except Exception as exc:  # an entry that does not fit this call: recompute
             call.reason = f"cached entry unusable ({type(exc).__name__})"
             return False
@@ -271,6 +283,8 @@ class Engine:
         elif call.reusable:
             stored = self._stored(spec, result, args, call.recv, call.rng, seconds,
                                   site_relative(shown, call.frame), filters)
+            if memo:  # ``return df``: a hit must hand back the caller's object, not a copy
+                stored = (restore.mark_args(stored[0], args, kwargs), *stored[1:])
             if self.cache.put(call.key, stored, seconds):
                 reason = None
             else:
@@ -290,6 +304,11 @@ class Engine:
             h.update_str(extra)
         if extra is not None or spec.name.startswith("sklearn."):
             h.update_str(_sklearn_config())
+        err = np.geterr()
+        if err != _DEFAULT_ERR:
+            # ``np.errstate`` / ``np.seterr`` decide which floating-point warnings a call shows
+            # (or whether it raises): a result stored under other settings would replay others
+            h.update_str(f"errstate:{sorted(err.items())!r}")
         inputs, consts = [], []
         rng = False
         try:
@@ -360,17 +379,16 @@ class Engine:
         if mutated is not None:
             target = _resolve_target(mutated, args, kwargs, recv)
             if target is not _NO:
-                if isinstance(target, np.ndarray):
-                    lin.mutated_array(target)
-                if key is None:
-                    lin.forget(target)
-                else:
-                    lin.remember(target, _derive(key, "mutated"))
+                self._changed(target, key, "mutated")
+            for i, extra in enumerate(_also_mutated(spec, args, kwargs, recv)):
+                self._changed(extra, key, f"mutated+{i}")
         if spec.effect == OPAQUE:
             for v in (*args, *kwargs.values()):
                 if isinstance(v, np.ndarray):
                     lin.mutated_array(v)
                 lin.forget(v)
+        if spec.name == "operator.getattr" and args and _is_lib(type(result)):
+            lin.add_owner(result, args[0])  # ``df.loc``, ``df.index``, ``est.coef_``
         if key is None:
             return
         produced = self.produced
@@ -396,6 +414,40 @@ class Engine:
                 produced.add(k)
                 if type(item) in recipe.GUARD_TYPES:
                     self._guard_value(item, k)
+
+    def _changed(self, target, key, what) -> None:
+        """``target`` was changed in place by the operation ``key``: give it a new key, and to
+        what changes with it (the frame behind ``df.loc[...] = v``, the frame whose
+        ``df.index.name`` was set, the estimator whose ``coef_`` was written into)."""
+        lin = self.lineage
+        produced = self.produced
+        owners = lin.owners(target)
+        if isinstance(target, np.ndarray) or any(isinstance(o, np.ndarray) for o in owners):
+            lin.mutated_array(target)  # arrays keyed before may be views of what changed
+        if key is None:
+            lin.forget(target)
+        else:
+            k = _derive(key, what)
+            lin.remember(target, k)
+            produced.add(k)
+        for i, owner in enumerate(owners):
+            if isinstance(owner, np.ndarray):
+                lin.forget(owner)  # keyed by content again at its next use
+                continue
+            before = None
+            if key is not None:
+                try:
+                    before = lin.key_of(owner)
+                except Unkeyable:
+                    before = None
+            if before is None:
+                lin.forget(owner)
+                continue
+            # The owner's key before the change and the change itself (whose key may only
+            # describe the part it touched, e.g. a content-keyed index).
+            k = _derive(_derive(key, before), f"{what}:{i}")
+            lin.remember(owner, k)
+            produced.add(k)
 
     def _guard_value(self, value, key) -> None:
         """Remember a plain result by identity, so a later use of it is a replayable input."""
@@ -502,6 +554,20 @@ def _effects(spec, args, kwargs, recv):
     if out is not None and registry.OPAQUE != effect:
         return MUTATES, "out", "writes into out="
     return effect, mutated, reason
+
+
+def _is_lib(t) -> bool:
+    lib = registry.LIB_TYPE_CACHE.get(t)
+    return registry.is_lib_type(t) if lib is None else lib
+
+
+def _also_mutated(spec, args, kwargs, recv) -> list:
+    out = []
+    for which in spec.also_mutates:
+        target = _resolve_target(which, args, kwargs, recv)
+        if target is not _NO:
+            out.append(target)
+    return out
 
 
 def _resolve_target(mutated, args, kwargs, recv):

@@ -102,6 +102,10 @@ class Lineage:
         self.array_epoch = 0
         self._tag_libs = None
         self._prefix = None
+        # id(child) -> (weakref to child, [weakrefs to owners]): library objects reached as an
+        # attribute of another one (``df.index``, ``est.coef_``): changing the child in place
+        # changes its owners too (``df.index.name = ...``, ``est.coef_[0] = 0``).
+        self._owners: dict[int, tuple] = {}
 
     def key_hasher(self):
         """A hasher already fed with the versions of the libraries loaded so far.
@@ -134,6 +138,58 @@ class Lineage:
 
     def forget(self, obj) -> None:
         self._ids.pop(id(obj), None)
+
+    def add_owner(self, child, owner) -> None:
+        """``child`` was read as an attribute of ``owner``."""
+        if type(child) in _PLAIN_SCALARS or child is owner:
+            return
+        entry = self._owners.get(id(child))
+        if entry is not None and entry[0]() is child:
+            refs = entry[1]
+            if any(r() is owner for r in refs):
+                return
+            if len(refs) >= 8:
+                del refs[0]
+        else:
+            oid = id(child)
+            try:
+                ref = weakref.ref(child, lambda _r, oid=oid, o=self._owners: o.pop(oid, None))
+            except TypeError:
+                return
+            refs = []
+            self._owners[oid] = (ref, refs)
+        try:
+            refs.append(weakref.ref(owner))
+        except TypeError:
+            refs.append(_Strong(owner))
+
+    def owners(self, obj) -> list:
+        """The objects that change when ``obj`` changes in place (transitively), ``obj`` excluded:
+        the frame behind a pandas indexer (``df.loc``), the owners ``obj`` (or the array it is a
+        view of) was read from as an attribute."""
+        out: list = []
+        seen = {id(obj)}
+        todo = [obj]
+        while todo:
+            cur = todo.pop()
+            related = []
+            base = _indexer_target(cur)
+            if base is not None:
+                related.append(base)
+            if isinstance(cur, (np.ndarray, np.flatiter)) and cur.base is not None:
+                related.append(cur.base)  # a view's array; ``a.flat``'s array
+            entry = self._owners.get(id(cur))
+            if entry is not None and entry[0]() is cur:
+                related.extend(r() for r in entry[1])
+            for o in related:
+                if o is None or id(o) in seen:
+                    continue
+                seen.add(id(o))
+                root = (getattr(type(o), "__module__", None) or "").partition(".")[0]
+                if root in _LIBS:  # not the raw buffers under an array (bytes, mmap ...)
+                    out.append(o)
+                    todo.append(o)
+        return out
 
     def known(self, obj) -> str | None:
         entry = self._ids.get(id(obj))
@@ -208,6 +264,22 @@ class Lineage:
         if feeder is None:
             feeder = _feeder_for(t)
         feeder(self, h, v, depth)
+
+
+_INDEXER_BASE = None
+
+
+def _indexer_target(obj):
+    """The frame or series a pandas indexer (``.loc``, ``.iloc``, ``.at``, ``.iat``) writes to."""
+    global _INDEXER_BASE
+    if _INDEXER_BASE is None:
+        mod = sys.modules.get("pandas._libs.indexing")
+        if mod is None:
+            return None
+        _INDEXER_BASE = mod.NDFrameIndexerBase
+    if isinstance(obj, _INDEXER_BASE):
+        return getattr(obj, "obj", None)
+    return None
 
 
 # ---- content feeders by type -------------------------------------------------------------------

@@ -54,3 +54,46 @@ def unmark_self(stored, target):
     if type(stored) is tuple and any(isinstance(r, str) and r == SELF for r in stored):
         return tuple(target if (isinstance(r, str) and r == SELF) else r for r in stored)
     return stored
+
+
+ARG = "__stratum_arg__:"  # + position, or "=" + keyword name
+
+
+def mark_args(result, args, kwargs):
+    """Replace the arguments a memoized user function returned (``return df``, ``return df,
+    stats``) by markers, so a reused call returns the caller's objects, as the body did."""
+    refs = {id(a): f"{ARG}{i}" for i, a in enumerate(args) if not _atomic(a)}
+    for name, a in kwargs.items():
+        if not _atomic(a):
+            refs.setdefault(id(a), f"{ARG}={name}")
+    if not refs:
+        return result
+    hit = refs.get(id(result))
+    if hit is not None:
+        return hit
+    if type(result) in (tuple, list) and any(id(r) in refs for r in result):
+        return type(result)(refs.get(id(r), r) for r in result)
+    if type(result) is dict and any(id(r) in refs for r in result.values()):
+        return {k: refs.get(id(v), v) for k, v in result.items()}
+    return result
+
+
+def unmark_args(stored, args, kwargs):
+    def back(v):
+        if type(v) is str and v.startswith(ARG):
+            ref = v[len(ARG):]
+            return kwargs[ref[1:]] if ref.startswith("=") else args[int(ref)]
+        return v
+
+    if type(stored) is str:
+        return back(stored)
+    if type(stored) in (tuple, list) and any(type(r) is str and r.startswith(ARG) for r in stored):
+        return type(stored)(back(r) for r in stored)
+    if type(stored) is dict and any(type(r) is str and r.startswith(ARG) for r in stored.values()):
+        return {k: back(v) for k, v in stored.items()}
+    return stored
+
+
+def _atomic(v) -> bool:
+    """Values whose identity a script cannot rely on (small ints, strings, None ...)."""
+    return type(v) in (type(None), bool, int, float, str, bytes, complex)

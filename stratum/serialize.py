@@ -25,8 +25,10 @@ File layout (all integers little-endian)::
 """
 from __future__ import annotations
 
+import copyreg
 import hashlib
 import hmac
+import io
 import json
 import pickle
 import struct
@@ -101,11 +103,65 @@ def freeze(value: Any) -> Frozen:
     """
     value = _normalise(value)
     buffers: list[pickle.PickleBuffer] = []
-    stream = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    stream = _dumps(value, buffers.append)
     try:
         return Frozen(stream, [b.raw() for b in buffers])
     except BufferError:
-        return Frozen(pickle.dumps(value, protocol=5), [])
+        return Frozen(_dumps(value, None), [])
+
+
+def _dumps(value: Any, buffer_callback) -> bytes:
+    """``pickle.dumps(value, protocol=5)``, except that numpy's shared dtype instances
+    (``np.dtype("int64")`` ...) load back as those same instances.
+
+    numpy pickles a dtype as ``np.dtype("i8", False, True)``, which builds a *new* dtype
+    object: every array of a loaded value would then own a private dtype where a computed
+    one shares the canonical instance. Identity is observable, e.g. by ``pickle.dump`` of the
+    loaded value (memo references), so a reused result would not pickle to the bytes the
+    computed one does.
+    """
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=5, buffer_callback=buffer_callback)
+    table = _dispatch_table()
+    if table is not None:
+        pickler.dispatch_table = table
+    pickler.dump(value)
+    return out.getvalue()
+
+
+_DTYPE_TABLE: tuple = (None, None)  # (numpy dtype classes seen, dispatch table)
+
+
+def _dispatch_table():
+    global _DTYPE_TABLE
+    np = _numpy()
+    if np is None:
+        return None
+    classes, seen = set(), [np.dtype]
+    while seen:
+        for sub in seen.pop().__subclasses__():
+            if sub not in classes:
+                classes.add(sub)
+                seen.append(sub)
+    classes.add(np.dtype)
+    known, table = _DTYPE_TABLE
+    if known != classes or table is None:
+        table = {cls: _reduce_dtype for cls in classes}
+        _DTYPE_TABLE = (classes, table)
+    merged = dict(copyreg.dispatch_table)
+    merged.update(table)
+    return merged
+
+
+def _reduce_dtype(dtype):
+    np = _numpy()
+    try:
+        canonical = np.dtype(dtype.str) is dtype
+    except Exception:
+        canonical = False
+    if canonical:
+        return np.dtype, (dtype.str,)
+    return dtype.__reduce_ex__(5)
 
 
 def thaw(frozen: Frozen) -> Any:

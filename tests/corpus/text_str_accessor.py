@@ -1,0 +1,55 @@
+import re
+
+import pandas as pd
+
+rev = pd.read_csv("data/reviews.csv", keep_default_na=False)
+print(rev.dtypes)
+print(rev.head())
+rev["text"] = rev["text"].astype(str)
+rev["n_chars"] = rev["text"].str.len()
+rev["n_words"] = rev["text"].str.split().str.len()
+print(rev[["n_chars", "n_words"]].describe().round(2))
+
+for word in ["great", "terrible", "café", "素晴らしい", "😀"]:
+    mask = rev["text"].str.contains(word, regex=False)
+    print(f"{word!r:>12}: {mask.sum():4d} rows, pos share={rev.loc[mask, 'sentiment'].eq('pos').mean():.3f}")
+
+rev["has_quote"] = rev["text"].str.contains(r'said "[^"]+"', regex=True)
+print("quoted:", int(rev["has_quote"].sum()))
+rev["first_word"] = rev["text"].str.extract(r"^(\w+)", expand=False)
+print(rev["first_word"].value_counts().head(8))
+ex = rev["text"].str.extract(r"(?P<adj>great|good|bad|awful)\s+(?P<noun>\w+)")
+print(ex.dropna().head(6))
+print(ex["adj"].value_counts(dropna=False))
+rev["clean"] = (rev["text"].str.lower()
+                .str.replace(r"[^\w\s]", " ", regex=True)
+                .str.replace(r"\s+", " ", regex=True)
+                .str.strip())
+print(rev["clean"].head(5).tolist())
+tokens = rev["clean"].str.split(" ", expand=True)
+print(tokens.shape, tokens.iloc[:3, :4])
+print(rev["clean"].str.findall(r"\b\w{8,}\b").explode().value_counts().head(5))
+print(rev["text"].str.startswith("The").sum(), rev["text"].str.endswith("!").sum())
+print(rev["text"].str.count(r"\bthe\b").sum())
+print(rev["text"].str.slice(0, 12).head(3).tolist())
+print(rev["text"].str.upper().str[:5].head(3).tolist())
+print(rev["text"].str.pad(25, fillchar=".").head(2).tolist())
+
+# categorical dtype
+rev["sentiment"] = rev["sentiment"].astype("category")
+rev["rating_cat"] = pd.Categorical(rev["rating"], categories=[1, 2, 3, 4, 5], ordered=True)
+print(rev["sentiment"].cat.categories.tolist(), rev["rating_cat"].cat.ordered)
+print(rev["rating_cat"].value_counts(sort=False))
+print(rev["rating_cat"].value_counts(normalize=True).round(4))
+print(rev["sentiment"].value_counts(normalize=True).round(4).to_dict())
+print((rev["rating_cat"] >= 4).mean().round(4))
+rev["len_bucket"] = pd.cut(rev["n_words"], bins=[0, 5, 10, 20], labels=["short", "medium", "long"])
+print(pd.crosstab(rev["len_bucket"], rev["sentiment"], normalize="columns").round(3))
+print(rev.groupby("len_bucket", observed=False)["rating"].mean().round(3))
+codes = rev["sentiment"].cat.codes
+print(codes.value_counts().to_dict())
+rev["sentiment"] = rev["sentiment"].cat.rename_categories({"neg": "negative", "pos": "positive"})
+print(rev["sentiment"].head(3).tolist())
+pattern = re.compile(r"(bien|génial|toll)")
+print(rev["text"].apply(lambda t: len(pattern.findall(t))).sum())
+print(rev["text"].map(lambda s: s[:1].isupper()).value_counts().to_dict())
