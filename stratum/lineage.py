@@ -72,6 +72,8 @@ def _signature(v, arrays, depth):
     if t is list or t is tuple:
         if len(v) > 2000:
             return ("L", id(v), len(v))
+        if len(v) > 16:  # a forest's trees: which objects, not their insides (it is checked
+            return ("L", id(v), len(v), tuple(map(id, v)))  # on every use of the model)
         return ("L", id(v), len(v), tuple(_signature(x, arrays, depth + 1) for x in v))
     if t is dict:
         return ("D", id(v), len(v))
