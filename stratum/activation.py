@@ -156,7 +156,7 @@ def _open_cache(settings: Settings):
     from stratum.cache import Cache
 
     try:
-        return Cache(settings.cache_dir, settings.cache_size)
+        return Cache(settings.cache_dir, settings.cache_size, admit_all=settings.admit_all)
     except CacheDirError as exc:
         warn(f"{exc}; running uncached")
         return None

@@ -80,9 +80,13 @@ def estimated_load_seconds(size: int) -> float:
     return LOAD_OVERHEAD + size / LOAD_RATE
 
 
-def worth_storing(size: int, cost: float) -> bool:
-    """Admission by benefit: keep what costs more to recompute than to load."""
-    return cost >= MIN_COST and estimated_load_seconds(size) < cost
+def worth_storing(size: int, cost: float, admit_all: bool = False) -> bool:
+    """Admission by benefit: keep what costs more to recompute than to load.
+
+    ``admit_all`` (``STRATUM_ADMIT=all``) keeps every reusable result whatever its cost: which
+    calls are admitted then no longer depends on how fast the machine was, so a test sees every
+    reuse a loaded machine could make."""
+    return admit_all or (cost >= MIN_COST and estimated_load_seconds(size) < cost)
 
 
 class _MemoryLayer:
@@ -179,7 +183,9 @@ class Flight:
 class Cache:
     """Lineage-keyed store of computed values; see the module docstring for the layout."""
 
-    def __init__(self, directory: Path, size_budget: int, memory_budget: int = 512 << 20):
+    def __init__(self, directory: Path, size_budget: int, memory_budget: int = 512 << 20,
+                 admit_all: bool = False):
+        self.admit_all = admit_all
         self.directory = prepare_cache_dir(Path(directory))
         self.objects = prepare_cache_dir(self.directory / "objects")
         self.locks = prepare_cache_dir(self.directory / "locks")
@@ -228,14 +234,15 @@ class Cache:
         """Store ``value`` if it is worth it (see :func:`worth_storing`); returns whether stored."""
         try:
             self._after_fork()
-            if not valid_key(key) or not worth_storing(serialize.estimate_size(value), cost):
+            if not valid_key(key) or not worth_storing(serialize.estimate_size(value), cost,
+                                                         self.admit_all):
                 return False
             try:
                 blob = serialize.dumps(value, key=key, secret=self.secret,
                                        meta={"cost": float(cost), "created": time.time()})
             except Exception:  # unpicklable (lambda, generator, open file...): just not cached
                 return False
-            if not worth_storing(blob.size, cost) or blob.size > self.size_budget:
+            if not worth_storing(blob.size, cost, self.admit_all) or blob.size > self.size_budget:
                 return False
             if self._memory.admits(blob.size):
                 self._memory.put(key, blob.frozen)

@@ -68,6 +68,9 @@ class Settings:
     # on a batch that shares one prefix, see bench/RESULTS.md, so not the default)
     dryrun_rows: int = 1000  # STRATUM_DRYRUN_ROWS: rows kept of each data source
     dryrun_seconds: float = 2.0  # STRATUM_DRYRUN_SECONDS: a dry run is killed after this
+    # STRATUM_ADMIT=all: admit every reusable result to the cache whatever it cost (tests: every
+    # reuse a slow machine could make is made); the default admits by benefit (stratum/cache.py)
+    admit_all: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -84,6 +87,7 @@ class Settings:
             dryrun=_flag("STRATUM_DRYRUN", False),
             dryrun_rows=int(_number("STRATUM_DRYRUN_ROWS", 1000)),
             dryrun_seconds=_number("STRATUM_DRYRUN_SECONDS", 2.0),
+            admit_all=os.environ.get("STRATUM_ADMIT", "").strip().lower() == "all",
         )
 
 

@@ -310,6 +310,23 @@ def test_admission_by_benefit(cache):
     assert cache.stats()["entries"] == 2
 
 
+def test_admit_all_keeps_every_result_whatever_its_cost(cache_dir, monkeypatch):
+    """STRATUM_ADMIT=all: admission no longer depends on the machine's speed (tests see every
+    reuse a loaded machine could make); the size budget still holds."""
+    from stratum.config import Settings
+
+    monkeypatch.setenv("STRATUM_ADMIT", "all")
+    assert Settings.from_env().admit_all
+    monkeypatch.setenv("STRATUM_ADMIT", "benefit")
+    assert not Settings.from_env().admit_all
+    with Cache(cache_dir, 1 << 30, memory_budget=0, admit_all=True) as c:
+        assert c.put(key_of(1), np.arange(100.0), 0.0)
+        assert c.get(key_of(1))[0]
+        assert c.put(key_of(3), np.zeros(50_000_000 // 8), 0.0)
+    with Cache(cache_dir, 10_000, admit_all=True) as c:
+        assert not c.put(key_of(5), np.zeros(100_000), 0.0)
+
+
 def test_value_larger_than_budget_is_not_stored(cache_dir):
     with Cache(cache_dir, 10_000) as c:
         assert not c.put(K, np.zeros(100_000), COST)
