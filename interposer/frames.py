@@ -64,6 +64,10 @@ def _warn(message, category=None, stacklevel=1, source=None):
 _orig_show = warnings._showwarnmsg
 _orig_filters_mutated = warnings._filters_mutated
 _captures: list[list] = []
+# For each open capture, how warnings were shown when it opened: a warning that meets a
+# ``catch_warnings(record=True)`` entered since (inside the operation) is the operation's own
+# business, not shown to the script, so it is not replayed.
+_shown_by: list = []
 
 #: In a stored list of warnings, an entry meaning "the warning filters changed here" (library
 #: code running ``catch_warnings`` / ``simplefilter``: scikit-learn does in every ``fit``). Each
@@ -72,14 +76,28 @@ _captures: list[list] = []
 FILTERS_MUTATED = ("", Warning, "<stratum filters mutated>", 0)
 
 
+_showing = [0]  # > 0 while a warning is being shown (its text is not recorded twice)
+
+
+def showing_warning() -> bool:
+    return _showing[0] > 0
+
+
 def _showwarnmsg(msg):
     # Every open capture gets it: an operation nested in another (a fold inside
     # ``cross_val_score``) shows its warnings as part of the outer operation too, which
     # replays them when it is reused as a whole.
     entry = (str(msg.message), msg.category, msg.filename, msg.lineno)
-    for shown in _captures:
-        shown.append(entry)
-    return _orig_show(msg)
+    impl = warnings._showwarnmsg_impl
+    recorded_inside = type(getattr(impl, "__self__", None)) is list
+    for shown, impl0 in zip(_captures, _shown_by):
+        if impl is impl0 or not recorded_inside:
+            shown.append(entry)
+    _showing[0] += 1
+    try:
+        return _orig_show(msg)
+    finally:
+        _showing[0] -= 1
 
 
 def _filters_mutated():
@@ -114,11 +132,13 @@ def start_capture() -> list:
     """Collect the warnings shown until ``end_capture`` (they are shown as usual too)."""
     shown: list = []
     _captures.append(shown)
+    _shown_by.append(warnings._showwarnmsg_impl)
     return shown
 
 
 def end_capture() -> None:
     _captures.pop()
+    _shown_by.pop()
 
 
 #: In a stored warning, the file and line of the operation's call site: on reuse they become
@@ -132,14 +152,21 @@ def site_relative(shown, frame) -> list:
     if not shown:
         return shown
     here = (frame.f_code.co_filename, frame.f_lineno)
-    return [entry if entry is FILTERS_MUTATED
+    return [entry if entry is FILTERS_MUTATED or len(entry) != 4
             else (entry[0], entry[1], AT_SITE, 0) if (entry[2], entry[3]) == here else entry
             for entry in shown]
 
 
 def replay_warnings(shown, frame=None) -> None:
-    """Show again what a reused operation showed, with the same registry bookkeeping."""
-    for text, category, filename, lineno in shown or ():
+    """Show again what a reused operation showed (warnings with the same registry
+    bookkeeping, and the text it wrote: ``interposer.channels``), in the order it came."""
+    from interposer import channels
+
+    for entry in shown or ():
+        if len(entry) == 2:
+            channels.write(*entry)
+            continue
+        text, category, filename, lineno = entry
         if filename == FILTERS_MUTATED[2]:
             _filters_mutated()  # through the wrapper: an open capture records it too
             continue

@@ -38,6 +38,9 @@ class OpSpec:
     path_arg: tuple = ()  # source: (position, keyword) of the path argument
     returns_self: bool = False  # fit-like: the result is the receiver
     also_mutates: tuple = ()  # further arguments changed in place (``rng.shuffle(x)``: x)
+    # scikit-learn's conventions apply: ``copy=False`` (an argument, or the estimator's own
+    # parameter) changes X in place; an estimator holding a generator object draws from it
+    estimator_rules: bool = False
 
 
 def _op(name, effect=PURE, **kw) -> tuple[str, OpSpec]:
@@ -91,7 +94,7 @@ ROWS: dict[str, OpSpec] = dict([
     _op("pandas.DataFrame.sample", RANDOM, random="random_state"),
     _op("pandas.Series.sample", RANDOM, random="random_state"),
     # composites: reusable as a whole, and they record the per-fold / per-step work they do
-    *[_op(f"sklearn.model_selection.{f}", PURE, composite=True) for f in (
+    *[_op(f"sklearn.model_selection.{f}", PURE, composite=True, estimator_rules=True) for f in (
         "cross_val_score", "cross_validate", "cross_val_predict", "learning_curve",
         "validation_curve", "permutation_test_score")],
     # sklearn internals patched at import time (called by Pipeline, ColumnTransformer, CV)
@@ -221,14 +224,15 @@ def resolve_callable(f) -> OpSpec | None:
 
 
 def _family_default(root: str, module: str, name: str) -> OpSpec:
+    rules = root == "sklearn"
     if root == "sklearn" and (module.startswith("sklearn.datasets") and ".make_" in name):
-        return OpSpec(name, RANDOM, random="random_state")
+        return OpSpec(name, RANDOM, random="random_state", estimator_rules=True)
     if root in ("numpy", "pandas") or module.startswith(("sklearn.metrics", "sklearn.datasets",
                                                           "sklearn.preprocessing",
                                                           "sklearn.feature_extraction",
                                                           "sklearn.pipeline", "sklearn.compose")):
-        return OpSpec(name, PURE)
-    return OpSpec(name, OPAQUE, reusable=False)
+        return OpSpec(name, PURE, estimator_rules=rules)
+    return OpSpec(name, OPAQUE, reusable=False, estimator_rules=rules)
 
 
 def _public_module(obj) -> str:
@@ -275,7 +279,8 @@ def _estimator_method(t: type, name: str, qual: str) -> OpSpec:
         return OpSpec(qual, OPAQUE, reusable=False)
     composite = t.__name__ in COMPOSITE_ESTIMATORS or any(
         k.__name__ in COMPOSITE_ESTIMATORS for k in t.__mro__)
-    return replace(base, name=qual, composite=composite and base.effect in (FIT, PURE))
+    return replace(base, name=qual, composite=composite and base.effect in (FIT, PURE),
+                   estimator_rules=True)
 
 
 def all_rows() -> dict[str, OpSpec]:

@@ -39,7 +39,7 @@ def is_user_file(filename: str) -> bool:
     if not filename or filename.startswith("<"):
         r = filename in ("<string>", "<stdin>") or filename.startswith("<ipython-input")
     else:
-        r = _is_user_dir(os.path.dirname(filename))
+        r = is_user_dir(os.path.dirname(filename))
     _cache[filename] = r
     return r
 
@@ -47,7 +47,8 @@ def is_user_file(filename: str) -> bool:
 _dir_cache: dict[str, bool] = {}
 
 
-def _is_user_dir(directory: str) -> bool:
+def is_user_dir(directory: str) -> bool:
+    """Is ``directory`` outside the standard library, installed packages and stratum?"""
     r = _dir_cache.get(directory)
     if r is None:
         real = os.path.realpath(directory) + os.sep

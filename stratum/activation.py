@@ -116,7 +116,10 @@ def activate(settings: Settings | None = None) -> Session | None:
              "running without stratum")
         return None
     frames.install()  # before numpy / pandas bind ``warnings.warn``
-    from interposer import dispatch, importer, patches, tbfilter
+    from interposer import channels, dispatch, importer, patches, tbfilter
+
+    channels.install()
+    channels.ignore_dir(settings.cache_dir)
 
     cache_dir_ok = True
     try:
@@ -211,8 +214,9 @@ def settle() -> None:
 
 def deactivate() -> None:
     global _session
-    from interposer import dispatch, frames, importer, patches
+    from interposer import channels, dispatch, frames, importer, patches
 
+    channels.uninstall()
     # Code rewritten while active keeps calling the dispatch functions, so the traceback
     # filter stays installed: it only ever hides stratum's own frames.
     dispatch.set_engine(None)

@@ -7,6 +7,7 @@ executed as is and still recorded, with the reason it could not be reused.
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -14,17 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interposer import registry
+from interposer import channels, registry
 from interposer.frames import (end_capture, filters_state, replay_warnings, site_relative,
                                start_capture, trampoline)
-from interposer.registry import FIT, MUTATES, OPAQUE, RANDOM, SINK, SOURCE
-from stratum import kernels, randomness, recipe, restore
+from interposer.registry import FIT, MUTATES, OPAQUE, PURE, RANDOM, SINK, SOURCE
+from stratum import kernels, libsettings, randomness, recipe, restore
 from stratum._native import Hasher
 from stratum.lineage import Lineage, Unkeyable, file_key, global_rng_key, scalar_text
 
 _NO = recipe.NO_RECEIVER  # no receiver: a function call, not a method
 _SCALARS = (type(None), bool, int, float, str, bytes, complex)
-_DEFAULT_ERR = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
 MAX_NODES = 200_000
 MAX_FOLLOWED = 20_000  # plain values followed by identity per run (replay guards)
 
@@ -188,9 +188,13 @@ class Engine:
         frame = sys._getframe(_depth)
         site = f"{frame.f_code.co_filename}:{frame.f_lineno}"
         effect, mutated, reason = _effects(spec, args, kwargs, recv)
+        holders = _rng_holders(spec, args, recv) if spec.estimator_rules else ()
+        if holders and reason is None:
+            reason = "draws from a random generator object an estimator holds"
         if self._memo_open and self._memo_effect(spec, args, kwargs, recv, effect, mutated):
             self._mark_impure()
-        key, inputs, consts, reason2, rng = self._key(spec, args, kwargs, recv, effect, _extra)
+        key, inputs, consts, reason2, rng = self._key(spec, args, kwargs, recv, effect, _extra,
+                                                      fn)
         reason = reason or reason2
         if self._memo_open and rng and not self.rng_seeded:
             self._mark_impure()  # unseeded randomness inside a memoized function
@@ -219,6 +223,7 @@ class Engine:
                      mutated, reusable, rng, reason,
                      self._open[-1][1] if self._open else None, self._next_seq)
         call.outside = _outside
+        call.holders = holders
         self._next_seq += 1
         if call.parent is None:  # replay recipe: argument references as they are now
             call.entries = recipe.arguments(self, call)
@@ -245,7 +250,7 @@ class Engine:
             return False
         seconds = time.perf_counter() - t0
         self.saved_seconds += max(0.0, stored[2] - seconds)
-        self._outputs(call.spec, call.key, result, call.recv, call.args, call.kwargs, call.mutated)
+        self._outputs(call, result)
         self._record(call, result, seconds, True, None)
         call.result = result
         return True
@@ -257,21 +262,28 @@ class Engine:
         memo = call.outside is not None
         self._memo_open += memo
         call_as_user = trampoline(call.frame)
-        filters = filters_state() if call.reusable else None
+        reusable = call.reusable
+        filters = filters_state() if reusable else None
         t0 = time.perf_counter()
         shown = start_capture()
+        if reusable:  # what it writes and reads is part of what a reuse must reproduce
+            channels.record_streams()
+            files = channels.watch_files()
         kernel_mark = kernels.mark()
         try:
             result = call_as_user(call.fn, args, kwargs)
         finally:
             seconds = time.perf_counter() - t0
+            if reusable:
+                channels.stop_files()
+                channels.stop_streams()
             end_capture()
             self._open.pop()
             self._memo_open -= memo
             call.impl = kernels.since(kernel_mark)
             if memo and entry[2] and self._open:
                 self._mark_impure()  # an effect inside a nested memoized call is the caller's too
-        self._outputs(spec, call.key, result, call.recv, args, kwargs, call.mutated)
+        self._outputs(call, result)
         if call.effect == MUTATES and spec.mutates == "global_rng":
             self.rng_seeded = randomness.seeded_by(args, kwargs)
         reason = call.reason
@@ -280,22 +292,30 @@ class Engine:
                       "runs user code with side effects (prints or in-place changes)")
             for v in (*args, *kwargs.values()):
                 self.lineage.forget(v)
-        elif call.reusable:
-            stored = self._stored(spec, result, args, call.recv, call.rng, seconds,
-                                  site_relative(shown, call.frame), filters)
-            if memo:  # ``return df``: a hit must hand back the caller's object, not a copy
-                stored = (restore.mark_args(stored[0], args, kwargs), *stored[1:])
-            if self.cache.put(call.key, stored, seconds):
-                reason = None
-            else:
-                reason = "not admitted to the cache (cheaper to recompute than to load)"
+        elif reusable:
+            reason = (channels.unreplayable(shown) or _aliases_input(result, args, kwargs)
+                      or self._admit(call, result, seconds, shown, filters, files))
         elif reason is None:
             reason = _why_not(spec, call.effect, call.key)
         self._record(call, result, seconds, False, reason)
         return result
 
+    def _admit(self, call, result, seconds, shown, filters, files) -> str | None:
+        """Store a computed result; None when stored, else why not."""
+        try:
+            read = _file_inputs(files)
+        except OSError as exc:  # a file it read is gone or unreadable now
+            return f"a file it read cannot be checked ({exc.strerror or exc})"
+        stored = self._stored(call.spec, result, call.args, call.recv, call.rng, seconds,
+                              site_relative(shown, call.frame), filters, read)
+        if call.outside is not None:  # ``return df``: a hit must hand back the caller's object
+            stored = (restore.mark_args(stored[0], call.args, call.kwargs), *stored[1:])
+        if self.cache.put(call.key, stored, seconds):
+            return None
+        return "not admitted to the cache (cheaper to recompute than to load)"
+
     # ------------------------------------------------------------------------------------------
-    def _key(self, spec, args, kwargs, recv, effect, extra=None):
+    def _key(self, spec, args, kwargs, recv, effect, extra=None, fn=None):
         """Key of the call, input keys, constant arguments, a reason if unkeyable, RNG use."""
         lin = self.lineage
         h = lin.key_hasher()
@@ -303,12 +323,9 @@ class Engine:
         if extra is not None:
             h.update_str(extra)
         if extra is not None or spec.name.startswith("sklearn."):
-            h.update_str(_sklearn_config())
-        err = np.geterr()
-        if err != _DEFAULT_ERR:
-            # ``np.errstate`` / ``np.seterr`` decide which floating-point warnings a call shows
-            # (or whether it raises): a result stored under other settings would replay others
-            h.update_str(f"errstate:{sorted(err.items())!r}")
+            h.update_str(libsettings.sklearn_config())
+        h.update_str(libsettings.numpy_errstate(np))
+        h.update_str(libsettings.pandas_options())
         inputs, consts = [], []
         rng = False
         try:
@@ -321,6 +338,12 @@ class Engine:
             for name in sorted(kwargs):
                 h.update_str(name)
                 self._feed_input(h, kwargs[name], inputs, consts, name)
+            if recv is _NO and extra is None and fn is not None and not _named(fn):
+                # A callable object (a scorer, a column selector, a closure): what it does
+                # is its state, not its class (listed last: recipes read inputs in order)
+                k = lin.key_of(fn)
+                inputs.append(k)
+                h.update_str(k)
             if effect == SOURCE:
                 path = _path_argument(spec, args, kwargs)
                 if path is None:
@@ -348,16 +371,16 @@ class Engine:
         h.update_str(k)
 
     # ------------------------------------------------------------------------------------------
-    def _stored(self, spec, result, args, recv, rng, seconds, shown, filters=None):
-        """What the cache keeps: (output, fitted state, cost, RNG state after, warnings shown,
-        the warning filters they were shown under)."""
+    def _stored(self, spec, result, args, recv, rng, seconds, shown, filters=None, files=()):
+        """What the cache keeps: (output, fitted state, cost, RNG state after, warnings and text
+        shown, the warning filters they were shown under, files read with their content keys)."""
         state, out = None, result
         target = _fit_target(spec, args, recv)
         if target is not _NO:
             state = restore.snapshot(target)
             out = restore.mark_self(result, target)
         post_rng = np.random.get_state() if rng else None
-        return (out, state, seconds, post_rng, shown, filters)
+        return (out, state, seconds, post_rng, shown, filters, files)
 
     def _restore(self, spec, stored, args, recv, rng, frame=None):
         out, state, _cost, post_rng, shown = stored[:5]
@@ -366,6 +389,9 @@ class Engine:
             # Recorded under other filters: what it showed is not what it would show now (a
             # warning ignored then must show now; one shown then must raise under "error").
             raise WarningFiltersChanged()
+        for path, key in stored[6] if len(stored) > 6 else ():
+            if file_key(path) != key:  # a file it read changed: its result may too
+                raise InputsChanged(path)
         target = _fit_target(spec, args, recv)
         if state is not None:
             restore.apply(target, state)
@@ -374,7 +400,12 @@ class Engine:
         replay_warnings(shown, frame)
         return restore.unmark_self(out, target)
 
-    def _outputs(self, spec, key, result, recv, args, kwargs, mutated):
+    def _outputs(self, call, result):
+        """Keys after the call: changed inputs re-keyed, the result (and a fitted estimator)
+        keyed by the call's key, or left to be keyed by content when the call's key does not
+        determine it (unknown library code, draws from a generator object)."""
+        spec, key, recv, args, kwargs, mutated = (call.spec, call.key, call.recv, call.args,
+                                                 call.kwargs, call.mutated)
         lin = self.lineage
         if mutated is not None:
             target = _resolve_target(mutated, args, kwargs, recv)
@@ -387,9 +418,21 @@ class Engine:
                 if isinstance(v, np.ndarray):
                     lin.mutated_array(v)
                 lin.forget(v)
+        for holder in call.holders:
+            lin.forget(holder)  # its generator moved on: keyed by content from now on
         if spec.name == "operator.getattr" and args and _is_lib(type(result)):
             lin.add_owner(result, args[0])  # ``df.loc``, ``df.index``, ``est.coef_``
         if key is None:
+            return
+        if call.effect == OPAQUE or call.holders:
+            # Not a function of its keyed inputs: the same key next time could stand for
+            # other values (fresh random data, a file's new contents).
+            target = _fit_target(spec, args, recv)
+            for v in (result, *(result if type(result) in (tuple, list) else ())):
+                if v is not target:
+                    lin.forget(v)
+            if target is not _NO:
+                lin.forget(target)
             return
         produced = self.produced
         produced.add(key)
@@ -496,12 +539,16 @@ class WarningFiltersChanged(Exception):
     """A cached call was recorded under other warning filters: it is computed again."""
 
 
+class InputsChanged(Exception):
+    """A file a cached call read has other contents now: it is computed again."""
+
+
 class _Call:
     """What the engine knows about one intercepted call while it handles it."""
 
     __slots__ = ("spec", "fn", "args", "kwargs", "recv", "frame", "site", "key", "inputs",
                  "consts", "effect", "mutated", "reusable", "rng", "reason", "parent", "seq",
-                 "result", "impl", "outside", "entries")
+                 "result", "impl", "outside", "entries", "holders")
 
     def __init__(self, spec, fn, args, kwargs, recv, frame, site, key, inputs, consts, effect,
                  mutated, reusable, rng, reason, parent, seq):
@@ -513,20 +560,7 @@ class _Call:
         self.impl = None
         self.outside = None
         self.entries = None
-
-
-def _sklearn_config() -> str:
-    """scikit-learn's global configuration (``set_config`` / ``config_context``): it changes
-    what its operations return (``transform_output="pandas"``), check or skip, so it is part of
-    the key of every scikit-learn operation and of every memoized user function."""
-    sk = sys.modules.get("sklearn")
-    get = getattr(sk, "get_config", None) if sk is not None else None
-    if get is None:
-        return ""
-    try:
-        return "sklearn-config:" + repr(sorted(get().items()))
-    except Exception:
-        return ""
+        self.holders = ()
 
 
 def _fit_target(spec, args, recv):
@@ -536,6 +570,13 @@ def _fit_target(spec, args, recv):
     if recv is not _NO:
         return recv
     return args[0] if args else _NO
+
+
+def _named(fn) -> bool:
+    """Is ``fn`` what its module and qualified name import back to (a library function, a
+    class, a ufunc)? Then its name, part of the op name, identifies it; any other callable
+    (an instance with ``__call__``, a closure) is keyed by its state."""
+    return recipe.importable(fn) is not None
 
 
 def _derive(key: str, what: str) -> str:
@@ -553,7 +594,70 @@ def _effects(spec, args, kwargs, recv):
     out = kwargs.get("out")
     if out is not None and registry.OPAQUE != effect:
         return MUTATES, "out", "writes into out="
+    if spec.estimator_rules and effect in (PURE, FIT) and args and (
+            kwargs.get("copy") is False
+            or recv is not _NO and getattr(recv, "copy", None) is False):
+        # ``StandardScaler(copy=False).transform(X)``, ``normalize(X, copy=False)``: X is
+        # changed in place (a fit stays a fit of the receiver, and X is re-keyed)
+        return (MUTATES if effect == PURE else effect), 0, "copy=False: changes its input in place"
     return effect, mutated, reason
+
+
+_RNG_TYPES = (np.random.RandomState, np.random.Generator, np.random.BitGenerator)
+
+
+def _rng_holders(spec, args, recv) -> tuple:
+    """The estimators among the receiver and first argument that hold a random generator
+    object (``random_state=np.random.RandomState(0)``, a fitted ``random_state_``): a call
+    may draw from it, which a key cannot describe and a reuse would not do."""
+    holders = ()
+    for obj in (recv, args[0] if args else None):
+        if obj is not _NO and obj is not None and _holds_rng(obj, 0):
+            holders += (obj,)
+    return holders
+
+
+def _holds_rng(obj, depth) -> bool:
+    state = getattr(obj, "__dict__", None)
+    if state is None or depth > 3 or not hasattr(type(obj), "get_params"):
+        return False
+    for value in state.values():
+        if isinstance(value, _RNG_TYPES):
+            return True
+        if type(value) in (list, tuple):
+            for item in value[:64]:
+                for part in item if type(item) is tuple else (item,):
+                    if hasattr(part, "__dict__") and _holds_rng(part, depth + 1):
+                        return True
+        elif hasattr(value, "__dict__") and _holds_rng(value, depth + 1):
+            return True
+    return False
+
+
+def _aliases_input(result, args, kwargs) -> str | None:
+    """A result that is (a view of) an input array: a reuse would hand back a copy, and writes
+    through one would no longer reach the other (``np.asarray(X)``, ``copy=False``)."""
+    outs = result if type(result) in (tuple, list) else (result,)
+    outs = [o for o in outs[:16] if isinstance(o, np.ndarray)]
+    if not outs:
+        return None
+    for v in (*args, *kwargs.values()):
+        arr = v if isinstance(v, np.ndarray) else getattr(v, "_values", None)
+        if isinstance(arr, np.ndarray) and any(np.may_share_memory(o, arr) for o in outs):
+            return "returns a view of its input (not admitted)"
+    return None
+
+
+def _file_inputs(paths) -> tuple:
+    """(real path, content key) of each file a computed call opened for reading."""
+    out, seen = [], set()
+    for path in paths:
+        real = os.path.realpath(path)
+        if real in seen or not os.path.isfile(real):
+            continue
+        seen.add(real)
+        out.append((real, file_key(real)))
+    return tuple(out)
 
 
 def _is_lib(t) -> bool:

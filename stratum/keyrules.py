@@ -86,11 +86,13 @@ def is_fitted(est) -> bool:
 
 
 def feed_estimator(lin, h, est, depth):
-    """Unfitted: class and parameters. Fitted outside any traced op: its pickled state."""
+    """Unfitted: class, parameters and any other attribute it holds (``set_output``'s
+    configuration, metadata requests). Fitted outside any traced op: its pickled state."""
     t = type(est)
     h.update_str(f"est:{t.__module__}.{t.__qualname__}")
     from stratum.lineage import _is_user_module, feed_class_code
 
+    _check_attributes(est)
     if _is_user_module(t.__module__ or ""):  # an estimator class of the script's own
         feed_class_code(lin, h, t, depth)
     if is_fitted(est):
@@ -98,24 +100,84 @@ def feed_estimator(lin, h, est, depth):
 
         h.update(_hash_pickled(est))
         return
-    params = est.get_params(deep=False)
+    try:
+        params = est.get_params(deep=False)
+    except AttributeError as exc:  # a half-built object (``__init__`` still running)
+        from stratum.lineage import Unkeyable
+
+        raise Unkeyable(f"its parameters cannot be read ({exc})") from None
     for name in sorted(params):
         h.update_str(name)
         lin.feed(h, params[name], depth + 1)
+    for name, value in sorted(vars(est).items()):
+        if name not in params:
+            h.update_str(f"attr:{name}")
+            lin.feed(h, value, depth + 1)
+
+
+#: Attributes that make a library object impossible to key soundly, with the reason: what they
+#: stand for must run every time (data, not code: one row per rule).
+UNKEYABLE_ATTRIBUTES = {
+    "_skl_callbacks": "scikit-learn callbacks are registered on it (they must run)",
+}
+
+
+def _check_attributes(obj) -> None:
+    state = getattr(obj, "__dict__", None)
+    if not state:
+        return
+    for name, why in UNKEYABLE_ATTRIBUTES.items():
+        if state.get(name):
+            from stratum.lineage import Unkeyable
+
+            raise Unkeyable(why)
+
+
+_DICT_ONLY: dict[type, bool] = {}
+_PLAIN_OBJECT_SIZE = object.__basicsize__ + 2 * np.dtype(np.intp).itemsize  # + dict, weakrefs
+
+
+def state_is_dict(t: type) -> bool:
+    """Does an instance of ``t`` keep its whole state in its ``__dict__``?
+
+    True for classes written in Python without ``__slots__`` on top of ``object``: their
+    instances are an object header, a dict and a weak-reference list, nothing else. A C or
+    Cython base (or slots) stores state outside the dict, which feeding ``__dict__`` would miss.
+    """
+    r = _DICT_ONLY.get(t)
+    if r is None:
+        r = _DICT_ONLY[t] = (t.__itemsize__ == 0 and t.__basicsize__ <= _PLAIN_OBJECT_SIZE
+                             and t.__dictoffset__ != 0)
+    return r
 
 
 def feed_lib_object(lin, h, obj, depth):
-    """Other library objects (CV splitters, scorers, groupby objects): class and state."""
+    """Other library objects (CV splitters, scorers, column selectors, groupby objects, a
+    ``np.poly1d``): class and complete state.
+
+    The state is the ``__dict__``, item by item, when the object keeps all of it there
+    (``state_is_dict``); otherwise what pickling it saves (``__reduce__`` / ``__getstate__``);
+    an object that neither describes is not keyed (its calls run)."""
     t = type(obj)
     h.update_str(f"obj:{t.__module__}.{t.__qualname__}")
-    state = getattr(obj, "__dict__", None)
-    if state is None:
-        from stratum.lineage import Unkeyable
+    _check_attributes(obj)
+    if not state_is_dict(t):
+        from stratum.lineage import _hash_pickled
 
-        raise Unkeyable(f"argument of type {t.__qualname__} cannot be keyed")
+        h.update(_hash_pickled(obj))
+        return
+    state = obj.__dict__
     for name in sorted(state):
         h.update_str(name)
         lin.feed(h, state[name], depth + 1)
+
+
+def feed_rng(lin, h, obj, depth):
+    """A random generator object: every use draws from it and changes it, so a call given one
+    can never be skipped (its draws would not be made)."""
+    from stratum.lineage import Unkeyable
+
+    raise Unkeyable(f"a random generator object ({type(obj).__qualname__}) is an input")
 
 
 def feeder_for(t):
@@ -138,13 +200,20 @@ def feeder_for(t):
         return feed_lib_object
     if root == "scipy" and "sparse" in module:
         return feed_sparse
+    if root == "numpy":
+        if issubclass(t, (np.random.RandomState, np.random.Generator, np.random.BitGenerator)):
+            return feed_rng
+        if state_is_dict(t) or hasattr(t, "__reduce_ex__") and t.__module__.startswith(
+                ("numpy.lib", "numpy.polynomial")):
+            return feed_lib_object  # np.poly1d, np.vectorize, polynomial classes
+        return None
     sklearn_base = sys.modules.get("sklearn.base")
     if sklearn_base is not None and issubclass(t, sklearn_base.BaseEstimator):
         return feed_estimator
     if root == "sklearn" and t.__name__ == "CallbackContext":
         return feed_callback_context
-    if root == "sklearn":
-        return feed_lib_object
+    if root in ("sklearn", "scipy"):
+        return feed_lib_object  # frozen distributions, splitters, scorers ... (complete state)
     return None
 
 

@@ -1,0 +1,97 @@
+"""Library settings that change what an operation returns, as text for the keys.
+
+A result computed under one setting must not be reused under another: pandas' options
+(``future.infer_string`` turns text columns into another dtype, ``mode.*`` and ``compute.*``
+change results, ``display.*`` what is printed), scikit-learn's configuration
+(``set_config(transform_output="pandas")``) and numpy's floating-point error handling
+(``np.errstate``: which warnings a call shows, or whether it raises).
+
+Each is reduced to a short text that the engine hashes into the key of every operation it
+concerns. Reading every pandas option on every call would cost tens of microseconds, so the
+text is recomputed only after pandas changed an option: every way of setting one
+(``set_option``, ``option_context``, ``reset_option``, ``pd.options.x = v``) goes through
+``pandas._config.config._set_option_impl``, which is wrapped once pandas is loaded to count
+changes (a generation number).
+"""
+from __future__ import annotations
+
+import sys
+
+_DEFAULT_ERR = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
+
+_pandas = {"module": None, "config": None, "generation": 0, "seen": -1, "text": ""}
+
+
+def pandas_options() -> str:
+    """pandas' options in force, as text ("" before pandas is imported)."""
+    state = _pandas
+    module = state["module"]
+    if module is None:
+        module = sys.modules.get("pandas._config.config")
+        if module is None or not hasattr(module, "_global_config"):
+            return ""
+        _watch(module)
+    config = module._global_config
+    if state["seen"] != state["generation"] or state["config"] is not config:
+        state["config"] = config
+        state["seen"] = state["generation"]
+        state["text"] = "pandas-options:" + repr(sorted(_flatten(config, "")))
+    return state["text"]
+
+
+def _flatten(tree: dict, prefix: str):
+    for name, value in tree.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", _text(value)
+
+
+def _text(value) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<{type(value).__qualname__}>"
+
+
+def _watch(module) -> None:
+    """Count option changes from now on (once per process)."""
+    _pandas["module"] = module
+    for name in ("_set_option_impl", "register_option"):
+        original = getattr(module, name, None)
+        if original is None or getattr(original, "__stratum_original__", None) is not None:
+            continue
+
+        def counting(*args, __original=original, **kwargs):
+            try:
+                return __original(*args, **kwargs)
+            finally:
+                _pandas["generation"] += 1
+
+        counting.__stratum_original__ = original
+        counting.__wrapped__ = original
+        counting.__name__ = original.__name__
+        counting.__qualname__ = original.__qualname__
+        counting.__doc__ = original.__doc__
+        setattr(module, name, counting)
+
+
+def sklearn_config() -> str:
+    """scikit-learn's global configuration (``set_config`` / ``config_context``): it changes
+    what its operations return (``transform_output="pandas"``), check or skip."""
+    sk = sys.modules.get("sklearn")
+    get = getattr(sk, "get_config", None) if sk is not None else None
+    if get is None:
+        return ""
+    try:
+        return "sklearn-config:" + repr(sorted(get().items()))
+    except Exception:
+        return ""
+
+
+def numpy_errstate(np) -> str:
+    """``np.errstate`` / ``np.seterr`` when not numpy's defaults ("" when they are)."""
+    err = np.geterr()
+    if err == _DEFAULT_ERR:
+        return ""
+    return f"errstate:{sorted(err.items())!r}"

@@ -1,0 +1,221 @@
+"""Sound by default: a reuse must be what the library would return, for objects, effects and
+output channels nobody wrote a rule for.
+
+Each case comes from code stratum's authors did not write (scikit-learn's and pandas' own tests
+and gallery) and failed before its rule was fixed. Every run uses ``STRATUM_ADMIT=all``, so
+every reusable result is admitted to the cache whatever it cost: a wrong reuse shows on any
+machine, not only on a loaded one. Each script runs plain, then under ``python -m stratum``
+cold and warm on one cache, and must print the same bytes each time.
+"""
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_reuse import Runner, write  # noqa: E402
+
+ADMIT_ALL = {"STRATUM_ADMIT": "all"}
+
+
+@pytest.fixture
+def runner(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    return Runner(work, tmp_path / "cache")
+
+
+def same_cold_and_warm(runner, body: str, name: str = "s.py", runs: int = 2):
+    write(runner.workdir / name, textwrap.dedent(body))
+    for _ in range(runs):
+        runner.same_as_plain(name, env_extra=ADMIT_ALL)
+
+
+def test_callable_library_objects_are_keyed_by_their_state(runner):
+    """A column selector, a scorer, a polynomial: each instance computes with its own
+    parameters (they were keyed by their class: every selector returned the first's columns)."""
+    same_cold_and_warm(runner, """
+        import numpy as np, pandas as pd
+        from sklearn.compose import make_column_selector
+        from sklearn.datasets import make_classification
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import f1_score, get_scorer, make_scorer
+        df = pd.DataFrame({"a": [1, 2], "b": [1.0, 2.0], "c": ["x", "y"]})
+        for inc in (np.number, object, "float64", "int64"):
+            print(inc, make_column_selector(dtype_include=inc)(df))
+        X, y = make_classification(random_state=0)
+        m = LogisticRegression().fit(X, y)
+        for name in ("accuracy", "f1", "roc_auc", "neg_log_loss"):
+            print(name, get_scorer(name)(m, X, y))
+        print(make_scorer(f1_score, average="macro")(m, X, y))
+        for c in ([1, 2], [3, 0, 1]):
+            print(np.poly1d(c)(2.0))
+    """)
+
+
+def test_a_fitted_model_drawing_from_its_generator_draws_again(runner):
+    """IterativeImputer(sample_posterior=True).transform draws from the fitted model's RNG:
+    two calls give two draws (the second was the first's result)."""
+    same_cold_and_warm(runner, """
+        import numpy as np
+        from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+        from sklearn.impute import IterativeImputer
+        rng = np.random.RandomState(0)
+        X = rng.rand(50, 3)
+        X[::4, 1] = np.nan
+        imp = IterativeImputer(sample_posterior=True, random_state=0).fit(X)
+        a, b = imp.transform(X), imp.transform(X)
+        print(np.array_equal(a, b), a[:4, 1], b[:4, 1], a.sum() + b.sum())
+    """)
+
+
+def test_copy_false_changes_the_input_on_every_run(runner):
+    same_cold_and_warm(runner, """
+        import numpy as np
+        from sklearn.impute import SimpleImputer
+        from sklearn.preprocessing import StandardScaler, normalize
+        X = np.arange(12, dtype=float).reshape(4, 3)
+        s = StandardScaler(copy=False).fit(X)
+        s.transform(X)
+        print(X)
+        Y = np.array([[1.0, np.nan], [3.0, 4.0]])
+        SimpleImputer(copy=False).fit_transform(Y)
+        print(Y)
+        Z = np.array([[3.0, 4.0], [1.0, 0.0]])
+        normalize(Z, copy=False)
+        print(Z, Z.sum())
+    """)
+
+
+def test_a_file_read_by_an_unknown_reader_is_keyed_by_content(runner):
+    """scipy.sparse.load_npz has no registry row: the fit on what it read must follow the file."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    write(runner.workdir / "s.py", """
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import Ridge
+m = sp.load_npz("m.npz")
+print(Ridge().fit(m, np.arange(m.shape[0], dtype=float)).coef_.round(6))
+""")
+    outputs = []
+    for seed in (1, 2, 1):
+        sp.save_npz(runner.workdir / "m.npz", sp.csr_matrix(np.random.RandomState(seed).rand(20, 3)))
+        outputs.append(runner.same_as_plain("s.py", env_extra=ADMIT_ALL)[1])
+    assert outputs[0] != outputs[1] and outputs[0] == outputs[2]
+
+
+def test_pandas_options_are_part_of_every_key(runner):
+    same_cold_and_warm(runner, """
+        import warnings
+        import pandas as pd
+        warnings.simplefilter("ignore")
+        def show():
+            df = pd.DataFrame({"a": ["x", "y", None], "b": [1.5, None, 3.0]})
+            print(df.dtypes.tolist(), df["a"].str.upper().dtype, repr(df.sum(numeric_only=True)))
+        show()
+        for opt, value in (("future.infer_string", False), ("mode.use_inf_as_na", True)):
+            try:
+                with pd.option_context(opt, value):
+                    show()
+            except Exception as exc:
+                print(type(exc).__name__)
+        show()
+    """)
+
+
+def test_fresh_random_data_from_unknown_calls_is_not_reused(runner):
+    """scipy.sparse.random_array(rng=None) draws new data every run: a fit on it must not be
+    the previous run's (the unknown call's output got a stable key)."""
+    same_cold_and_warm(runner, """
+        import numpy as np
+        import scipy.sparse as sp
+        from sklearn.linear_model import Ridge
+        m = sp.random_array((30, 4), density=0.5, rng=None)
+        y = np.ones(30)
+        print(np.allclose(Ridge().fit(m, y).coef_, Ridge().fit(m.toarray(), y).coef_))
+    """, runs=3)
+
+
+def test_verbose_output_and_warnings_replay_exactly(runner):
+    """A reused verbose fit prints its progress; a reused transform warns once, not twice."""
+    same_cold_and_warm(runner, """
+        import re, sys, warnings
+        from sklearn.datasets import load_iris
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import GridSearchCV
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+        import io, contextlib
+        X, y = load_iris(return_X_y=True)
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            Pipeline([("s", StandardScaler()), ("m", LogisticRegression(max_iter=500))],
+                     verbose=True).fit(X, y)
+            g = GridSearchCV(LogisticRegression(max_iter=500), {"C": [0.1, 1]}, verbose=1,
+                             cv=3).fit(X, y)
+        print(re.sub(r"total=\\s*[0-9.]+s", "total=Ts", buf.getvalue()))
+        print(g.best_params_)
+        enc = OneHotEncoder(handle_unknown="warn").fit([["a"], ["b"]])
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            enc.transform([["c"]])
+        print(len(w), [str(x.message)[:40] for x in w])
+    """)
+
+
+def test_log_records_inside_an_operation_are_not_skipped(runner):
+    """A library call that logs is not admitted: the record must be emitted again."""
+    write(runner.workdir / "helpers_log.py", """
+import logging
+from sklearn.base import BaseEstimator, TransformerMixin
+log = logging.getLogger("fe")
+class Logged(TransformerMixin, BaseEstimator):
+    def fit(self, X, y=None):
+        log.warning("fitting on %d rows", len(X))
+        return self
+    def transform(self, X):
+        return X * 2
+""")
+    same_cold_and_warm(runner, """
+        import logging, sys
+        import numpy as np
+        from sklearn.model_selection import cross_val_score
+        from sklearn.pipeline import make_pipeline
+        from sklearn.linear_model import Ridge
+        from helpers_log import Logged
+        logging.basicConfig(stream=sys.stdout, format="%(name)s %(message)s")
+        X = np.arange(40.0).reshape(20, 2)
+        print(cross_val_score(make_pipeline(Logged(), Ridge()), X, X[:, 0], cv=2))
+    """)
+
+
+def test_callbacks_registered_on_an_estimator_are_called(runner):
+    same_cold_and_warm(runner, """
+        import numpy as np
+        from sklearn.linear_model import LogisticRegression
+        calls = []
+        try:
+            from sklearn.callback import FitCallback
+        except ImportError:
+            FitCallback = None
+        X = np.arange(40.0).reshape(20, 2)
+        y = np.arange(20) % 2
+        est = LogisticRegression()
+        if FitCallback is not None and hasattr(est, "set_callbacks"):
+            class Count(FitCallback):
+                def on_fit_begin(self, estimator, **kw):
+                    calls.append("begin")
+                def on_fit_task_end(self, estimator, context, **kw):
+                    calls.append("task")
+                def on_fit_end(self, estimator, context, **kw):
+                    calls.append("end")
+            try:
+                est.set_callbacks(Count())
+            except Exception as exc:
+                print("no callbacks:", type(exc).__name__)
+        est.fit(X, y)
+        print(est.coef_.round(6), len(calls) > 0 or FitCallback is None or calls)
+    """)
