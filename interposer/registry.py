@@ -132,6 +132,22 @@ COMPOSITE_ESTIMATORS = ("Pipeline", "ColumnTransformer", "FeatureUnion", "GridSe
                         "TransformedTargetRegressor", "StackingClassifier", "StackingRegressor",
                         "VotingClassifier", "VotingRegressor")
 
+# Estimators whose ``verbose`` output is written by Python code (``print``, ``sys.stderr.write``,
+# joblib's progress lines): a reuse replays it (``interposer.channels``). Any other estimator
+# with a true ``verbose`` may print from C or Fortran (libsvm, liblinear, L-BFGS-B), which is
+# not recorded, so its calls are not admitted to the cache. Class-name prefixes.
+VERBOSE_IN_PYTHON = ("Pipeline", "FeatureUnion", "ColumnTransformer", "GridSearchCV",
+                     "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV",
+                     "HistGradientBoosting", "GradientBoosting", "SGD", "KMeans", "MiniBatchKMeans",
+                     "RandomForest", "ExtraTrees", "Bagging", "IsolationForest", "IterativeImputer",
+                     "Stacking", "Voting", "RFECV", "RFE", "SequentialFeatureSelector",
+                     "MultiOutput", "OneVsRest", "OneVsOne")
+
+
+def verbose_in_python(t: type) -> bool:
+    return t.__name__.startswith(VERBOSE_IN_PYTHON)
+
+
 OPERATORS = {name: OpSpec(f"operator.{name}", PURE, reusable=False) for name in (
     "add", "and_", "floordiv", "lshift", "matmul", "mul", "mod", "or_", "pow", "rshift", "sub",
     "truediv", "xor", "lt", "le", "eq", "ne", "gt", "ge", "neg", "invert", "getitem", "getattr")}

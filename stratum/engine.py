@@ -306,6 +306,10 @@ class Engine:
             read = _file_inputs(files)
         except OSError as exc:  # a file it read is gone or unreadable now
             return f"a file it read cannot be checked ({exc.strerror or exc})"
+        if call.spec.estimator_rules:
+            why = _output_from_c(call)
+            if why:
+                return why
         stored = self._stored(call.spec, result, call.args, call.recv, call.rng, seconds,
                               site_relative(shown, call.frame), filters, read)
         if call.outside is not None:  # ``return df``: a hit must hand back the caller's object
@@ -632,6 +636,18 @@ def _holds_rng(obj, depth) -> bool:
         elif hasattr(value, "__dict__") and _holds_rng(value, depth + 1):
             return True
     return False
+
+
+def _output_from_c(call) -> str | None:
+    """A verbose estimator that may print from C (not recorded, so not replayable)."""
+    for top in (call.recv, *call.args[:1], call.kwargs.get("estimator")):
+        if top is _NO or top is None or not hasattr(top, "get_params"):
+            continue
+        for est in randomness.walk(top):
+            if getattr(est, "verbose", 0) and not registry.verbose_in_python(type(est)):
+                return (f"{type(est).__name__}(verbose=...) may print from C code "
+                        "(not replayed, so not admitted)")
+    return None
 
 
 def _aliases_input(result, args, kwargs) -> str | None:

@@ -48,19 +48,19 @@ def _params(obj) -> dict:
     return dict(getattr(obj, "__dict__", {}))
 
 
-def _walk(obj, depth=0):
+def walk(obj, depth=0):
     """Yield ``obj`` and the estimators / splitters nested in its parameters."""
     if depth > 6:
         return
     yield obj
     for value in _params(obj).values():
         if _is_random_holder(value):
-            yield from _walk(value, depth + 1)
+            yield from walk(value, depth + 1)
         elif isinstance(value, (list, tuple)):
             for item in value:
                 for part in item if isinstance(item, tuple) else (item,):
                     if _is_random_holder(part):
-                        yield from _walk(part, depth + 1)
+                        yield from walk(part, depth + 1)
 
 
 def _is_random_holder(value) -> bool:
@@ -87,7 +87,7 @@ def uses_global_rng(spec, args, kwargs, recv) -> bool:
     if spec.random in (None, "self", "seed"):
         if spec.effect == FIT or spec.composite:
             holders = [v for v in (recv, *args, *kwargs.values()) if _is_random_holder(v)]
-            return any(_object_uses_global(o) for h in holders for o in _walk(h))
+            return any(_object_uses_global(o) for h in holders for o in walk(h))
         return False
     value = kwargs.get(spec.random)
     if value is None:
