@@ -14,6 +14,8 @@ exceptions propagate unchanged.
 """
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest: these frames are stratum's (interposer.tbfilter)
+
 import operator
 import types
 

@@ -15,18 +15,24 @@ values to the engine:
 Every inserted instruction carries the source location of the instruction it replaces, so
 tracebacks (lines and ``^^^`` ranges) read as they would without the rewrite. Library and
 stdlib code is never rewritten; nested code objects (functions, classes, comprehensions) are.
+``STRATUM_VALIDATE=1`` checks every rewritten code object with ``interposer.codecheck``
+(stack depths, call sequences, exception and line tables) and raises ``InvalidCode`` instead
+of running code that could crash CPython; the tests check what the rewriter emits the same way.
 """
 from __future__ import annotations
 
+import os
 import sys
 import types
 from typing import Any
 
 from bytecode import Bytecode, Instr, Label
 
-from interposer import dispatch
+from interposer import codecheck, dispatch
 
 SUPPORTED = sys.version_info[:2] == (3, 11)
+
+VALIDATE = os.environ.get("STRATUM_VALIDATE", "").strip().lower() not in ("", "0", "false", "no")
 
 # Marker constant so a code object is never rewritten twice (kept in co_consts).
 MARK = "__stratum_rewritten__"
@@ -49,7 +55,10 @@ def rewrite(code: types.CodeType) -> types.CodeType:
     bc.extend(out)
     new = bc.to_code()
     consts = tuple(rewrite(c) if isinstance(c, types.CodeType) else c for c in new.co_consts)
-    return new.replace(co_consts=consts + (MARK,))
+    new = new.replace(co_consts=consts + (MARK,))
+    if VALIDATE:
+        codecheck.check(new, nested=False)  # nested code objects were checked by their rewrite
+    return new
 
 
 def _call_with(func: Any, nargs: int, loc) -> list[Instr]:

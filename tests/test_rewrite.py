@@ -12,7 +12,7 @@ import types
 
 import pytest
 
-from interposer import dispatch, rewrite as rw
+from interposer import codecheck, dispatch, rewrite as rw
 
 pytestmark = pytest.mark.skipif(not rw.SUPPORTED, reason="rewrite supports CPython 3.11 only")
 
@@ -42,6 +42,7 @@ def _round_trip(path: str):
     new = rw.rewrite(code)
     assert isinstance(new, types.CodeType), path
     assert rw.is_rewritten(new), path
+    codecheck.check(new)  # nothing CPython could crash on (stack, calls, tables)
     return new
 
 
