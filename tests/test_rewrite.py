@@ -580,3 +580,31 @@ def test_every_source_line_of_a_function_is_kept():
             sys.settrace(None)
     assert seen[True] == seen[False]
     assert dis.findlinestarts(fn)
+
+
+def test_traceback_entries_can_be_read_one_by_one(tmp_path, active_engine):
+    """pytest formats each raw traceback entry with ``extract_tb(entry, limit=1)``: an entry
+    in a stratum frame must give that entry (an empty list was pytest's INTERNALERROR), while a
+    whole traceback still skips stratum's frames; pytest hides them by ``__tracebackhide__``."""
+    path = str(tmp_path / "script.py")
+    with open(path, "w") as fh:
+        fh.write(TB_LIBRARY)
+    code = rw.rewrite(compile(TB_LIBRARY, path, "exec", dont_inherit=True))
+    with pytest.raises(KeyError) as info:
+        exec(code, {"__name__": "__main__", "__file__": path})
+    tb = info.value.__traceback__
+    raw = []
+    while tb is not None:
+        raw.append(tb)
+        tb = tb.tb_next
+    from interposer.frames import is_ours
+    ours = [t for t in raw if is_ours(t.tb_frame)]
+    assert ours, "the library call went through stratum frames"
+    for entry in raw:
+        summary = traceback.extract_tb(entry, limit=1)
+        assert len(summary) == 1 and summary[0].lineno == entry.tb_lineno
+    for entry in ours:
+        frame = entry.tb_frame
+        assert frame.f_locals.get("__tracebackhide__", frame.f_globals.get("__tracebackhide__"))
+    printed = "".join(traceback.format_exception(info.value))
+    assert "interposer" not in printed and "stratum" not in printed.replace(str(tmp_path), "")
