@@ -5,8 +5,16 @@ if not, it performs the plain operation (``operator.add``, ``getattr`` ...) with
 semantics of the replaced instruction. Library operations go to the engine installed by
 ``set_engine`` (``engine.call(spec, fn, args, kwargs)``). With no engine installed every
 function is a pass-through, so rewritten code stays correct after deactivation.
+
+Deciding never breaks the script: the decision (is this a library value, which registry spec,
+is the receiver a temporary) reads attributes, hashes and types of arbitrary user objects, and
+any exception it raises makes the operation run plain, untraced. The operation itself (the
+library call, ``getattr``, ``a + b``) runs outside that guard, exactly once, so its own
+exceptions propagate unchanged.
 """
 from __future__ import annotations
+
+__tracebackhide__ = True  # pytest: these frames are stratum's (interposer.tbfilter)
 
 import operator
 import types
@@ -65,22 +73,27 @@ class TracedCall:
 
 
 class TracedMethod:
-    """A bound library method: like ``TracedCall`` with the receiver as first input."""
+    """A bound library method: like ``TracedCall`` with the receiver as first input.
+
+    ``fn`` is whatever the attribute lookup returned: a bound method, or any callable object
+    (``series.plot`` is a ``PlotAccessor`` instance, with no ``__name__``)."""
 
     __slots__ = ("spec", "fn", "recv", "temporary")
 
-    def __init__(self, spec, fn, recv, temporary=False):
+    def __init__(self, spec, fn, recv, temporary=None):
         self.spec = spec
         self.fn = fn
         self.recv = recv
-        self.temporary = temporary  # receiver referenced by nothing but the call (pandas checks)
+        # the method name when the receiver is a pandas object referenced by nothing but the
+        # call (pandas' chained-assignment checks apply), else None
+        self.temporary = temporary
 
     def __call__(self, *args, **kwargs):
         engine = _engine
         if engine is None:
             return self.fn(*args, **kwargs)
-        if self.temporary:
-            pandas_chained.warn_method(self.fn.__name__, kwargs)
+        if self.temporary is not None:
+            pandas_chained.warn_method(self.temporary, kwargs)
         return engine.call(self.spec, self.fn, args, kwargs, self.recv)
 
     def __repr__(self):
@@ -99,12 +112,13 @@ class UserFunction:
     def __call__(self, *args, **kwargs):
         engine = _engine
         if engine is not None:
-            for a in args:
-                if _lib(type(a)):
-                    return engine.call_user(self.fn, args, kwargs)
-            for a in kwargs.values():
-                if _lib(type(a)):
-                    return engine.call_user(self.fn, args, kwargs)
+            try:
+                lib = any(_lib(type(a)) for a in args) or any(
+                    _lib(type(a)) for a in kwargs.values())
+            except Exception:
+                lib = False
+            if lib:
+                return engine.call_user(self.fn, args, kwargs)
         return self.fn(*args, **kwargs)
 
     def __repr__(self):
@@ -113,6 +127,12 @@ class UserFunction:
 
 _call_cache: dict = {}
 _method_cache: dict = {}
+# Callables whose hash and equality are identity-like and run no user code (functions,
+# classes, ufuncs, builtins): their decision is cached by the callable itself. Bound methods
+# are not (they are a new object per access and would keep their receiver alive), nor is a
+# callable object with its own ``__hash__`` / ``__eq__`` (two equal objects are still two
+# callables, and hashing may run user code).
+_ID_HASHES = (object.__hash__, types.BuiltinFunctionType.__hash__)
 
 
 def _call(f):
@@ -120,14 +140,24 @@ def _call(f):
     if _engine is None:
         return f
     try:
-        decided = _call_cache[f]
-    except KeyError:
-        decided = _decide_call(f)
-        if type(decided) is not TracedMethod:  # never keep a receiver alive in the cache
-            _call_cache[f] = decided
-    except TypeError:  # unhashable callable object
-        decided = _decide_call(f)
+        t = type(f)
+        if t is types.MethodType or (t is types.BuiltinMethodType and _bound_to_object(f)):
+            decided = _decide_call(f)
+        elif t.__hash__ is _ID_HASHES[0] or t.__hash__ is _ID_HASHES[1]:
+            decided = _call_cache.get(f, _NOTHING)
+            if decided is _NOTHING:
+                decided = _call_cache[f] = _decide_call(f)
+        else:
+            decided = _decide_call(f)
+    except Exception:  # the decision failed on an odd object: the call runs plain
+        return f
     return f if decided is None else decided
+
+
+def _bound_to_object(f) -> bool:
+    """Is builtin ``f`` a method of an object (``lst.append``), not a module's function?"""
+    recv = f.__self__
+    return recv is not None and not isinstance(recv, types.ModuleType)
 
 
 class GuardCall:
@@ -143,7 +173,11 @@ class GuardCall:
 
     def __call__(self, *args, **kwargs):
         engine = _engine
-        if engine is None or not args or not _traced_value(engine, args[0]):
+        try:
+            traced = engine is not None and args and _traced_value(engine, args[0])
+        except Exception:
+            traced = False
+        if not traced:
             return self.fn(*args, **kwargs)
         return engine.call(self.spec, self.fn, args, kwargs)
 
@@ -161,12 +195,13 @@ class ReduceCall(GuardCall):
     def __call__(self, *args, **kwargs):
         engine = _engine
         if engine is not None:
-            for a in args:
-                if type(a) in (list, tuple):
-                    if _pyvals and any(_tracked(x) for x in a):
-                        return engine.call(self.spec, self.fn, args, kwargs)
-                elif _traced_value(engine, a):
-                    return engine.call(self.spec, self.fn, args, kwargs)
+            try:
+                traced = any(_pyvals and any(_tracked(x) for x in a) if type(a) in (list, tuple)
+                             else _traced_value(engine, a) for a in args)
+            except Exception:
+                traced = False
+            if traced:
+                return engine.call(self.spec, self.fn, args, kwargs)
         return self.fn(*args, **kwargs)
 
 
@@ -196,8 +231,16 @@ def _decide_call(f):
     if isinstance(f, (types.MethodType, types.BuiltinMethodType)):
         recv = getattr(f, "__self__", None)
         if recv is not None and not isinstance(recv, types.ModuleType):
-            spec = registry.resolve_method(type(recv), f.__name__)
+            # ``m = df.sum; m()``, ``getattr(gb, "min")()``: as ``_method`` decides the
+            # method call site ``df.sum()``; the receiver is an input. A method of anything
+            # else (a user object, a list, a class) is a plain call, as in ``_method``.
+            name = getattr(f, "__name__", None)
+            if type(name) is not str or not _lib(type(recv)):
+                return None
+            spec = registry.resolve_method(type(recv), name)
             return None if spec is None else TracedMethod(spec, f, recv)
+    if not callable(f):
+        return None  # calling it raises python's own TypeError
     spec = registry.resolve_callable(f)
     return None if spec is None else TracedCall(spec, f)
 
@@ -217,15 +260,19 @@ def _method(obj, name):
     t = type(obj)
     if t is types.ModuleType:
         return _call(attr)
-    if not _lib(t):
+    try:
+        if not _lib(t):
+            return attr
+        key = (t, name)
+        spec = _method_cache.get(key, _NOTHING)
+        if spec is _NOTHING:
+            spec = _method_cache[key] = registry.resolve_method(t, name)
+        if spec is None:
+            return attr
+        chained = name if temporary and pandas_chained.is_frame(obj) else None
+    except Exception:  # the decision failed on an odd object: the call runs plain
         return attr
-    key = (t, name)
-    spec = _method_cache.get(key, _NOTHING)
-    if spec is _NOTHING:
-        spec = _method_cache[key] = registry.resolve_method(t, name)
-    if spec is None:
-        return attr
-    return TracedMethod(spec, attr, obj, temporary and pandas_chained.is_frame(obj))
+    return TracedMethod(spec, attr, obj, chained)
 
 
 _PLAIN = frozenset({int, float, str, bool, type(None), list, tuple, dict, set, bytes, complex})
@@ -237,17 +284,20 @@ def _operator(spec_name: str, fn):
 
     def binary(args):
         a, b = args
-        ta, tb = type(a), type(b)
-        if (ta in _PLAIN and tb in _PLAIN) or _engine is None:
-            if _pyvals and _engine is not None and (_tracked(a) or _tracked(b)):
-                return _engine.call(spec, fn, args, None)
-            return fn(a, b)
-        la, lb = lib_get(ta), lib_get(tb)
-        if la is None:
-            la = _is_lib_type(ta)
-        if lb is None:
-            lb = _is_lib_type(tb)
-        if la or lb:
+        try:
+            ta, tb = type(a), type(b)
+            if (ta in _PLAIN and tb in _PLAIN) or _engine is None:
+                traced = _pyvals and _engine is not None and (_tracked(a) or _tracked(b))
+            else:
+                la, lb = lib_get(ta), lib_get(tb)
+                if la is None:
+                    la = _is_lib_type(ta)
+                if lb is None:
+                    lb = _is_lib_type(tb)
+                traced = la or lb
+        except Exception:  # an odd type (unhashable, a non-text __module__): plain
+            traced = False
+        if traced:
             return _engine.call(spec, fn, args, None)
         return fn(a, b)
 
@@ -259,7 +309,11 @@ def _unary(spec_name: str, fn):
     spec = registry.operator_spec(spec_name)
 
     def unary(a):
-        if _engine is not None and (_lib(type(a)) or _pyvals and _tracked(a)):
+        try:
+            traced = _engine is not None and (_lib(type(a)) or _pyvals and _tracked(a))
+        except Exception:
+            traced = False
+        if traced:
             return _engine.call(spec, fn, (a,), None)
         return fn(a)
 
@@ -300,11 +354,23 @@ _SETATTR = registry.operator_spec("setattr")
 _GETATTR = registry.operator_spec("getattr")
 
 
+def _lib_safe(v) -> bool:
+    """``_lib(type(v))``, False when the decision itself fails."""
+    try:
+        return _lib(type(v))
+    except Exception:
+        return False
+
+
 def _setitem(args):
     value, obj, key = args
-    if _engine is not None and _lib(type(obj)):
-        if (pandas_chained.getrefcount(obj) <= _TEMP_SETITEM_REFS
-                and pandas_chained.is_frame(obj)):
+    if _engine is not None and _lib_safe(obj):
+        try:
+            chained = (pandas_chained.getrefcount(obj) <= _TEMP_SETITEM_REFS
+                       and pandas_chained.is_frame(obj))
+        except Exception:
+            chained = False
+        if chained:
             pandas_chained.warn_setitem()
         _engine.call(_SETITEM, operator.setitem, (obj, key, value), None)
         return None
@@ -314,7 +380,7 @@ def _setitem(args):
 
 def _setattr(args):
     value, obj, name = args
-    if _engine is not None and _lib(type(obj)):
+    if _engine is not None and _lib_safe(obj):
         _engine.call(_SETATTR, setattr, (obj, name, value), None)
         return None
     setattr(obj, name, value)
@@ -323,7 +389,7 @@ def _setattr(args):
 
 def _getattr(args):
     obj, name = args
-    if _engine is not None and _lib(type(obj)):
+    if _engine is not None and _lib_safe(obj):
         return _engine.call(_GETATTR, getattr, args, None)
     return getattr(obj, name)
 
@@ -347,6 +413,14 @@ def concat(*pieces) -> str:
     return "".join(pieces)
 
 
+def _traced_safe(engine, v) -> bool:
+    """``_traced_value``, False when the decision itself fails."""
+    try:
+        return _traced_value(engine, v)
+    except Exception:
+        return False
+
+
 def _format_fn(conversion: int, has_spec: bool):
     convert = _CONVERSIONS[conversion]
 
@@ -359,7 +433,7 @@ def _format_fn(conversion: int, has_spec: bool):
         def fmt(args):
             value, spec = args
             engine = _engine
-            if engine is not None and _traced_value(engine, value):
+            if engine is not None and _traced_safe(engine, value):
                 return engine.call(_FORMAT, format_value, (value, conversion, spec), None)
             return plain(value, spec)
     else:
@@ -367,7 +441,7 @@ def _format_fn(conversion: int, has_spec: bool):
             if type(value) is str and convert is None:
                 return value  # format(s, "") of an exact str is s itself
             engine = _engine
-            if engine is not None and _traced_value(engine, value):
+            if engine is not None and _traced_safe(engine, value):
                 return engine.call(_FORMAT, format_value, (value, conversion, ""), None)
             return plain(value, "")
 

@@ -19,7 +19,9 @@ TRAMPOLINE = "__stratum_trampoline__"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 OUR_DIRS = (_HERE + os.sep, os.path.join(os.path.dirname(_HERE), "stratum") + os.sep)
 
-_TEMPLATE = compile("def _t(fn, args, kwargs): return fn(*args, **kwargs)", "<stratum>", "exec")
+# ``__tracebackhide__``: pytest drops the frame from the tracebacks it shows (see tbfilter)
+_TEMPLATE = compile("def _t(fn, args, kwargs, __tracebackhide__=True): return fn(*args, **kwargs)",
+                    "<stratum>", "exec")
 _TEMPLATE = next(c for c in _TEMPLATE.co_consts if isinstance(c, types.CodeType))
 _trampolines: dict = {}
 
@@ -38,7 +40,7 @@ def trampoline(frame):
     if fn is None:
         tcode = _TEMPLATE.replace(co_filename=code.co_filename, co_firstlineno=line,
                                   co_name=code.co_name, co_qualname=TRAMPOLINE)
-        fn = _trampolines[key] = types.FunctionType(tcode, frame.f_globals)
+        fn = _trampolines[key] = types.FunctionType(tcode, frame.f_globals, None, (True,))
     return fn
 
 

@@ -15,18 +15,24 @@ values to the engine:
 Every inserted instruction carries the source location of the instruction it replaces, so
 tracebacks (lines and ``^^^`` ranges) read as they would without the rewrite. Library and
 stdlib code is never rewritten; nested code objects (functions, classes, comprehensions) are.
+``STRATUM_VALIDATE=1`` checks every rewritten code object with ``interposer.codecheck``
+(stack depths, call sequences, exception and line tables) and raises ``InvalidCode`` instead
+of running code that could crash CPython; the tests check what the rewriter emits the same way.
 """
 from __future__ import annotations
 
+import os
 import sys
 import types
 from typing import Any
 
 from bytecode import Bytecode, Instr, Label
 
-from interposer import dispatch
+from interposer import codecheck, dispatch
 
 SUPPORTED = sys.version_info[:2] == (3, 11)
+
+VALIDATE = os.environ.get("STRATUM_VALIDATE", "").strip().lower() not in ("", "0", "false", "no")
 
 # Marker constant so a code object is never rewritten twice (kept in co_consts).
 MARK = "__stratum_rewritten__"
@@ -49,7 +55,10 @@ def rewrite(code: types.CodeType) -> types.CodeType:
     bc.extend(out)
     new = bc.to_code()
     consts = tuple(rewrite(c) if isinstance(c, types.CodeType) else c for c in new.co_consts)
-    return new.replace(co_consts=consts + (MARK,))
+    new = new.replace(co_consts=consts + (MARK,))
+    if VALIDATE:
+        codecheck.check(new, nested=False)  # nested code objects were checked by their rewrite
+    return new
 
 
 def _call_with(func: Any, nargs: int, loc) -> list[Instr]:
@@ -95,53 +104,101 @@ def _method(name: str, loc) -> list[Instr]:
 
 
 def _call_site_ends(items: list) -> set[int]:
-    """Indexes after which a call's callable expression is complete (``[NULL, f]`` on top).
+    """Indexes of the items after which a call's callable expression is complete.
 
-    A call starts with ``PUSH_NULL`` (or ``LOAD_GLOBAL`` with its NULL bit). Scanning forward
-    to the ``CALL`` / ``CALL_FUNCTION_EX`` that consumes that NULL, the callable expression
-    ends at the last instruction after which the stack held exactly ``NULL, f``: argument
-    evaluation never returns the stack to that depth. Sites with a jump before their call
-    are left alone (their stack cannot be followed linearly); they simply run untraced.
+    A call starts with ``PUSH_NULL`` (the stack holds ``NULL``) or with a ``LOAD_GLOBAL`` that
+    has its NULL bit (``NULL, g``: the callable may go on, as in ``g.attr(...)``). Scanning
+    forward to the ``CALL`` / ``CALL_FUNCTION_EX`` that consumes that NULL, the callable
+    expression ends at the last point where the stack held exactly ``NULL, f``: argument
+    evaluation never returns the stack to that depth. Such a point is never after the call's
+    own ``KW_NAMES`` / ``PRECALL``: those two belong to the ``CALL`` and nothing may come
+    between them (a specialised ``PRECALL`` of a builtin type performs the call itself and
+    skips the ``CALL``). Forward jumps inside the site (``a if c else b``, ``and``/``or``)
+    are followed: a point between a jump and its target is no end, since one path would miss
+    the wrapper. Sites whose scan meets a backward jump (``await``), a jump from outside,
+    or a return / raise are left alone; they simply run untraced.
     """
+    sources: dict = {}  # id(label) -> indexes of the jumps to it
+    where: dict = {}  # id(label) -> its index
+    for i, it in enumerate(items):
+        if isinstance(it, Instr) and it.has_jump():
+            sources.setdefault(id(it.arg), []).append(i)
+        elif isinstance(it, Label):
+            where[id(it)] = i
     ends: set[int] = set()
-    n = len(items)
     for start, item in enumerate(items):
         if not isinstance(item, Instr):
             continue
-        if item.name == "LOAD_GLOBAL" and isinstance(item.arg, tuple) and item.arg[0]:
-            ends.add(start)
+        if item.name == "PUSH_NULL":
+            depth = 1
+        elif item.name == "LOAD_GLOBAL" and isinstance(item.arg, tuple) and item.arg[0]:
+            depth = 2
+        else:
             continue
-        if item.name != "PUSH_NULL":
-            continue
-        depth, last_at_two, j = 1, None, start + 1
-        while j < n:
-            it = items[j]
-            j += 1
-            if isinstance(it, Label):
-                break
-            if not isinstance(it, Instr):
-                continue
-            if it.has_jump() or it.name in ("RETURN_VALUE", "RAISE_VARARGS", "RERAISE"):
-                break
-            if it.name == "CALL":
-                consumed = it.arg + 2
-            elif it.name == "CALL_FUNCTION_EX":
-                consumed = 3 + (it.arg & 1)
-            else:
-                consumed = None
-            if consumed is not None and depth - consumed <= 0:
-                if depth == consumed and last_at_two is not None:
-                    ends.add(last_at_two)
-                break
-            depth += 1 - consumed if consumed is not None else _net_effect(it)
-            if depth == 2:
-                last_at_two = j - 1
+        end = _site_end(items, start, depth, sources, where)
+        if end is not None:
+            ends.add(end)
     return ends
+
+
+def _site_end(items: list, start: int, depth, sources: dict, where: dict):
+    """See ``_call_site_ends``: the end of the callable expression of the call at ``start``."""
+    last_at_two = start if depth == 2 else None
+    pending: dict = {}  # id(label) -> stack depth on arrival, for forward jumps not yet reached
+    n = len(items)
+    j = start + 1
+    while j < n:
+        it = items[j]
+        if isinstance(it, Label):
+            if any(src < start or src > j for src in sources.get(id(it), ())):
+                return None  # entered from outside the site, or a loop
+            arrive = pending.pop(id(it), None)
+            if depth is None:
+                depth = arrive
+            elif arrive is not None and arrive != depth:
+                return None
+            if depth is None:
+                return None  # unreachable code
+            if depth == 2 and not pending:
+                last_at_two = j
+            j += 1
+            continue
+        j += 1
+        if not isinstance(it, Instr):
+            continue
+        if depth is None:  # after an unconditional jump, only a label is reachable
+            return None
+        name = it.name
+        if name in ("RETURN_VALUE", "RAISE_VARARGS", "RERAISE"):
+            return None
+        if it.has_jump():
+            target = it.arg
+            if where.get(id(target), -1) < j:
+                return None  # backward jump
+            there = depth + it.stack_effect(jump=True)
+            if pending.setdefault(id(target), there) != there:
+                return None
+            depth = None if it.is_uncond_jump() else depth + it.stack_effect(jump=False)
+            continue
+        if name == "CALL":
+            consumed = it.arg + 2
+        elif name == "CALL_FUNCTION_EX":
+            consumed = 3 + (it.arg & 1)
+        else:
+            consumed = None
+        if consumed is not None and depth - consumed <= 0:
+            if depth == consumed and last_at_two is not None and not pending:
+                return last_at_two
+            return None
+        depth += 1 - consumed if consumed is not None else _net_effect(it)
+        if depth == 2 and not pending and name not in ("PRECALL", "KW_NAMES"):
+            last_at_two = j - 1
+    return None
 
 
 def _net_effect(instr: Instr) -> int:
     if instr.name in ("PRECALL", "KW_NAMES"):
-        return 0
+        return 0  # counted with their CALL
     pre, post = instr.pre_and_post_stack_effect(jump=False)
     return pre + post
 
@@ -152,6 +209,8 @@ def _rewrite_instructions(items: list) -> list:
     for idx, item in enumerate(items):
         if not isinstance(item, Instr):
             out.append(item)
+            if idx in ends:  # a label where the branches of a conditional callable meet
+                out.extend(_wrap_callable(_next_location(items, idx)))
             continue
         loc = item.location
         name = item.name
@@ -192,6 +251,15 @@ def _rewrite_instructions(items: list) -> list:
         if idx in ends:
             out.extend(_wrap_callable(loc))
     return out
+
+
+def _next_location(items: list, idx: int):
+    """The location of the first instruction after ``items[idx]`` (code inserted at a label
+    takes the line of what follows it, so line events stay as they were on every path)."""
+    for it in items[idx + 1:]:
+        if isinstance(it, Instr):
+            return it.location
+    return None
 
 
 def compile_source(source: str | bytes, filename: str, mode: str = "exec") -> types.CodeType:

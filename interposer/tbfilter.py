@@ -3,6 +3,13 @@
 Intercepted calls pass through a few stratum frames; an exception raised by the library
 would show them. Tracebacks printed by the runner are stripped at the object level, and the
 ``traceback`` module (``print_exc``, ``format_exc``, ``logging.exception`` ...) skips them.
+
+A walk skips stratum frames after its first entry, never the entry it starts at: a tool that
+asks about one traceback entry (pytest formats each with ``extract_tb(entry, limit=1)``) gets
+that entry, not an empty list. pytest builds its own tracebacks from the raw entries; the
+modules on the call path (``interposer.dispatch``, ``stratum.engine``, ``stratum.activation``)
+set ``__tracebackhide__`` and so does the trampoline's frame, so pytest drops them as it drops
+its own.
 """
 from __future__ import annotations
 
@@ -15,15 +22,19 @@ _orig_walk_full = getattr(traceback, "_walk_tb_with_full_positions", None)
 
 
 def _walk_tb(tb):
+    first = True
     for frame, lineno in _orig_walk_tb(tb):
-        if not is_ours(frame):
+        if first or not is_ours(frame):
             yield frame, lineno
+        first = False
 
 
 def _walk_full(tb):
+    first = True
     for frame, positions in _orig_walk_full(tb):
-        if not is_ours(frame):
+        if first or not is_ours(frame):
             yield frame, positions
+        first = False
 
 
 def install() -> None:

@@ -6,6 +6,8 @@ traced but uncached.
 """
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest: these frames are stratum's (interposer.tbfilter)
+
 import os
 import sys
 import time

@@ -7,6 +7,8 @@ executed as is and still recorded, with the reason it could not be reused.
 """
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest: these frames are stratum's (interposer.tbfilter)
+
 import os
 import sys
 import threading

@@ -12,7 +12,7 @@ import types
 
 import pytest
 
-from interposer import dispatch, rewrite as rw
+from interposer import codecheck, dispatch, rewrite as rw
 
 pytestmark = pytest.mark.skipif(not rw.SUPPORTED, reason="rewrite supports CPython 3.11 only")
 
@@ -42,6 +42,7 @@ def _round_trip(path: str):
     new = rw.rewrite(code)
     assert isinstance(new, types.CodeType), path
     assert rw.is_rewritten(new), path
+    codecheck.check(new)  # nothing CPython could crash on (stack, calls, tables)
     return new
 
 
@@ -294,6 +295,60 @@ SNIPPETS = {
         result = [a.tolist(), b.tolist(), df.to_dict("list"), g.to_dict(), s.tolist(),
                   (~(a > 3)).tolist(), float(np.log(a).sum()), len(df), a.shape]
     """,
+    "quickened_zero_arg_calls": """
+        # after a loop CPython quickens the code: a specialised PRECALL of a builtin type
+        # makes the call itself and jumps over its CALL
+        import pandas as pd
+        for i in range(100):
+            pass
+        zz = dict()
+        made = []
+        frame = pd.DataFrame({"a": [1, 2]})
+        for i in range(50):
+            made.append((dict(), list(), set(), tuple(), frozenset(), str(), int(),
+                         frame.copy().shape))
+        def inner():
+            return [(dict(), list(), len(set())) for _ in range(50)]
+        fetch = frame.sum
+        result = [zz, made[-1], inner()[-1], fetch().tolist(), getattr(frame, "max")().tolist()]
+    """,
+    "odd_objects": """
+        # objects on which stratum's decisions fail: a class whose __module__ raises, a class
+        # that cannot be hashed, a callable whose __hash__ counts its calls
+        class Meta(type):
+            @property
+            def __module__(cls):
+                raise RuntimeError("no module")
+        class Odd(metaclass=Meta):
+            def __add__(self, other): return "added"
+            def __neg__(self): return "negated"
+            def __getitem__(self, k): return ("item", k)
+            def __setitem__(self, k, v): self.last = (k, v)
+            def __call__(self, *a): return ("called", a)
+            def __format__(self, spec): return "formatted" + spec
+            def meth(self): return "meth"
+        class NoHash(type):
+            def __eq__(cls, other): return cls is other
+            __hash__ = None
+        class U(metaclass=NoHash):
+            def __add__(self, other): return "u-added"
+            def __call__(self): return "u-called"
+            def meth(self): return "u-meth"
+        class LoudHash:
+            def __init__(self): self.hashed = 0
+            def __hash__(self):
+                self.hashed += 1
+                return 1
+            def __call__(self): return "loud"
+        o, u, lh = Odd(), U(), LoudHash()
+        o[1] = 2
+        o.attr = 3
+        def in_function():
+            return [o + 1, -o, o[2], o(4), o.meth(), getattr(o, "meth")(), f"{o}|{o:>3}",
+                    u + 1, u(), u.meth(), getattr(u, "meth")(), lh(), lh(), o.last, o.attr]
+        result = [in_function(), o + 1, -o, o[0], o(), o.meth(), u + 1, u(), f"{u!r:.3}",
+                  lh(), lh.hashed, sum([1, 2]), len([o, u])]
+    """,
 }
 
 
@@ -525,3 +580,31 @@ def test_every_source_line_of_a_function_is_kept():
             sys.settrace(None)
     assert seen[True] == seen[False]
     assert dis.findlinestarts(fn)
+
+
+def test_traceback_entries_can_be_read_one_by_one(tmp_path, active_engine):
+    """pytest formats each raw traceback entry with ``extract_tb(entry, limit=1)``: an entry
+    in a stratum frame must give that entry (an empty list was pytest's INTERNALERROR), while a
+    whole traceback still skips stratum's frames; pytest hides them by ``__tracebackhide__``."""
+    path = str(tmp_path / "script.py")
+    with open(path, "w") as fh:
+        fh.write(TB_LIBRARY)
+    code = rw.rewrite(compile(TB_LIBRARY, path, "exec", dont_inherit=True))
+    with pytest.raises(KeyError) as info:
+        exec(code, {"__name__": "__main__", "__file__": path})
+    tb = info.value.__traceback__
+    raw = []
+    while tb is not None:
+        raw.append(tb)
+        tb = tb.tb_next
+    from interposer.frames import is_ours
+    ours = [t for t in raw if is_ours(t.tb_frame)]
+    assert ours, "the library call went through stratum frames"
+    for entry in raw:
+        summary = traceback.extract_tb(entry, limit=1)
+        assert len(summary) == 1 and summary[0].lineno == entry.tb_lineno
+    for entry in ours:
+        frame = entry.tb_frame
+        assert frame.f_locals.get("__tracebackhide__", frame.f_globals.get("__tracebackhide__"))
+    printed = "".join(traceback.format_exception(info.value))
+    assert "interposer" not in printed and "stratum" not in printed.replace(str(tmp_path), "")
