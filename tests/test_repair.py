@@ -1,8 +1,10 @@
 """stratum's on-disk state repairs itself: real ``python -m stratum`` runs against a damaged
-trace store."""
+trace store, a damaged or unsafe cache secret, and a full disk (a file size limit)."""
 from __future__ import annotations
 
 import os
+import resource
+import signal
 import subprocess
 import sys
 import textwrap
@@ -158,3 +160,96 @@ def test_set_aside_waits_for_an_open_store_to_close(env, script, plain):
     assert out == plain and err.startswith("stratum: the trace store was damaged")
     assert err.count("\n") == 1
     assert runs(env) == [1]
+
+
+# ---------------------------------------------------------------------- secret
+
+def test_damaged_secret_is_replaced_once(env, script, plain):
+    assert stratum(env, script).stderr == ""
+    secret = cache_dir(env) / "secret"
+    old = secret.read_bytes()
+    secret.write_bytes(old[:7])
+
+    r = stratum(env, script)
+    assert r.stdout == plain
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("stratum: cache secret was damaged")
+    new = secret.read_bytes()
+    assert len(new) == 32 and new != old and secret.stat().st_mode & 0o777 == 0o600
+    assert (cache_dir(env) / "secret.damaged").read_bytes() == old[:7]
+
+    r = stratum(env, script)
+    assert (r.stdout, r.stderr) == (plain, "")
+    assert secret.read_bytes() == new
+    show = stratum(env, "trace", "show", "--json")
+    import json
+
+    assert any(n["reused"] for n in json.loads(show.stdout)["nodes"])  # the cache works again
+
+
+def test_processes_agree_on_one_new_secret(env, tmp_path):
+    d = cache_dir(env)
+    code = textwrap.dedent(f"""
+        import os, sys, time
+        from stratum.cache import Cache
+        while not os.path.exists({str(tmp_path / 'go')!r}):
+            time.sleep(0.001)
+        with Cache({str(d)!r}, 1 << 20) as c:
+            print(c.secret.hex())
+    """)
+    subprocess.run([sys.executable, "-c", code.replace("while", "if False and", 1)], env=env,
+                   check=True, capture_output=True)
+    (d / "secret").write_bytes(b"too short")
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    time.sleep(0.5)
+    (tmp_path / "go").touch()
+    outs = [p.communicate(timeout=60) for p in procs]
+    secrets = {o.strip() for o, _ in outs}
+    assert secrets == {(d / "secret").read_bytes().hex()}
+    errs = "".join(e for _, e in outs)
+    assert errs.count("\n") == 1 and "cache secret was damaged" in errs, errs
+
+
+@pytest.mark.parametrize("unsafe", ["readable", "foreign"])
+def test_unsafe_secret_is_refused_not_replaced(env, script, plain, unsafe):
+    assert stratum(env, script).stderr == ""
+    secret = cache_dir(env) / "secret"
+    if unsafe == "readable":
+        secret.chmod(0o644)
+    else:
+        if os.getuid() != 0:
+            pytest.skip("giving a file to another user needs root")
+        os.chown(secret, 12345, 12345)
+    before = secret.read_bytes(), secret.stat()
+    for _ in range(2):  # refused every time: a secret others may know is never trusted
+        r = stratum(env, script)
+        assert r.stdout == plain
+        assert r.stderr.count("\n") == 1 and "running uncached" in r.stderr, r.stderr
+        assert ("accessible by other users" if unsafe == "readable" else "another user") \
+            in r.stderr
+    after = secret.read_bytes(), secret.stat()
+    assert after[0] == before[0] and after[1].st_ino == before[1].st_ino
+    assert after[1].st_mode == before[1].st_mode and after[1].st_uid == before[1].st_uid
+    assert not (cache_dir(env) / "secret.damaged").exists()
+
+
+# ---------------------------------------------------------------------- full disk
+
+def _file_size_limit(limit: int):
+    def pre():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past it fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return pre
+
+
+@pytest.mark.parametrize("limit", [4096, 64 << 10, 1 << 20])
+def test_full_disk_is_one_line_per_run(env, script, plain, limit):
+    pre = _file_size_limit(limit)
+    for _ in range(2):  # a fresh cache, then one that has what did fit
+        r = stratum(env, script, preexec=pre)
+        assert r.returncode == 0 and r.stdout == plain
+        lines = r.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("stratum: no room to write"), r.stderr
+        assert "File too large" in lines[0]
+    r = stratum(env, script)  # room again: the cache works
+    assert (r.stdout, r.stderr) == (plain, "")
