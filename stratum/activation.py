@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from stratum.config import CacheDirError, Settings, prepare_cache_dir, warn
+from stratum.config import CacheDirError, Settings, disk_full, prepare_cache_dir, warn
 from stratum.versions import version_tag
 
 
@@ -45,7 +45,8 @@ class Session:
         try:
             self._finish(exit_code)
         except Exception as exc:  # stratum's own failure must not change the script's result
-            warn(f"could not record the trace ({type(exc).__name__}: {exc})")
+            if not disk_full(exc, self.settings.cache_dir, _trace_size(self.settings.cache_dir)):
+                warn(f"could not record the trace ({type(exc).__name__}: {exc})")
 
     def _finish(self, exit_code: int) -> None:
         engine = self.engine
@@ -73,23 +74,51 @@ class Session:
 
 def _record_with_retry(cache_dir, run: dict, nodes: list, attempts: int = 6):
     """Record a run; several processes finishing at once (a batch) can find SQLite's write
-    lock taken beyond its busy wait (e.g. a schema change racing a write): try again."""
+    lock taken beyond its busy wait (e.g. a schema change racing a write): try again.
+
+    A damaged store is set aside once (one line, by the process that does it) and the run is
+    recorded in a new one (see ``stratum.store``)."""
     import sqlite3
 
-    from stratum.store import TraceStore
+    from stratum import store as trace_store
 
+    repaired = False
     for attempt in range(attempts):
+        store = None
         try:
-            store = TraceStore(cache_dir)
-            try:
-                return store.record(run, nodes)
-            finally:
+            store = trace_store.TraceStore(cache_dir)
+            return store.record(run, nodes)
+        except (sqlite3.DatabaseError, trace_store.Damaged) as exc:
+            damaged = trace_store.damage(exc, store)
+            if store is not None:
                 store.close()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                store = None
+            if damaged is not None and not repaired:
+                repaired = True
+                aside = trace_store.set_aside(damaged)  # OSError: caller reports it
+                if aside is not None:
+                    warn(f"the trace store was damaged ({damaged.reason}); set it aside as "
+                         f"{aside.name} and started a new one")
+                continue
+            if damaged is not None or attempt == attempts - 1 or \
+                    "locked" not in str(exc) and "busy" not in str(exc):
                 raise
             time.sleep(0.05 * 2 ** attempt)
+        finally:
+            if store is not None:
+                store.close()
     return None
+
+
+def _trace_size(cache_dir) -> int:
+    """Size of the trace store or of its WAL, whichever is bigger (what recording grows)."""
+    sizes = [0]
+    for name in ("traces.db", "traces.db-wal"):
+        try:
+            sizes.append(os.path.getsize(os.path.join(cache_dir, name)))
+        except OSError:
+            pass
+    return max(sizes)
 
 
 _session: Session | None = None
@@ -127,7 +156,8 @@ def activate(settings: Settings | None = None) -> Session | None:
     try:
         prepare_cache_dir(settings.cache_dir)
     except CacheDirError as exc:
-        warn(f"{exc}; running uncached")
+        if not disk_full(exc):
+            warn(f"{exc}; running uncached")
         cache_dir_ok = False
     session = Session(None, settings, cache_dir_ok)
     tbfilter.install()
@@ -163,7 +193,8 @@ def _open_cache(settings: Settings):
     try:
         return Cache(settings.cache_dir, settings.cache_size, admit_all=settings.admit_all)
     except CacheDirError as exc:
-        warn(f"{exc}; running uncached")
+        if not disk_full(exc):
+            warn(f"{exc}; running uncached")
         return None
 
 

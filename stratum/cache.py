@@ -8,7 +8,10 @@ Layout of the cache directory (DESIGN section 4)::
     locks/<key>.lock    flock target for per-key single-flight across processes
 
 The entry files are the truth; ``index.db`` is bookkeeping for eviction and stats and is rebuilt
-from the files if it is lost or corrupt. Every public method except the constructor swallows
+from the files if it is lost or corrupt. A ``secret`` of the wrong length (but ours and 0600) is
+set aside as ``secret.damaged`` and replaced, dropping the entries it signed; one another user
+owns or can read is refused. A full disk is one ``stratum:`` line per process, shared with the
+trace store (``config.disk_full``). Every public method except the constructor swallows
 errors: a broken, full or tampered cache must never break a run (at worst it is a miss).
 """
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from . import serialize, sqlite_wal
-from .config import CacheDirError, prepare_cache_dir, warn
+from .config import CacheDirError, disk_full, prepare_cache_dir, warn
 
 #: Values cheaper than this to compute are not worth a disk round trip.
 MIN_COST = 0.002
@@ -190,7 +193,8 @@ class Cache:
         self.objects = prepare_cache_dir(self.directory / "objects")
         self.locks = prepare_cache_dir(self.directory / "locks")
         self.size_budget = int(size_budget)
-        self.secret = _load_or_create_secret(self.directory / "secret")
+        replaced: list[int] = []
+        self.secret = _load_or_create_secret(self.directory / "secret", replaced.append)
         self._memory = _MemoryLayer(int(memory_budget))
         self._db_path = self.directory / "index.db"
         self._db_lock = threading.RLock()
@@ -203,7 +207,14 @@ class Cache:
             self._db()
         except sqlite3.Error as exc:  # e.g. locked for longer than the busy timeout
             if not _is_busy(exc):  # busy: the next call opens it again
-                self._warn("index", f"cache index unavailable ({exc}); continuing without it")
+                self._warn("index", f"cache index unavailable ({exc}); continuing without it",
+                           exc)
+        if replaced:
+            # Every entry was signed with the lost key: none can ever verify again.
+            dropped = self.clear()
+            warn(f"cache secret was damaged ({replaced[0]} bytes instead of {SECRET_SIZE}); "
+                 f"set it aside as secret.damaged, made a new one and dropped the {dropped} "
+                 "entries signed with the old one")
         _live.add(self)
 
     # ------------------------------------------------------------------ public API
@@ -227,7 +238,7 @@ class Cache:
                 self.misses += 1
             return found, value
         except Exception as exc:  # defensive: a cache bug must not become the script's bug
-            self._warn("get", f"cache lookup failed ({exc!r}); recomputing")
+            self._warn("get", f"cache lookup failed ({exc!r}); recomputing", exc)
             return False, None
 
     def put(self, key: str, value: Any, cost: float) -> bool:
@@ -253,10 +264,10 @@ class Cache:
                 return key not in self._evict_if_needed()
             except sqlite3.Error as exc:  # index busy or broken: stored; gc() evicts later
                 if not _is_busy(exc):
-                    self._warn("index", f"cache index unavailable ({exc!r})")
+                    self._warn("index", f"cache index unavailable ({exc!r})", exc)
                 return True
         except Exception as exc:
-            self._warn("put", f"cache store failed ({exc!r}); continuing uncached")
+            self._warn("put", f"cache store failed ({exc!r}); continuing uncached", exc)
             return False
 
     def flight(self, key: str) -> Flight:
@@ -287,7 +298,7 @@ class Cache:
             ).fetchone()
             out.update(entries=row[0], bytes=row[1], oldest=row[2], newest=row[3])
         except Exception as exc:
-            self._warn("index", f"cache index unavailable ({exc!r})")
+            self._warn("index", f"cache index unavailable ({exc!r})", exc)
         return out
 
     def clear(self) -> int:
@@ -302,7 +313,7 @@ class Cache:
                 db.execute("DELETE FROM entries")
             self._pending.clear()
         except Exception as exc:
-            self._warn("index", f"cache index unavailable ({exc!r})")
+            self._warn("index", f"cache index unavailable ({exc!r})", exc)
         return removed
 
     def gc(self) -> dict:
@@ -317,7 +328,7 @@ class Cache:
             self._gc_locks(on_disk, report)
             report["evicted"] = len(self._evict_if_needed())
         except Exception as exc:
-            self._warn("gc", f"cache gc failed ({exc!r})")
+            self._warn("gc", f"cache gc failed ({exc!r})", exc)
         return report
 
     def close(self) -> None:
@@ -400,7 +411,7 @@ class Cache:
             if tmp is not None:
                 _unlink(Path(tmp))
             self._warn("write", f"cannot write to the cache ({exc.strerror or exc}); "
-                                "continuing uncached")
+                                "continuing uncached", exc)
             return False
 
     def _entry_files(self):
@@ -451,7 +462,7 @@ class Cache:
                 )
         except Exception as exc:  # the file is there; gc() will index it later
             if not _is_busy(exc):
-                self._warn("index", f"cache index unavailable ({exc!r})")
+                self._warn("index", f"cache index unavailable ({exc!r})", exc)
 
     def _record_hit(self, key: str, size: int) -> None:
         """Count hits in memory and write them in batches: a hit should not cost a transaction."""
@@ -604,7 +615,7 @@ class Cache:
         try:
             fd = os.open(self.locks / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
-            self._warn("lock", f"cannot lock a cache key ({exc.strerror or exc})")
+            self._warn("lock", f"cannot lock a cache key ({exc.strerror or exc})", exc)
             return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -627,8 +638,11 @@ class Cache:
                 self._conn = None  # abandon (do not close) the parent's connection
                 self._reset_counters()
 
-    def _warn(self, kind: str, message: str) -> None:
-        """One line per kind of failure per cache (one cache per process in practice)."""
+    def _warn(self, kind: str, message: str, exc: BaseException | None = None) -> None:
+        """One line per kind of failure per cache (one cache per process in practice); a full
+        disk (``exc`` says so) is one line per process, shared with the trace store."""
+        if exc is not None and disk_full(exc, self.directory, _largest(self._db_path)):
+            return
         if kind not in self._warned:
             self._warned.add(kind)
             warn(message)
@@ -710,18 +724,31 @@ def _is_busy(exc: BaseException) -> bool:
     return sqlite_wal.is_busy(exc)
 
 
-def _is_corrupt(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code in (11, 26) or "malformed" in str(exc) or "not a database" in str(exc)
+_is_corrupt = sqlite_wal.is_corrupt
 
 
-def _load_or_create_secret(path: Path) -> bytes:
+def _largest(db_path: Path) -> int:
+    """Size of a SQLite database or of its WAL, whichever is bigger (what a write grows)."""
+    return max(_size(db_path), _size(Path(str(db_path) + "-wal")))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _load_or_create_secret(path: Path, on_replace=None) -> bytes:
     """Read the cache's HMAC key, creating it atomically (link of a complete temp file) if absent.
 
     A secret another user owns or can read would let them forge entries (pickles we would run),
-    so anything but a 0600 regular file of ours is refused.
+    so anything but a 0600 regular file of ours is refused. One of ours of the wrong length is
+    damaged: it is set aside (``secret.damaged``) and a new one made; ``on_replace(length)`` is
+    then called in the one process that replaced it (entries signed with the old key can never
+    verify again: the caller drops them; any it misses fail their MAC when read).
     """
-    for _ in range(3):
+    for _ in range(4):
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
@@ -738,19 +765,50 @@ def _load_or_create_secret(path: Path) -> bytes:
             if info.st_mode & 0o077:
                 raise CacheDirError(f"cache secret {path} is accessible by other users")
             data = os.read(fd, SECRET_SIZE + 1)
+            if len(data) == SECRET_SIZE:
+                return data
+            if _replace_damaged_secret(path, fd) and on_replace is not None:
+                on_replace(len(data))
         finally:
             os.close(fd)
-        if len(data) != SECRET_SIZE:
-            raise CacheDirError(f"cache secret {path} is damaged (remove it to reset the cache)")
-        return data
     raise CacheDirError(f"cannot create cache secret {path}")
+
+
+def _replace_damaged_secret(path: Path, fd: int) -> bool:
+    """Set aside the damaged secret open as ``fd`` and link a new one at ``path``.
+
+    Several processes can find the same damaged file at once: each locks that file (not the
+    path) and replaces it only if ``path`` still names it, so exactly one replaces it and the
+    others read the new secret, and they all agree on it. True in the one that replaced it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            now = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False  # set aside by another process, which is creating the new one
+        mine = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (mine.st_dev, mine.st_ino):
+            return False  # already replaced
+        aside = path.with_name(path.name + ".damaged")
+        os.replace(path, aside)
+        _create_secret(path)
+        return True
+    except OSError as exc:
+        raise CacheDirError(f"cache secret {path} is damaged and cannot be replaced: "
+                            f"{exc.strerror or exc}", exc.errno) from None
+    finally:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:
+            pass
 
 
 def _create_secret(path: Path) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=".secret-", dir=path.parent)
     except OSError as exc:
-        raise CacheDirError(f"cannot create cache secret in {path.parent}: {exc.strerror}") from None
+        raise CacheDirError(f"cannot create cache secret in {path.parent}: {exc.strerror}",
+                            exc.errno) from None
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(os.urandom(SECRET_SIZE))
@@ -761,7 +819,8 @@ def _create_secret(path: Path) -> None:
         except FileExistsError:
             pass
     except OSError as exc:
-        raise CacheDirError(f"cannot create cache secret {path}: {exc.strerror or exc}") from None
+        raise CacheDirError(f"cannot create cache secret {path}: {exc.strerror or exc}",
+                            exc.errno) from None
     finally:
         _unlink(Path(tmp))
 

@@ -193,38 +193,66 @@ def _open_store():
 
 
 def _trace(ns) -> int:
+    """A trace command; a damaged or unreadable store is one ``stratum:`` line, exit 1."""
+    import sqlite3
+
+    from stratum import store as trace_store
+
+    store = None
+    try:
+        store = _open_store()
+        if store is None:
+            return 1
+        return _trace_command(ns, store)
+    except (sqlite3.DatabaseError, trace_store.Damaged) as exc:
+        damaged = trace_store.damage(exc, store)
+        if store is not None:
+            store.close()
+            store = None
+        if damaged is None:
+            sys.stderr.write(f"stratum: cannot read the trace store ({exc})\n")
+            return 1
+        try:
+            aside = trace_store.set_aside(damaged)
+        except OSError as err:
+            sys.stderr.write(f"stratum: {damaged}; cannot set it aside ({err})\n")
+            return 1
+        what = f"set it aside as {aside.name}" if aside is not None else \
+            "another process has set it aside"
+        sys.stderr.write(f"stratum: {damaged}; {what}, the next run starts a new one\n")
+        return 1
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _trace_command(ns, store) -> int:
     import json
 
-    store = _open_store()
-    if store is None:
-        return 1
-    try:
-        if ns.action == "list":
-            _print_runs(store.runs(ns.limit))
-            return 0
-        if ns.action == "merged":
-            from stratum import merged_cli
-
-            return merged_cli.run(ns, store)
-        run = store.run(ns.run)
-        if run is None:
-            sys.stderr.write("stratum: no recorded run" +
-                             (f" with id {ns.run}\n" if ns.run is not None else "s yet\n"))
-            return 1
-        nodes = store.nodes(run["id"])
-        if ns.json:
-            keep = ("op", "site", "key", "inputs", "consts", "kind", "seconds", "nbytes",
-                    "effect", "reused", "reason", "parent", "impl")
-            run_out = dict(run)
-            run_out["argv"] = json.loads(run_out["argv"])
-            json.dump({"run": run_out, "nodes": [{k: n[k] for k in keep} for n in nodes]},
-                      sys.stdout, indent=1)
-            sys.stdout.write("\n")
-        else:
-            _print_nodes(run, nodes)
+    if ns.action == "list":
+        _print_runs(store.runs(ns.limit))
         return 0
-    finally:
-        store.close()
+    if ns.action == "merged":
+        from stratum import merged_cli
+
+        return merged_cli.run(ns, store)
+    run = store.run(ns.run)
+    if run is None:
+        sys.stderr.write("stratum: no recorded run" +
+                         (f" with id {ns.run}\n" if ns.run is not None else "s yet\n"))
+        return 1
+    nodes = store.nodes(run["id"])
+    if ns.json:
+        keep = ("op", "site", "key", "inputs", "consts", "kind", "seconds", "nbytes",
+                "effect", "reused", "reason", "parent", "impl")
+        run_out = dict(run)
+        run_out["argv"] = json.loads(run_out["argv"])
+        json.dump({"run": run_out, "nodes": [{k: n[k] for k in keep} for n in nodes]},
+                  sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        _print_nodes(run, nodes)
+    return 0
 
 
 def _when(ts: float) -> str:

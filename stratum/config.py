@@ -5,6 +5,7 @@ name, one default and one parser.
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -92,7 +93,13 @@ class Settings:
 
 
 class CacheDirError(Exception):
-    """The cache directory cannot be used safely; the run continues uncached."""
+    """The cache directory cannot be used safely; the run continues uncached.
+
+    ``errno`` is the OS error behind it, if any (a full disk is reported as such)."""
+
+    def __init__(self, message: str, errno: int | None = None):
+        super().__init__(message)
+        self.errno = errno
 
 
 def prepare_cache_dir(path: Path) -> Path:
@@ -105,7 +112,8 @@ def prepare_cache_dir(path: Path) -> Path:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = path.stat()
     except OSError as exc:
-        raise CacheDirError(f"cannot create cache directory {path}: {exc.strerror or exc}") from None
+        raise CacheDirError(f"cannot create cache directory {path}: {exc.strerror or exc}",
+                            exc.errno) from None
     if not stat.S_ISDIR(info.st_mode):
         raise CacheDirError(f"cache path {path} is not a directory")
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
@@ -124,3 +132,84 @@ def warn(message: str) -> None:
         sys.__stderr__.flush()
     except Exception:
         pass
+
+
+_said: set[str] = set()
+
+
+def warn_once(kind: str, message: str) -> None:
+    """:func:`warn`, but at most one line per ``kind`` in this process (a process-wide fault,
+    such as a full disk, is met by the cache and the trace store alike)."""
+    if kind not in _said:
+        _said.add(kind)
+        warn(message)
+
+
+#: errno values that mean "no room to write": disk full, quota exceeded, file size limit.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_SQLITE_IOERR, _SQLITE_FULL = 10, 13
+
+
+def disk_full(exc: BaseException, directory: Path | None = None, size: int = 0) -> bool:
+    """Whether ``exc`` means the disk (or quota, or file size limit) is full; if so, say it once
+    for the whole process (the cache and the trace store share the line) and return True.
+
+    An OSError carries its errno. SQLite reports ENOSPC as SQLITE_FULL but EDQUOT and EFBIG only
+    as an I/O error, so an I/O error counts once the process has met a full disk, or when a probe
+    in ``directory`` (claim 64 KiB, then extend a sparse file past ``size`` bytes, the size of
+    the file SQLite was growing) fails the same way.
+    """
+    reason = _full_reason(exc, directory, size)
+    if reason is None:
+        return False
+    warn_once("disk-full", f"no room to write in the cache directory ({reason}); "
+                           "what does not fit is not stored")
+    return True
+
+
+def _full_reason(exc: BaseException, directory: Path | None, size: int) -> str | None:
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and code in DISK_FULL_ERRNOS:
+        return exc.strerror or os.strerror(code)
+    if code in DISK_FULL_ERRNOS:  # e.g. a CacheDirError made from such an OSError
+        return os.strerror(code)
+    sqlite_code = getattr(exc, "sqlite_errorcode", None)
+    if sqlite_code is None:
+        return None
+    if sqlite_code & 0xFF == _SQLITE_FULL:
+        return str(exc)
+    if sqlite_code & 0xFF != _SQLITE_IOERR:
+        return None
+    if "disk-full" in _said:
+        return str(exc)
+    if directory is not None:
+        probed = _probe_full(Path(directory), size)
+        if probed is not None:
+            return probed
+    return None
+
+
+def _probe_full(directory: Path, size: int) -> str | None:
+    """The strerror of a full disk / quota / size limit met writing in ``directory``, else None."""
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".probe-", dir=directory)
+    except OSError as exc:
+        return exc.strerror if exc.errno in DISK_FULL_ERRNOS else None
+    try:
+        for claim in (lambda: os.posix_fallocate(fd, 0, 64 << 10),
+                      # sparse: meets only a file size limit
+                      lambda: os.ftruncate(fd, max(size, 0) + (1 << 20))):
+            try:
+                claim()
+            except OSError as exc:  # EOPNOTSUPP (no fallocate here) and the like: next probe
+                if exc.errno in DISK_FULL_ERRNOS:
+                    return exc.strerror
+        return None
+    finally:
+        os.close(fd)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass

@@ -26,6 +26,16 @@ def is_busy(exc: BaseException) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
+def is_corrupt(exc: BaseException) -> bool:
+    """SQLITE_CORRUPT or SQLITE_NOTADB: the file is damaged or is not a SQLite database."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (11, 26)
+    return "malformed" in str(exc) or "not a database" in str(exc)
+
+
 def retry_busy(step: Callable[[], None], timeout: float) -> None:
     """Run ``step`` again after a short random sleep while it fails busy, up to ``timeout`` s."""
     deadline = time.monotonic() + timeout

@@ -9,6 +9,14 @@ def pytest_configure(config):
     )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_warnings():
+    """Each test is a run of its own: warnings said once per process may be said again."""
+    from stratum import config
+
+    getattr(config, "_said", set()).clear()
+
+
 @pytest.fixture(scope="session")
 def corpus_data(tmp_path_factory):
     """The corpus's data files, generated once per test session (tests/corpus/make_data.py)."""

@@ -536,9 +536,13 @@ def test_secret_is_private_and_checked(cache_dir):
         with pytest.raises(CacheDirError, match="secret"):
             Cache(cache_dir, 1 << 20)
         os.chown(secret, 0, 0)
-    secret.write_bytes(b"short")
-    with pytest.raises(CacheDirError, match="secret"):
-        Cache(cache_dir, 1 << 20)
+    old = secret.read_bytes()
+    secret.write_bytes(b"short")  # damaged, but ours and private: replaced, not refused
+    with Cache(cache_dir, 1 << 20) as c:
+        assert len(c.secret) == 32 and c.secret not in (old, b"short")
+        assert c.secret == secret.read_bytes()
+    assert (cache_dir / "secret.damaged").read_bytes() == b"short"
+    assert secret.stat().st_mode & 0o777 == 0o600
 
 
 def test_entry_files_are_private(cache, cache_dir):
