@@ -177,6 +177,22 @@ class Engine:
                          _outside=outside)
 
     def call(self, spec, fn, args, kwargs, recv=_NO, _depth=2, _extra=None, _outside=None):
+        """Run one intercepted operation: reuse it, or execute and record it.
+
+        A failure of stratum's own (keying an odd object, a broken cache entry format) before
+        the operation ran runs it plain, with one line on stderr; once it ran, its result or
+        its exception is the script's, whatever stratum's bookkeeping meets afterwards."""
+        started = [False]
+        try:
+            return self._dispatch(spec, fn, args, kwargs, recv, _depth + 1, _extra, _outside,
+                                  started)
+        except Exception as exc:
+            if started[0] or isinstance(exc, _Passthrough):
+                raise
+            _internal_error(spec, exc)
+            return fn(*args, **(kwargs or {}))
+
+    def _dispatch(self, spec, fn, args, kwargs, recv, _depth, _extra, _outside, started):
         kwargs = kwargs or {}
         if self.dry is not None:
             spec, fn, args, kwargs = self.dry(spec, fn, args, kwargs)
@@ -186,6 +202,7 @@ class Engine:
             if self._open and self._side_effect(spec, args, kwargs, recv):
                 for entry in self._open:
                     entry[2] = True
+            started[0] = True
             return fn(*args, **kwargs)
         frame = sys._getframe(_depth)
         site = f"{frame.f_code.co_filename}:{frame.f_lineno}"
@@ -229,6 +246,7 @@ class Engine:
         self._next_seq += 1
         if call.parent is None:  # replay recipe: argument references as they are now
             call.entries = recipe.arguments(self, call)
+        call.started = started
         if not reusable:
             return self._execute(call)
         t0 = time.perf_counter()
@@ -272,6 +290,7 @@ class Engine:
             channels.record_streams()
             files = channels.watch_files()
         kernel_mark = kernels.mark()
+        call.started[0] = True
         try:
             result = call_as_user(call.fn, args, kwargs)
         finally:
@@ -285,6 +304,17 @@ class Engine:
             call.impl = kernels.since(kernel_mark)
             if memo and entry[2] and self._open:
                 self._mark_impure()  # an effect inside a nested memoized call is the caller's too
+        try:
+            self._after(call, result, seconds, entry, shown, filters, files if reusable else ())
+        except Exception as exc:  # stratum's own bookkeeping: the result stands, untracked
+            _internal_error(spec, exc)
+            for v in (*args, *kwargs.values(), result):
+                self.lineage.forget(v)
+        return result
+
+    def _after(self, call, result, seconds, entry, shown, filters, files) -> None:
+        """Keys, cache admission and the trace node of a computed call."""
+        spec, args, kwargs, memo = call.spec, call.args, call.kwargs, call.outside is not None
         self._outputs(call, result)
         if call.effect == MUTATES and spec.mutates == "global_rng":
             self.rng_seeded = randomness.seeded_by(args, kwargs)
@@ -294,13 +324,12 @@ class Engine:
                       "runs user code with side effects (prints or in-place changes)")
             for v in (*args, *kwargs.values()):
                 self.lineage.forget(v)
-        elif reusable:
+        elif call.reusable:
             reason = (channels.unreplayable(shown) or _aliases_input(result, args, kwargs)
                       or self._admit(call, result, seconds, shown, filters, files))
         elif reason is None:
             reason = _why_not(spec, call.effect, call.key)
         self._record(call, result, seconds, False, reason)
-        return result
 
     def _admit(self, call, result, seconds, shown, filters, files) -> str | None:
         """Store a computed result; None when stored, else why not."""
@@ -541,6 +570,17 @@ class Engine:
                 pass
 
 
+class _Passthrough(Exception):
+    """Base of the exceptions stratum raises on purpose through ``Engine.call``."""
+
+
+def _internal_error(spec, exc) -> None:
+    from stratum.config import warn_once
+
+    warn_once("internal-error", f"internal error while handling {spec.name} "
+              f"({type(exc).__name__}: {exc}); such operations run without stratum")
+
+
 class WarningFiltersChanged(Exception):
     """A cached call was recorded under other warning filters: it is computed again."""
 
@@ -554,7 +594,7 @@ class _Call:
 
     __slots__ = ("spec", "fn", "args", "kwargs", "recv", "frame", "site", "key", "inputs",
                  "consts", "effect", "mutated", "reusable", "rng", "reason", "parent", "seq",
-                 "result", "impl", "outside", "entries", "holders")
+                 "result", "impl", "outside", "entries", "holders", "started")
 
     def __init__(self, spec, fn, args, kwargs, recv, frame, site, key, inputs, consts, effect,
                  mutated, reusable, rng, reason, parent, seq):
@@ -567,6 +607,7 @@ class _Call:
         self.outside = None
         self.entries = None
         self.holders = ()
+        self.started = [False]
 
 
 def _fit_target(spec, args, recv):

@@ -102,10 +102,10 @@ def feed_estimator(lin, h, est, depth):
         return
     try:
         params = est.get_params(deep=False)
-    except AttributeError as exc:  # a half-built object (``__init__`` still running)
+    except Exception as exc:  # a half-built object, ``__init__(**kwargs)`` (no parameters)
         from stratum.lineage import Unkeyable
 
-        raise Unkeyable(f"its parameters cannot be read ({exc})") from None
+        raise Unkeyable(f"its parameters cannot be read ({type(exc).__name__})") from None
     for name in sorted(params):
         h.update_str(name)
         lin.feed(h, params[name], depth + 1)

@@ -219,3 +219,33 @@ def test_callbacks_registered_on_an_estimator_are_called(runner):
         est.fit(X, y)
         print(est.coef_.round(6), len(calls) > 0 or FitCallback is None or calls)
     """)
+
+
+def test_a_failure_of_stratum_runs_the_operation_plain(monkeypatch, capfd):
+    """stratum's own bug while keying degrades to the plain operation with one stderr line;
+    the library's own exception still reaches the script unchanged."""
+    import numpy as np
+
+    from interposer import registry
+    from stratum import lineage
+    from stratum.config import Settings
+    from stratum.engine import Engine
+
+    def broken(lin, h, v, depth):
+        raise RuntimeError("a bug in a key rule")
+
+    monkeypatch.setitem(lineage._FEEDERS, np.ndarray, broken)
+    engine = Engine(None, Settings.from_env())
+    spec = registry.OpSpec("numpy.sum")
+    arr = np.arange(4)
+    assert engine.call(spec, np.sum, (arr,), {}) == 6
+    assert engine.call(spec, np.sum, (arr,), {}) == 6
+    err = capfd.readouterr().err
+    assert err.count("stratum: internal error while handling numpy.sum") == 1, err
+
+    def fails(a):
+        raise ValueError("the library's own error")
+
+    monkeypatch.setitem(lineage._FEEDERS, np.ndarray, lineage._feed_ndarray)
+    with pytest.raises(ValueError, match="library's own"):
+        engine.call(spec, fails, (arr,), {})
