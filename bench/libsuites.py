@@ -30,8 +30,8 @@ timing; ``--no-admit-all`` turns it off) and ``PYTHONHASHSEED=0`` in all three. 
 test that passes plain and fails, errors or is missing (the process crashed) under stratum is a
 stratum-only failure. CPU seconds are the children's rusage (including their joblib workers).
 
-``--quick``: per module, the test ids collected plain, every Nth of them (N = ceil(count / 25),
-starting from the first), so at most ~25 tests a module: the CI gate (tests/test_libsuites.py).
+``--quick``: per module, the test ids collected plain, every Nth of them (N = ceil(count / 15),
+starting from the first), so at most 15 tests a module: the CI gate (tests/test_libsuites.py).
 
 Usage:
     python bench/libsuites.py [--quick] [--json OUT] [--only SUBSTR ...] [--no-admit-all]
@@ -93,7 +93,7 @@ MODULES: dict[str, list[str]] = {
     ],
 }
 
-QUICK_PER_MODULE = 25
+QUICK_PER_MODULE = 15
 MODES = ("plain", "cold", "warm")
 PYTEST_FLAGS = ["--assert=plain", "-p", "no:cacheprovider", "-q", "--tb=native",
                 "-o", "junit_family=xunit1", "-o", "junit_logging=no"]
@@ -176,9 +176,28 @@ def deselect_reason(test_id: str, deselect: dict[str, str]) -> str | None:
     return None
 
 
+# Interpreter settings that change observable behaviour: runs use CPython's defaults.
+DROPPED_ENV = {"PYTHONUNBUFFERED", "PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONINSPECT",
+               "PYTHONSTARTUP", "PYTHONBREAKPOINT", "PYTHONSAFEPATH", "PYTHONNODEBUGRANGES"}
+
+
+def stratum_home() -> Path | None:
+    """The folder holding the ``stratum`` package this process would import (installed or
+    source): put first on the runs' PYTHONPATH so they test that one."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("stratum")
+    return Path(spec.origin).resolve().parent.parent if spec and spec.origin else None
+
+
 def base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATUM")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("STRATUM") and k not in DROPPED_ENV}
     env["PYTHONHASHSEED"] = "0"
+    home = stratum_home()
+    if home is not None:
+        pp = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join([str(home)] + [p for p in pp if p != str(home)])
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_CURRENT_TEST", None)
     return env
@@ -383,7 +402,7 @@ def print_details(summaries: list[dict], deselect_all: dict[str, str], out=sys.s
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="every Nth test id, <= ~25 a module")
+    ap.add_argument("--quick", action="store_true", help="every Nth test id, <= 15 a module")
     ap.add_argument("--json", metavar="OUT", help="write the results as JSON")
     ap.add_argument("--only", nargs="*", default=None,
                     help="run only modules whose 'pkg/path' contains one of these substrings")
