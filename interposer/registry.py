@@ -93,6 +93,15 @@ ROWS: dict[str, OpSpec] = dict([
     _op("sklearn.utils.resample", RANDOM, random="random_state"),
     _op("pandas.DataFrame.sample", RANDOM, random="random_state"),
     _op("pandas.Series.sample", RANDOM, random="random_state"),
+    # settings: they change (or read) what later calls do; a reuse would skip the change
+    *[_op(f"numpy.{f}", PURE, reusable=False) for f in (
+        "set_printoptions", "get_printoptions", "printoptions", "seterr", "geterr", "seterrcall",
+        "setbufsize", "getbufsize", "errstate")],
+    *[_op(f"pandas.{f}", PURE, reusable=False) for f in (
+        "set_option", "get_option", "reset_option", "option_context", "describe_option",
+        "set_eng_float_format")],
+    *[_op(f"sklearn.{f}", PURE, reusable=False) for f in (
+        "set_config", "get_config", "config_context")],
     # composites: reusable as a whole, and they record the per-fold / per-step work they do
     *[_op(f"sklearn.model_selection.{f}", PURE, composite=True, estimator_rules=True) for f in (
         "cross_val_score", "cross_validate", "cross_val_predict", "learning_curve",

@@ -287,6 +287,7 @@ class Engine:
         t0 = time.perf_counter()
         shown = start_capture()
         if reusable:  # what it writes and reads is part of what a reuse must reproduce
+            given = _given_state(call)
             channels.record_streams()
             files = channels.watch_files()
         kernel_mark = kernels.mark()
@@ -305,6 +306,11 @@ class Engine:
             if memo and entry[2] and self._open:
                 self._mark_impure()  # an effect inside a nested memoized call is the caller's too
         try:
+            if reusable and given != _given_state(call):
+                call.reason = "changes objects it was given (not replayed)"
+                call.reusable = False
+                for v in (call.recv, *args, *kwargs.values()):
+                    self.lineage.forget(v)
             self._after(call, result, seconds, entry, shown, filters, files if reusable else ())
         except Exception as exc:  # stratum's own bookkeeping: the result stands, untracked
             _internal_error(spec, exc)
@@ -326,6 +332,7 @@ class Engine:
                 self.lineage.forget(v)
         elif call.reusable:
             reason = (channels.unreplayable(shown) or _aliases_input(result, args, kwargs)
+                      or _holds_input(call, result)
                       or self._admit(call, result, seconds, shown, filters, files))
         elif reason is None:
             reason = _why_not(spec, call.effect, call.key)
@@ -361,6 +368,7 @@ class Engine:
             h.update_str(libsettings.sklearn_config())
         h.update_str(libsettings.numpy_errstate(np))
         h.update_str(libsettings.pandas_options())
+        h.update_str(libsettings.numpy_printoptions())
         inputs, consts = [], []
         rng = False
         try:
@@ -690,6 +698,82 @@ def _output_from_c(call) -> str | None:
             if getattr(est, "verbose", 0) and not registry.verbose_in_python(type(est)):
                 return (f"{type(est).__name__}(verbose=...) may print from C code "
                         "(not replayed, so not admitted)")
+    return None
+
+
+_MUTABLE = (list, dict, set, bytearray)
+_WALK_LIMIT = 400
+
+
+def _given_state(call) -> list:
+    """What a reuse could not reproduce if the call changed it: the objects it was given.
+
+    Containers (lists, dicts, sets) by identity and length, estimators by which objects their
+    attributes are, walked a few levels deep from the receiver and the arguments. A fit's
+    target (and what it holds) is walked through its parameters only: a fit changes the rest,
+    and a reuse restores that. Cost: the objects given, never the data inside arrays."""
+    target = _fit_target(call.spec, call.args, call.recv)
+    sig: list = []
+    seen: set = set()
+    todo = [(v, 0, v is target) for v in (call.recv, *call.args, *call.kwargs.values())
+            if v is not _NO]
+    while todo and len(seen) < _WALK_LIMIT:
+        v, depth, params_only = todo.pop()
+        t = type(v)
+        if id(v) in seen or t in _SCALAR_SET or depth > 4:
+            continue
+        seen.add(id(v))
+        if isinstance(v, _MUTABLE):
+            sig.append((id(v), len(v)))
+            items = v.values() if isinstance(v, dict) else v if t is not bytearray else ()
+            todo.extend((x, depth + 1, params_only) for x in list(items)[:64])
+        elif t is tuple:
+            todo.extend((x, depth + 1, params_only) for x in v[:64])
+        elif hasattr(t, "get_params") and hasattr(v, "__dict__"):
+            state = vars(v)
+            if params_only:
+                try:
+                    names = v.get_params(deep=False)
+                except Exception:
+                    names = state
+                items = [(n, state.get(n)) for n in names if n in state]
+            else:
+                items = list(state.items())
+            sig.append((id(v), tuple((n, id(x)) for n, x in items)))
+            todo.extend((x, depth + 1, params_only) for _, x in items)
+    return sig
+
+
+_SCALAR_SET = frozenset(_SCALARS) | {np.ndarray}
+
+
+def _holds_input(call, result) -> str | None:
+    """A result holding one of the call's arguments (``make_union(pca, scaler)`` holds them):
+    a reuse would hand back copies where the computed result shares the caller's objects."""
+    if result is None or type(result) in _SCALAR_SET or _fit_target(
+            call.spec, call.args, call.recv) is not _NO:
+        return None  # a fit's state is merged into the objects the script holds (restore)
+    given = {id(v) for v in (*call.args, *call.kwargs.values()) if type(v) not in _SCALAR_SET}
+    if call.recv is not _NO:
+        given.add(id(call.recv))
+    if not given:
+        return None
+    seen: set = set()
+    todo = [(result, 0)]
+    while todo and len(seen) < _WALK_LIMIT:
+        v, depth = todo.pop()
+        t = type(v)
+        if id(v) in seen or t in _SCALAR_SET or depth > 4:
+            continue
+        if depth and id(v) in given:
+            return "holds an object it was given (a reuse would hand back a copy)"
+        seen.add(id(v))
+        if t in (list, tuple, set):
+            todo.extend((x, depth + 1) for x in list(v)[:64])
+        elif t is dict:
+            todo.extend((x, depth + 1) for x in list(v.values())[:64])
+        elif hasattr(t, "get_params") and hasattr(v, "__dict__"):
+            todo.extend((x, depth + 1) for x in vars(v).values())
     return None
 
 

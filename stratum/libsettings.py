@@ -3,8 +3,8 @@
 A result computed under one setting must not be reused under another: pandas' options
 (``future.infer_string`` turns text columns into another dtype, ``mode.*`` and ``compute.*``
 change results, ``display.*`` what is printed), scikit-learn's configuration
-(``set_config(transform_output="pandas")``) and numpy's floating-point error handling
-(``np.errstate``: which warnings a call shows, or whether it raises).
+(``set_config(transform_output="pandas")``), numpy's floating-point error handling
+(``np.errstate``: which warnings a call shows, or whether it raises) and print options.
 
 Each is reduced to a short text that the engine hashes into the key of every operation it
 concerns. Reading every pandas option on every call would cost tens of microseconds, so the
@@ -87,6 +87,24 @@ def sklearn_config() -> str:
         return "sklearn-config:" + repr(sorted(get().items()))
     except Exception:
         return ""
+
+
+_printopts = {"dict": None, "text": ""}
+
+
+def numpy_printoptions() -> str:
+    """``np.set_printoptions`` / ``np.printoptions``: how arrays become text (``array2string``,
+    ``repr``). numpy keeps them in a context variable holding a new dict after each change, so
+    the text is recomputed only when that dict is another one."""
+    module = sys.modules.get("numpy._core.printoptions")
+    options = getattr(module, "format_options", None)
+    if options is None:
+        return ""
+    current = options.get()
+    if current is not _printopts["dict"]:
+        _printopts["dict"] = current
+        _printopts["text"] = "printoptions:" + repr(sorted((k, _text(v)) for k, v in current.items()))
+    return _printopts["text"]
 
 
 def numpy_errstate(np) -> str:

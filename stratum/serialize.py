@@ -121,7 +121,7 @@ def _dumps(value: Any, buffer_callback) -> bytes:
     computed one does.
     """
     out = io.BytesIO()
-    pickler = pickle.Pickler(out, protocol=5, buffer_callback=buffer_callback)
+    pickler = _Pickler(out, protocol=5, buffer_callback=buffer_callback)
     table = _dispatch_table()
     if table is not None:
         pickler.dispatch_table = table
@@ -164,10 +164,43 @@ def _reduce_dtype(dtype):
     return dtype.__reduce_ex__(5)
 
 
+class _Pickler(pickle.Pickler):
+    """Pickles the interpreter's NaN singletons (``np.nan``, ``math.nan``) by reference.
+
+    A float unpickles as a new object, but code tests ``x is np.nan`` (pandas does, on object
+    columns): a loaded value must hold the same objects a computed one does."""
+
+    def persistent_id(self, obj):
+        if type(obj) is float and obj != obj:
+            for name, nan in _nans():
+                if obj is nan:
+                    return name
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    def persistent_load(self, pid):
+        for name, nan in _nans():
+            if pid == name:
+                return nan
+        raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+
+
+def _nans():
+    import math
+
+    np = _numpy()
+    return (("numpy.nan", np.nan if np is not None else math.nan), ("math.nan", math.nan))
+
+
+def _loads(stream, buffers) -> Any:
+    return _Unpickler(io.BytesIO(stream), buffers=buffers).load()
+
+
 def thaw(frozen: Frozen) -> Any:
     """A new object from a frozen value; every buffer is copied into fresh writable memory
     (numpy still restores arrays that were read-only as read-only)."""
-    return pickle.loads(frozen.stream, buffers=[bytearray(b) for b in frozen.buffers])
+    return _loads(frozen.stream, [bytearray(b) for b in frozen.buffers])
 
 
 def _normalise(value: Any) -> Any:
@@ -303,7 +336,7 @@ def loads(buf, *, key: str, secret: bytes) -> tuple[Any, dict]:
 def thaw_in_place(frozen: Frozen) -> Any:
     """Unpickle with the buffers as they are (views into a private load buffer: zero-copy)."""
     try:
-        return pickle.loads(frozen.stream, buffers=frozen.buffers)
+        return _loads(frozen.stream, frozen.buffers)
     except Exception as exc:  # verified but unloadable: e.g. a class that no longer exists
         raise UnloadableEntry(f"{type(exc).__name__}: {exc}") from None
 
