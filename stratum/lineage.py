@@ -82,6 +82,12 @@ def _signature(v, arrays, depth):
     return id(v)
 
 
+class _Ref(weakref.ref):
+    """A weak reference that knows its object's id (one callback serves every entry)."""
+
+    __slots__ = ("oid",)
+
+
 class _Strong:
     __slots__ = ("obj",)
 
@@ -136,7 +142,8 @@ class Lineage:
             return
         oid = id(obj)
         try:
-            ref = weakref.ref(obj, lambda _r, oid=oid, ids=self._ids: ids.pop(oid, None))
+            ref = _Ref(obj, self._gone)
+            ref.oid = oid
         except TypeError:
             if type(obj) in _CONTENT_KEYED:
                 return  # lists, tuples, dicts: keyed by content when needed
@@ -145,6 +152,12 @@ class Lineage:
             ref = _Strong(obj)
         state = _state_of(obj) if _is_estimator(obj) else None
         self._ids[oid] = (ref, key, self.array_epoch, state)
+
+    def _gone(self, ref) -> None:
+        """Weak-reference callback: a remembered object died, its id may be reused."""
+        entry = self._ids.get(ref.oid)
+        if entry is not None and entry[0] is ref:
+            del self._ids[ref.oid]
 
     def forget(self, obj) -> None:
         self._ids.pop(id(obj), None)
