@@ -37,8 +37,8 @@ class Node:
     key: str | None
     op: str
     site: str
-    inputs: list
-    consts: list
+    inputs: tuple  # tuples of strings: not tracked by the garbage collector
+    consts: tuple
     kind: str
     seconds: float
     nbytes: int
@@ -486,9 +486,9 @@ class Engine:
         if len(self.nodes) >= MAX_NODES:
             self.dropped_nodes += 1
             return
-        node = Node(call.seq, call.key, call.spec.name, call.site, call.inputs, call.consts,
-                    type(result).__name__, seconds, _nbytes(result), call.effect, reused, reason,
-                    call.parent, None if reused else call.impl)
+        node = Node(call.seq, call.key, call.spec.name, call.site, tuple(call.inputs),
+                    tuple(call.consts), type(result).__name__, seconds, _nbytes(result),
+                    call.effect, reused, reason, call.parent, None if reused else call.impl)
         if call.parent is None:
             recipe.attach(self, call, node, result)
         self.nodes.append(node)
