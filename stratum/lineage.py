@@ -129,7 +129,8 @@ class Lineage:
         Re-derived when a traced library is imported after the first key was made, so every
         key includes the version of every library that could have produced its value.
         """
-        loaded = tuple(name in sys.modules for name in _LIBS)
+        mods = sys.modules  # asked for every key: the four of _LIBS looked up, no generator
+        loaded = ("numpy" in mods, "pandas" in mods, "sklearn" in mods, "scipy" in mods)
         if loaded != self._tag_libs:
             self._tag_libs = loaded
             self._prefix = Hasher()
