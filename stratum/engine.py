@@ -29,16 +29,18 @@ _NO = recipe.NO_RECEIVER  # no receiver: a function call, not a method
 _SCALARS = (type(None), bool, int, float, str, bytes, complex)
 MAX_NODES = 200_000
 MAX_FOLLOWED = 20_000  # plain values followed by identity per run (replay guards)
+#: A reusable call whose site last computed in less than this skips the cross-process lock.
+LOCK_WORTH = 0.0005
 
 
-@dataclass
+@dataclass(slots=True)  # one object per traced operation, kept for the run: no __dict__
 class Node:
     seq: int
     key: str | None
     op: str
     site: str
-    inputs: list
-    consts: list
+    inputs: tuple  # tuples of strings: not tracked by the garbage collector
+    consts: tuple
     kind: str
     seconds: float
     nbytes: int
@@ -50,7 +52,7 @@ class Node:
     recipe: object = None  # how to replay it (stratum/recipe.py); top-level operations only
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 class Engine:
@@ -83,6 +85,7 @@ class Engine:
         self.followed: dict[str, Node] = {}  # key -> node whose followed result is unchecked
         self.following = True
         self._followed = 0
+        self._site_seconds: dict[str, float] = {}  # call site -> seconds of its last execution
 
     def adopt_thread(self) -> None:
         """Trace the calls of the calling thread from now on (and no other thread's).
@@ -253,8 +256,10 @@ class Engine:
         hit, stored = self.cache.get(key)
         if hit and self._reuse(call, stored, t0):
             return call.result
-        # Single flight: another process computing the same key makes this one wait for it.
-        with self.cache.flight(key) as flight:
+        # Single flight: another process computing the same key makes this one wait for it,
+        # unless this call site computed it in less time than taking the lock costs.
+        cheap = self._site_seconds.get(call.site, LOCK_WORTH) < LOCK_WORTH
+        with self.cache.flight(key, probed=True, lock=not cheap) as flight:
             if flight.hit and self._reuse(call, flight.value, t0):
                 return call.result
             return self._execute(call)
@@ -562,12 +567,14 @@ class Engine:
         pyvals.setdefault(id(value), (value, key))
 
     def _record(self, call, result, seconds, reused, reason):
+        if call.reusable and not reused:
+            self._site_seconds[call.site] = seconds
         if len(self.nodes) >= MAX_NODES:
             self.dropped_nodes += 1
             return
-        node = Node(call.seq, call.key, call.spec.name, call.site, call.inputs, call.consts,
-                    type(result).__name__, seconds, _nbytes(result), call.effect, reused, reason,
-                    call.parent, None if reused else call.impl)
+        node = Node(call.seq, call.key, call.spec.name, call.site, tuple(call.inputs),
+                    tuple(call.consts), type(result).__name__, seconds, _nbytes(result),
+                    call.effect, reused, reason, call.parent, None if reused else call.impl)
         if call.parent is None:
             recipe.attach(self, call, node, result)
         self.nodes.append(node)
