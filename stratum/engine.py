@@ -85,6 +85,7 @@ class Engine:
         self.followed: dict[str, Node] = {}  # key -> node whose followed result is unchecked
         self.following = True
         self._followed = 0
+        self._rng_verdicts: dict[str, bool] = {}  # estimator key -> holds a generator object
         self._site_seconds: dict[str, float] = {}  # call site -> seconds of its last execution
 
     def adopt_thread(self) -> None:
@@ -190,7 +191,7 @@ class Engine:
             return self._dispatch(spec, fn, args, kwargs, recv, _depth + 1, _extra, _outside,
                                   started)
         except Exception as exc:
-            if started[0] or isinstance(exc, _Passthrough):
+            if started[0]:
                 raise
             _internal_error(spec, exc)
             return fn(*args, **(kwargs or {}))
@@ -210,14 +211,14 @@ class Engine:
         frame = sys._getframe(_depth)
         site = f"{frame.f_code.co_filename}:{frame.f_lineno}"
         effect, mutated, reason = _effects(spec, args, kwargs, recv)
-        holders = _rng_holders(spec, args, recv) if spec.estimator_rules else ()
-        if holders and reason is None:
-            reason = "draws from a random generator object an estimator holds"
         if self._memo_open and self._memo_effect(spec, args, kwargs, recv, effect, mutated):
             self._mark_impure()
         key, inputs, consts, reason2, rng = self._key(spec, args, kwargs, recv, effect, _extra,
                                                       fn)
         reason = reason or reason2
+        holders = self._rng_holders(args, recv) if spec.estimator_rules else ()
+        if holders and reason is None:
+            reason = "draws from a random generator object an estimator holds"
         if self._memo_open and rng and not self.rng_seeded:
             self._mark_impure()  # unseeded randomness inside a memoized function
         if self._open:
@@ -540,6 +541,28 @@ class Engine:
             lin.remember(owner, k)
             produced.add(k)
 
+    def _rng_holders(self, args, recv) -> tuple:
+        """The estimators among the receiver and first argument that hold a random generator
+        object (``random_state=np.random.RandomState(0)``, a fitted ``random_state_``): a call
+        may draw from it, which a key cannot describe and a reuse would not do. The verdict is
+        kept per key: an estimator with the same key holds the same objects."""
+        holders = ()
+        verdicts = self._rng_verdicts
+        for obj in (recv, args[0] if args else None):
+            if obj is _NO or obj is None or not hasattr(type(obj), "get_params"):
+                continue
+            key = self.lineage.known(obj)
+            verdict = verdicts.get(key) if key is not None else None
+            if verdict is None:
+                verdict = _holds_rng(obj, 0)
+                if key is not None:
+                    if len(verdicts) > 10_000:
+                        verdicts.clear()
+                    verdicts[key] = verdict
+            if verdict:
+                holders += (obj,)
+        return holders
+
     def _guard_value(self, value, key) -> None:
         """Remember a plain result by identity, so a later use of it is a replayable input."""
         if not self.following:
@@ -583,10 +606,6 @@ class Engine:
                 self.on_top_node(node)
             except Exception:  # a report must never change the run
                 pass
-
-
-class _Passthrough(Exception):
-    """Base of the exceptions stratum raises on purpose through ``Engine.call``."""
 
 
 def _internal_error(spec, exc) -> None:
@@ -666,17 +685,6 @@ def _effects(spec, args, kwargs, recv):
 
 
 _RNG_TYPES = (np.random.RandomState, np.random.Generator, np.random.BitGenerator)
-
-
-def _rng_holders(spec, args, recv) -> tuple:
-    """The estimators among the receiver and first argument that hold a random generator
-    object (``random_state=np.random.RandomState(0)``, a fitted ``random_state_``): a call
-    may draw from it, which a key cannot describe and a reuse would not do."""
-    holders = ()
-    for obj in (recv, args[0] if args else None):
-        if obj is not _NO and obj is not None and _holds_rng(obj, 0):
-            holders += (obj,)
-    return holders
 
 
 def _holds_rng(obj, depth) -> bool:
