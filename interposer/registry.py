@@ -41,6 +41,9 @@ class OpSpec:
     # scikit-learn's conventions apply: ``copy=False`` (an argument, or the estimator's own
     # parameter) changes X in place; an estimator holding a generator object draws from it
     estimator_rules: bool = False
+    # arguments the library made for this call alone (``_fit_and_score`` gets a clone of the
+    # script's estimator): changing or returning them is not an effect on the script's objects
+    scratch: tuple = ()
 
 
 def _op(name, effect=PURE, **kw) -> tuple[str, OpSpec]:
@@ -109,7 +112,8 @@ ROWS: dict[str, OpSpec] = dict([
     # sklearn internals patched at import time (called by Pipeline, ColumnTransformer, CV)
     _op("sklearn.pipeline._fit_transform_one", FIT, composite=True),
     _op("sklearn.pipeline._fit_one", FIT, composite=True),
-    _op("sklearn.model_selection._validation._fit_and_score", PURE, composite=True),
+    _op("sklearn.model_selection._validation._fit_and_score", PURE, composite=True,
+        scratch=(0,)),
     # pandas accessors that return views of ``self``
     *[_op(f"pandas.{cls}.{m}", PURE, reusable=False) for cls in ("DataFrame", "Series") for m in (
         "head", "tail", "copy", "__getitem__", "__len__", "keys", "items", "__iter__",

@@ -730,7 +730,7 @@ def _given_state(call) -> list:
     target = _fit_target(call.spec, call.args, call.recv)
     sig: list = []
     seen: set = set()
-    todo = [(v, 0, v is target) for v in (call.recv, *call.args, *call.kwargs.values())
+    todo = [(v, 0, v is target) for v in (call.recv, *_given(call), *call.kwargs.values())
             if v is not _NO]
     while todo and len(seen) < _WALK_LIMIT:
         v, depth, params_only = todo.pop()
@@ -738,6 +738,7 @@ def _given_state(call) -> list:
         if id(v) in seen or t in _SCALAR_SET or depth > 4:
             continue
         seen.add(id(v))
+        params_only = params_only or v is target  # however it is reached
         if isinstance(v, _MUTABLE):
             sig.append((id(v), len(v)))
             items = v.values() if isinstance(v, dict) else v if t is not bytearray else ()
@@ -762,15 +763,31 @@ def _given_state(call) -> list:
 _SCALAR_SET = frozenset(_SCALARS) | {np.ndarray}
 
 
+def _given(call) -> tuple:
+    """The positional arguments that are the script's objects (not the library's scratch)."""
+    scratch = call.spec.scratch
+    if not scratch:
+        return call.args
+    return tuple(v for i, v in enumerate(call.args) if i not in scratch)
+
+
 def _holds_input(call, result) -> str | None:
     """A result holding one of the call's arguments (``make_union(pca, scaler)`` holds them):
     a reuse would hand back copies where the computed result shares the caller's objects."""
     if result is None or type(result) in _SCALAR_SET or _fit_target(
             call.spec, call.args, call.recv) is not _NO:
         return None  # a fit's state is merged into the objects the script holds (restore)
-    given = {id(v) for v in (*call.args, *call.kwargs.values()) if type(v) not in _SCALAR_SET}
+    given: set = set()
+    todo = [(v, 0) for v in (*_given(call), *call.kwargs.values())]
     if call.recv is not _NO:
-        given.add(id(call.recv))
+        todo.append((call.recv, 0))
+    while todo and len(given) < _WALK_LIMIT:  # the arguments and what their containers hold
+        v, depth = todo.pop()  # (``make_column_transformer((scaler, "a"), ...)``)
+        if type(v) in _SCALAR_SET or id(v) in given:
+            continue
+        given.add(id(v))
+        if depth < 2 and type(v) in (list, tuple, dict, set):
+            todo.extend((x, depth + 1) for x in list(v.values() if type(v) is dict else v)[:64])
     if not given:
         return None
     seen: set = set()
@@ -780,8 +797,8 @@ def _holds_input(call, result) -> str | None:
         t = type(v)
         if id(v) in seen or t in _SCALAR_SET or depth > 4:
             continue
-        if depth and id(v) in given:
-            return "holds an object it was given (a reuse would hand back a copy)"
+        if id(v) in given:  # the argument itself, or held inside the result
+            return "returns or holds an object it was given (a reuse would hand back a copy)"
         seen.add(id(v))
         if t in (list, tuple, set):
             todo.extend((x, depth + 1) for x in list(v)[:64])
