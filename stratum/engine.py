@@ -429,7 +429,8 @@ class Engine:
             state = restore.snapshot(target)
             out = restore.mark_self(result, target)
         post_rng = np.random.get_state() if rng else None
-        return (out, state, seconds, post_rng, shown, filters, files)
+        axes = restore.shared_axes(result, _sources(args, recv)) if target is _NO else ()
+        return (out, state, seconds, post_rng, shown, filters, files, axes)
 
     def _restore(self, spec, stored, args, recv, rng, frame=None):
         out, state, _cost, post_rng, shown = stored[:5]
@@ -447,6 +448,8 @@ class Engine:
         if post_rng is not None:
             np.random.set_state(post_rng)
         replay_warnings(shown, frame)
+        if len(stored) > 7 and stored[7]:
+            restore.reattach(out, stored[7], _sources(args, recv))
         return restore.unmark_self(out, target)
 
     def _outputs(self, call, result):
@@ -763,6 +766,10 @@ def _given_state(call) -> list:
 _SCALAR_SET = frozenset(_SCALARS) | {np.ndarray}
 
 
+def _sources(args, recv) -> tuple:
+    return args if recv is _NO else (recv, *args)
+
+
 def _given(call) -> tuple:
     """The positional arguments that are the script's objects (not the library's scratch)."""
     scratch = call.spec.scratch
@@ -810,17 +817,35 @@ def _holds_input(call, result) -> str | None:
 
 
 def _aliases_input(result, args, kwargs) -> str | None:
-    """A result that is (a view of) an input array: a reuse would hand back a copy, and writes
-    through one would no longer reach the other (``np.asarray(X)``, ``copy=False``)."""
+    """A result that is (a view of) an input's memory: a reuse would hand back a copy, and writes
+    through one would no longer reach the other (``np.asarray(X)``, ``copy=False``); a pandas
+    result sharing an input's buffers (copy-on-write views, ``merge`` without reordering)."""
     outs = result if type(result) in (tuple, list) else (result,)
-    outs = [o for o in outs[:16] if isinstance(o, np.ndarray)]
-    if not outs:
+    out_parts = [p for o in outs[:16] for p in _buffers(o)]
+    if not out_parts:
         return None
     for v in (*args, *kwargs.values()):
-        arr = v if isinstance(v, np.ndarray) else getattr(v, "_values", None)
-        if isinstance(arr, np.ndarray) and any(np.may_share_memory(o, arr) for o in outs):
-            return "returns a view of its input (not admitted)"
+        for part in _buffers(v):
+            if any(np.may_share_memory(o, part) for o in out_parts):
+                return "returns a view of its input (not admitted)"
     return None
+
+
+def _buffers(v) -> list:
+    """The numpy buffers behind an array, a Series or a DataFrame (a few, never copied)."""
+    if isinstance(v, np.ndarray):
+        return [v]
+    mgr = getattr(v, "_mgr", None)
+    if mgr is None or not hasattr(type(v), "_get_axis"):
+        return []
+    out = []
+    for block in getattr(mgr, "blocks", ())[:64]:
+        values = block.values
+        for part in (values, getattr(values, "_ndarray", None), getattr(values, "_data", None)):
+            if isinstance(part, np.ndarray):
+                out.append(part)
+                break
+    return out
 
 
 def _file_inputs(paths) -> tuple:

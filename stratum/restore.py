@@ -97,3 +97,35 @@ def unmark_args(stored, args, kwargs):
 def _atomic(v) -> bool:
     """Values whose identity a script cannot rely on (small ints, strings, None ...)."""
     return type(v) in (type(None), bool, int, float, str, bytes, complex)
+
+
+_AXES = ("index", "columns")
+
+
+def shared_axes(result, sources) -> tuple:
+    """Which axes of a pandas result are the very objects of an input (``s.map(f).index is
+    s.index``): ((axis, source position, "self" | "index" | "columns"), ...).
+
+    pandas shares immutable axis objects between a result and its inputs; a loaded result
+    holds copies, so a reuse gives the input's own objects back (``reattach``)."""
+    found = []
+    for axis in _AXES:
+        value = getattr(result, axis, None) if hasattr(type(result), "_get_axis") else None
+        if value is None:
+            continue
+        for pos, src in enumerate(sources):
+            if src is value:
+                found.append((axis, pos, "self"))
+                break
+            hit = next((a for a in _AXES if getattr(src, a, None) is value), None) \
+                if hasattr(type(src), "_get_axis") else None
+            if hit is not None:
+                found.append((axis, pos, hit))
+                break
+    return tuple(found)
+
+
+def reattach(result, axes, sources) -> None:
+    for axis, pos, how in axes:
+        src = sources[pos]
+        setattr(result, axis, src if how == "self" else getattr(src, how))

@@ -250,3 +250,33 @@ def test_a_failure_of_stratum_runs_the_operation_plain(monkeypatch, capfd):
     monkeypatch.setitem(lineage._FEEDERS, np.ndarray, lineage._feed_ndarray)
     with pytest.raises(ValueError, match="library's own"):
         engine.call(spec, fails, (arr,), {})
+
+
+def test_a_reused_pandas_result_shares_its_inputs_axes(runner):
+    """pandas hands the input's own index object to many results (``s.map(f).index is
+    s.index``); a loaded result gets the caller's objects back, as a computed one has them."""
+    same_cold_and_warm(runner, """
+        import numpy as np
+        import pandas as pd
+        s = pd.Series([1.0, 4.0], index=pd.Index(["a", "b"], name="bar"), name="foo")
+        rs = s.map(np.sqrt)
+        print(rs.index is s.index, s is not rs, rs.tolist())
+        df = pd.DataFrame({"a": [1, -2]})
+        d2 = df.abs()
+        print(d2.columns is df.columns, d2.index is df.index, d2.values.tolist())
+    """)
+
+
+def test_a_result_sharing_its_inputs_memory_is_not_replaced_by_a_copy(runner):
+    """``merge`` without reordering returns columns that are the inputs' own buffers (pandas'
+    copy-on-write shares them): a reuse must not hand back a copy."""
+    same_cold_and_warm(runner, """
+        import numpy as np
+        import pandas as pd
+        from pandas import merge
+        left = pd.DataFrame({"a": 0, "b": 1}, index=range(10))
+        right = pd.DataFrame({"c": "foo", "d": "bar"}, index=range(10))
+        for _ in range(2):
+            merged = merge(left, right, left_index=True, right_index=True)
+            print(np.shares_memory(merged["a"]._values, left["a"]._values), merged.shape)
+    """)
