@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import time
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,8 @@ from interposer.frames import (end_capture, filters_state, replay_warnings, site
 from interposer.registry import FIT, MUTATES, OPAQUE, PURE, RANDOM, SINK, SOURCE
 from stratum import kernels, libsettings, randomness, recipe, restore
 from stratum._native import Hasher
-from stratum.lineage import Lineage, Unkeyable, file_key, global_rng_key, scalar_text
+from stratum.lineage import (Lineage, Unkeyable, file_key, global_rng_key, indexer_target,
+                             scalar_text)
 
 _NO = recipe.NO_RECEIVER  # no receiver: a function call, not a method
 _SCALARS = (type(None), bool, int, float, str, bytes, complex)
@@ -811,8 +813,16 @@ def _holds_input(call, result) -> str | None:
             todo.extend((x, depth + 1) for x in list(v)[:64])
         elif t is dict:
             todo.extend((x, depth + 1) for x in list(v.values())[:64])
-        elif hasattr(t, "get_params") and hasattr(v, "__dict__"):
-            todo.extend((x, depth + 1) for x in vars(v).values())
+        else:
+            # what the object refers to: a pandas indexer's frame (``x.loc``), the attributes
+            # of an estimator or of any plain object (not a frame's or array's insides: their
+            # axes are handed back by ``restore.reattach``)
+            base = indexer_target(v)
+            if base is not None:
+                todo.append((base, depth + 1))
+            elif not hasattr(t, "_get_axis") and hasattr(v, "__dict__") and not isinstance(
+                    v, (type, types.ModuleType, types.FunctionType)):
+                todo.extend((x, depth + 1) for x in list(vars(v).values())[:64])
     return None
 
 

@@ -197,7 +197,7 @@ class Lineage:
         while todo:
             cur = todo.pop()
             related = []
-            base = _indexer_target(cur)
+            base = indexer_target(cur)
             if base is not None:
                 related.append(base)
             if isinstance(cur, (np.ndarray, np.flatiter)) and cur.base is not None:
@@ -328,7 +328,7 @@ def _memory_owner(arr):
 _INDEXER_BASE = None
 
 
-def _indexer_target(obj):
+def indexer_target(obj):
     """The frame or series a pandas indexer (``.loc``, ``.iloc``, ``.at``, ``.iat``) writes to."""
     global _INDEXER_BASE
     if _INDEXER_BASE is None:

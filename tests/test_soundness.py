@@ -278,5 +278,21 @@ def test_a_result_sharing_its_inputs_memory_is_not_replaced_by_a_copy(runner):
         right = pd.DataFrame({"c": "foo", "d": "bar"}, index=range(10))
         for _ in range(2):
             merged = merge(left, right, left_index=True, right_index=True)
-            print(np.shares_memory(merged["a"]._values, left["a"]._values), merged.shape)
+            a, b = merged["a"]._values, left["a"]._values
+            print(np.shares_memory(a, b), a.__array_interface__["data"][0]
+                  == b.__array_interface__["data"][0], merged.shape)
+    """)
+
+
+def test_a_memoized_function_returning_an_indexer_writes_into_the_callers_frame(runner):
+    """pandas' own tests call ``indexer_sl = lambda x: x.loc`` and write through the result:
+    a reused indexer held a copy of the frame, so the write reached nothing."""
+    same_cold_and_warm(runner, """
+        import pandas as pd
+        def indexer(x):
+            return x.loc
+        ser = pd.Series([1.0, 2.0], index=["a", "b"])
+        indexer(ser)["a"] = 5.0
+        indexer(ser)["c"] = 7.0
+        print(ser.tolist(), list(ser.index))
     """)
