@@ -49,6 +49,10 @@ class Session:
                 warn(f"could not record the trace ({type(exc).__name__}: {exc})")
 
     def _finish(self, exit_code: int) -> None:
+        with _standard_library(("json", "sqlite3", "pickle", "hashlib")):
+            self._record(exit_code)
+
+    def _record(self, exit_code: int) -> None:
         engine = self.engine
         seconds = time.perf_counter() - self._t0
         nodes = engine.nodes if engine is not None else []
@@ -70,6 +74,39 @@ class Session:
             from stratum.explain import report
 
             report(self, sys.stderr)
+
+
+class _standard_library:
+    """While the trace is recorded (after the script ran), the standard library's own modules
+    of these names, even if the script imported a module of its own under one of them (a
+    ``json.py`` next to it): the script's are set aside and put back afterwards. Importing
+    the standard library's earlier would change what the script imports."""
+
+    def __init__(self, names):
+        self.names = names
+        self.saved: dict = {}
+        self.path = None
+
+    def __enter__(self):
+        import sysconfig
+
+        stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"]) + os.sep
+        for name, module in list(sys.modules.items()):
+            if name.partition(".")[0] not in self.names or module is None:
+                continue
+            origin = getattr(module, "__file__", None)
+            if origin is not None and not os.path.realpath(origin).startswith(stdlib):
+                self.saved[name] = sys.modules.pop(name)
+        if self.saved:
+            self.path = sys.path[:]
+            sys.path[:] = [p for p in sys.path
+                           if p and os.path.realpath(p).startswith(stdlib.rstrip(os.sep))]
+        return self
+
+    def __exit__(self, *exc):
+        if self.path is not None:
+            sys.path[:] = self.path
+        sys.modules.update(self.saved)
 
 
 def _record_with_retry(cache_dir, run: dict, nodes: list, attempts: int = 6):
