@@ -229,7 +229,7 @@ def _pre_run(original, args, kwargs):
 def _content_key(X, y, sw, fit_intercept) -> str:
     """Content of the validated inputs, with the layout that decides which BLAS call runs."""
     from stratum._native import Hasher
-    from stratum.versions import version_tag
+    from stratum.keys.versions import version_tag
 
     h = Hasher()
     h.update_str(f"ridge-gram/1;{version_tag()};{_blas_tag()};fit_intercept={bool(fit_intercept)}")
@@ -297,7 +297,7 @@ def _build(real, sw):
 # ---- stratum's cache: the Gram matrix across runs and processes ---------------------------------
 def _engine_cache():
     try:
-        from stratum import activation
+        from stratum.session import activation
 
         session = activation.current()
         engine = session.engine if session is not None else None
