@@ -245,10 +245,7 @@ def _child(plan, stream_path: str, settings, close_fds) -> None:
         stream = os.open(stream_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         _silence()
         sys.dont_write_bytecode = True
-        from stratum.session import activation
-        from stratum.cli import main as cli
-        from stratum.engine.engine import Engine
-
+        from stratum.session import activation, runner
         session = activation.restart_session()
         if session is None:
             os._exit(0)
@@ -256,17 +253,16 @@ def _child(plan, stream_path: str, settings, close_fds) -> None:
                                                explain=False)
         session.cache_dir_ok = False  # nothing recorded in the trace store
         dry = _Dry(stream, settings.dryrun_rows)
-        Engine.dry = dry.call
-        Engine.on_top_node = dry.node
+        session.hooks.update(dry=dry.call, on_top_node=dry.node)
         sys.addaudithook(dry.audit)
-        cli._run(("script", plan.script), [], {"explain": False, "no_cache": True})
+        runner.run(("script", plan.script), [], {"explain": False, "no_cache": True})
     except BaseException:  # noqa: BLE001 - the script's own end, or its failure
         pass
     os._exit(0)
 
 
 def _silence() -> None:
-    from stratum.batch.worker import redirect_stdio
+    from stratum.batch.stdio import redirect_stdio
 
     redirect_stdio(os.devnull, os.devnull)
 
@@ -368,9 +364,12 @@ def report_progress(result_path: str) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     except OSError:
         return
-    from stratum.engine.engine import Engine
 
     def node(n) -> None:
         os.write(fd, f"{n.key or '-'}\n".encode())
 
-    Engine.on_top_node = staticmethod(node)
+    from stratum.session import activation
+
+    session = activation.current()
+    if session is not None:
+        session.hooks["on_top_node"] = node

@@ -205,16 +205,17 @@ def _topological(items) -> list:
 
 def _current_key(r, settings) -> str | None:
     """The key a data source node gets now (the file may have changed), without reading it."""
-    from stratum.engine.engine import Engine, _effects
-    from stratum.replay.replay import _value
+    from stratum.engine.effects import effect_of
+    from stratum.engine.engine import Engine
+    from stratum.replay.replay import entry_value
 
     try:
         target, args, kwargs, _extra = r.recipe
-        a = [_value(e, (), {}) for e in args]
-        kw = {k: _value(e, (), {}) for k, e in kwargs}
+        a = [entry_value(e, (), {}) for e in args]
+        kw = {k: entry_value(e, (), {}) for k, e in kwargs}
         spec, fn, recv, a = _operation(target, r.node["op"], a, load=False)
-        effect = _effects(spec, a, kw, recv)[0]
-        return Engine(None, settings)._key(spec, tuple(a), kw, recv, effect, None)[0]
+        effect = effect_of(spec, a, kw, recv)[0]
+        return Engine(None, settings).call_key(spec, tuple(a), kw, recv, effect)[0]
     except Exception:
         return None
 
@@ -228,7 +229,6 @@ def _operation(target, op: str, a: list, load: bool = True):
     to that callable (``interposer.dispatch``), which must be the recorded operation."""
     from interposer import dispatch, registry
     from stratum.engine import recipe
-    from stratum.engine.engine import _NO
 
     if target[0] == "method":
         if not a:
@@ -242,7 +242,7 @@ def _operation(target, op: str, a: list, load: bool = True):
     fn = recipe.resolve(target[1], target[2], load=load)
     if fn is None:
         raise Mismatch(f"{target[1]}.{target[2]} not found")
-    decided = dispatch._decide_call(fn)
+    decided = dispatch.decide_call(fn)
     spec = getattr(decided, "spec", None)
     if type(decided) not in (dispatch.TracedCall, dispatch.GuardCall, dispatch.ReduceCall):
         spec = None
@@ -250,7 +250,7 @@ def _operation(target, op: str, a: list, load: bool = True):
         spec = registry.operator_spec(op[9:])  # what the rewritten operator sites dispatch
     if spec is None or spec.name != op:
         raise Mismatch(f"{target[1]}.{target[2]} is not {op}")
-    return spec, getattr(decided, "fn", fn), _NO, a
+    return spec, getattr(decided, "fn", fn), recipe.NO_RECEIVER, a
 
 
 # ---- the shared process -----------------------------------------------------------------------
@@ -336,7 +336,7 @@ def _child(part: SharedPart, plans, jobs: int, files: dict) -> int:
     if engine.cache is None:
         return 1
     guard = _Quiet(engine.cache)
-    engine._cache = guard
+    engine.use_cache(guard)
     state = _State(engine, guard, part)
     graph = executor.Graph()
     for i, it in enumerate(part.items):
@@ -401,7 +401,7 @@ class _State:
 def _node(state: _State, i: int, it: Item, slot: dict):
     """The executor callable of one item: the operation, through the engine, under the lock;
     returns (result, fitted object, changed object) like a replay node."""
-    from stratum.replay.replay import _value
+    from stratum.replay.replay import entry_value
 
     def run(*inputs):
         target, args, kwargs, _extra = it.recipe
@@ -409,8 +409,8 @@ def _node(state: _State, i: int, it: Item, slot: dict):
         with state.lock:
             engine = state.engine
             engine.adopt_thread()
-            a = [_value(e, inputs, slot) for e in args]
-            kw = {k: _value(e, inputs, slot) for k, e in kwargs}
+            a = [entry_value(e, inputs, slot) for e in args]
+            kw = {k: entry_value(e, inputs, slot) for k, e in kwargs}
             try:
                 spec, fn, recv, a = _operation(target, it.op, a)
             except Mismatch as exc:
@@ -448,12 +448,13 @@ def _enter(engine, spec, fn, args, kwargs, recv):
 
 
 def _outputs(spec, args, kwargs, recv, result):
-    from stratum.engine.engine import _NO, _effects, _fit_target, _resolve_target
+    from stratum.engine import effects
 
-    fitted = _fit_target(spec, args, recv)
-    _effect, mutated, _ = _effects(spec, args, kwargs, recv)
-    changed = _resolve_target(mutated, args, kwargs, recv) if mutated is not None else _NO
-    return (result, None if fitted is _NO else fitted, None if changed is _NO else changed)
+    none = effects.NO_RECEIVER
+    fitted = effects.fit_target(spec, args, recv)
+    _effect, mutated, _ = effects.effect_of(spec, args, kwargs, recv)
+    changed = effects.resolve_target(mutated, args, kwargs, recv) if mutated is not None else none
+    return (result, None if fitted is none else fitted, None if changed is none else changed)
 
 
 def _report(state: _State, stats: dict, seconds: float, jobs: int, plans, path: str) -> None:

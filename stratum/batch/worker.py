@@ -4,7 +4,7 @@ File descriptors 0, 1 and 2 become /dev/null and the script's two output files (
 writes land there too), and ``sys.stdin`` / ``stdout`` / ``stderr`` are rebuilt the way the
 interpreter builds them at start-up for those files (block-buffered stdout, line-buffered
 stderr: what a crash or ``os._exit`` loses is what plain python loses). The script then runs
-through the same path as ``python -m stratum script.py`` (``stratum.cli.main._run``) with a fresh
+through the same path as ``python -m stratum script.py`` (``stratum.session.runner.run``) with a fresh
 session, so it gets its own ``__main__``, ``sys.argv``, ``sys.path[0]``, exit code, atexit
 handlers and trace. The process ends as that interpreter would: this function never returns.
 Python's ``random`` reseeds itself after a fork; numpy's global RNG is reseeded here, so
@@ -12,11 +12,12 @@ workers do not share unseeded random streams (the str hash seed they do share).
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
 import sys
+
+from stratum.batch.stdio import redirect_stdio
 
 
 def run(job) -> None:
@@ -31,7 +32,6 @@ def run(job) -> None:
             sys.stderr.flush()
             os._exit(1)
     from stratum.session import activation
-    from stratum.cli import main as cli
     from stratum.session import runner
 
     numpy = sys.modules.get("numpy")
@@ -43,7 +43,7 @@ def run(job) -> None:
 
         batch_dryrun.report_progress(job.result)
     opts = {"explain": "--explain" in job.flags, "no_cache": "--no-cache" in job.flags}
-    cli._run(("script", job.script), [], opts, after=lambda session: _result(job, session))
+    runner.run(("script", job.script), [], opts, after=lambda session: _result(job, session))
     # The script ended normally (any other end raised SystemExit out of ``_run``). This process
     # is a fork of the batch's own, whose caller must not continue here: exit with status 0,
     # python's buffers first (SystemExit's handler flushes C's stdio before them).
@@ -61,31 +61,3 @@ def _result(job, session) -> None:
 
 def _redirect(job) -> None:
     redirect_stdio(job.stdout, job.stderr)
-
-
-def redirect_stdio(stdout: str, stderr: str) -> None:
-    """fds 0 / 1 / 2 to /dev/null / ``stdout`` / ``stderr``, and fresh ``sys.std*`` on them."""
-    for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
-                            (1, stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-                            (2, stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
-        new = os.open(path, flags, 0o644)
-        os.dup2(new, fd)
-        os.close(new)
-    sys.stdin = sys.__stdin__ = _stdio(0, sys.__stdin__)
-    sys.stdout = sys.__stdout__ = _stdio(1, sys.__stdout__)
-    sys.stderr = sys.__stderr__ = _stdio(2, sys.__stderr__)
-
-
-def _stdio(fd: int, like):
-    """``sys.std*`` for ``fd`` as CPython's ``create_stdio`` makes it (POSIX)."""
-    write = fd != 0
-    unbuffered = write and bool(getattr(like, "write_through", False))
-    buf = io.open(fd, "wb" if write else "rb", 0 if unbuffered else -1, closefd=False)
-    raw = buf if unbuffered else buf.raw
-    raw.name = ("<stdin>", "<stdout>", "<stderr>")[fd]
-    line_buffering = write and not unbuffered and (raw.isatty() or fd == 2)
-    stream = io.TextIOWrapper(buf, encoding=getattr(like, "encoding", None) or "utf-8",
-                              errors=getattr(like, "errors", None) or "strict", newline="\n",
-                              line_buffering=line_buffering, write_through=unbuffered)
-    stream.mode = "w" if write else "r"
-    return stream

@@ -23,6 +23,7 @@ import mmap
 import os
 import sqlite3
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -73,7 +74,7 @@ def copy_value(value: Any) -> Any:
 def _is_immutable(value: Any) -> bool:
     if isinstance(value, _IMMUTABLE):
         return True
-    np = serialize._numpy()
+    np = sys.modules.get("numpy")  # never imported here
     if np is not None and isinstance(value, np.generic) and not isinstance(value, np.void):
         return True
     return type(value) in (tuple, frozenset) and all(_is_immutable(v) for v in value)

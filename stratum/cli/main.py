@@ -72,81 +72,15 @@ def main(argv: list[str] | None = None) -> None:
         import importlib
 
         sys.exit(importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]))
+    from stratum.session import runner
+
     if argv[0] == "-m":
         if len(argv) < 2:
             sys.stderr.write("Argument expected for the -m option\n")
             sys.exit(2)
-        _run(("module", argv[1]), argv[2:], opts)
+        runner.run(("module", argv[1]), argv[2:], opts)
     else:
-        _run(("script", argv[0]), argv[1:], opts)
-
-
-def _run(target, args, opts, after=None) -> None:
-    """Run the target as ``__main__`` and exit as python would. ``after(session)`` is called
-    once the trace is recorded (a batch worker reports its run id)."""
-    from stratum.session import runner
-
-    env = Settings.from_env()
-    settings = Settings(**{**env.__dict__, "explain": env.explain or opts["explain"],
-                           "cache_enabled": env.cache_enabled and not opts["no_cache"]})
-    kind, name = target
-    started: list = []
-
-    def transform(code):
-        """Called once the script compiled: activate stratum and rewrite its code."""
-        from stratum.session.activation import activate
-
-        session = activate(settings)
-        if session is None:
-            return code
-        from interposer.rewrite import rewrite
-
-        session.script = os.path.abspath(name) if kind == "script" else name
-        session.argv = list(args)
-        started.append(session)
-        code = rewrite(code)
-        from stratum.session.activation import settle
-
-        settle()
-        return code
-
-    code: object = 0
-    try:
-        if kind == "script":
-            runner.run_script(name, args, transform)
-        else:
-            runner.run_module(name, args, transform)
-    except SystemExit as exc:
-        if started:
-            started[0].finish(_exit_status(exc.code))
-            if after is not None:
-                after(started[0])
-        raise
-    except runner.ScriptExit as exc:
-        code = exc.code
-    if started:
-        started[0].finish(_exit_status(code))
-        if after is not None:
-            after(started[0])
-    if code == -2:  # KeyboardInterrupt
-        runner.die_by_sigint()
-    if code == 0:
-        return  # no SystemExit: its handler flushes libc's stdout before python's, unlike a
-        # script that simply ends (bytes a library wrote through C stdio would come first)
-    for stream in (sys.stdout, sys.stderr):  # python's buffers first, as python's own exit
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    sys.exit(code)
-
-
-def _exit_status(code) -> int:
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    return 1
+        runner.run(("script", argv[0]), argv[1:], opts)
 
 
 # ---- subcommands ------------------------------------------------------------------------------
@@ -243,8 +177,8 @@ def _trace_command(ns, store) -> int:
         return 1
     nodes = store.nodes(run["id"])
     if ns.json:
-        keep = ("op", "site", "key", "inputs", "consts", "kind", "seconds", "nbytes",
-                "effect", "reused", "reason", "parent", "impl")
+        from stratum.trace.store import JSON_NODE_FIELDS as keep
+
         run_out = dict(run)
         run_out["argv"] = json.loads(run_out["argv"])
         json.dump({"run": run_out, "nodes": [{k: n[k] for k in keep} for n in nodes]},

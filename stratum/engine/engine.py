@@ -27,10 +27,18 @@ from stratum.keys import randomness
 from stratum.engine import recipe
 from stratum.engine import restore
 from stratum._native import Hasher
-from stratum.keys.lineage import Lineage, Unkeyable, file_key, global_rng_key, scalar_text
+from stratum.engine.effects import NO_RECEIVER
+from stratum.engine.effects import also_mutated as _also_mutated
+from stratum.engine.effects import effect_of as _effects
+from stratum.engine.effects import fit_target as _fit_target
+from stratum.engine.effects import nbytes as _nbytes
+from stratum.engine.effects import resolve_target as _resolve_target
+from stratum.keys.derive import derive as _derive
+from stratum.keys.lineage import (PLAIN_SCALARS, Lineage, Unkeyable, file_key,
+                                  global_rng_key, scalar_text)
 
-_NO = recipe.NO_RECEIVER  # no receiver: a function call, not a method
-_SCALARS = (type(None), bool, int, float, str, bytes, complex)
+_NO = NO_RECEIVER  # no receiver: a function call, not a method
+_SCALARS = PLAIN_SCALARS
 MAX_NODES = 200_000
 MAX_FOLLOWED = 20_000  # plain values followed by identity per run (replay guards)
 
@@ -58,14 +66,13 @@ class Node:
 
 
 class Engine:
-    # Set per process by a batch (stratum/batch/dryrun.py), None otherwise:
-    #: ``dry(spec, fn, args, kwargs) -> (spec, fn, args, kwargs)``: a dry run samples its data
-    #: sources and stops at a write, before the call is keyed.
-    dry = None
-    #: ``on_top_node(node)``: each top-level node, once recorded (a batch's progress report).
-    on_top_node = None
-
-    def __init__(self, cache_factory=None, settings=None):
+    def __init__(self, cache_factory=None, settings=None, dry=None, on_top_node=None):
+        # Hooks a batch gives (through ``Session.hooks``), None otherwise:
+        #: ``dry(spec, fn, args, kwargs) -> (spec, fn, args, kwargs)``: a dry run samples its
+        #: data sources and stops at a write, before the call is keyed (stratum/batch/dryrun.py).
+        self.dry = dry
+        #: ``on_top_node(node)``: each top-level node, once recorded (a batch's progress report).
+        self.on_top_node = on_top_node
         self.lineage = Lineage()
         self._cache_factory = cache_factory  # opened at the first reusable call
         self._cache = None
@@ -170,7 +177,7 @@ class Engine:
             return f(*args, **kwargs)
         try:
             h = Hasher()
-            self.lineage._feed_content(h, f, 0)
+            self.lineage.feed_content(h, f, 0)
             if self.rng_seeded:
                 h.update_str(global_rng_key())
             extra = h.hexdigest()
@@ -361,6 +368,15 @@ class Engine:
         return "not admitted to the cache (cheaper to recompute than to load)"
 
     # ------------------------------------------------------------------------------------------
+    def call_key(self, spec, args, kwargs, recv, effect, extra=None):
+        """(key, input keys, constants) a call gets, without running it (a batch checks a
+        recorded data source against the file as it is now)."""
+        return self._key(spec, args, kwargs, recv, effect, extra)
+
+    def use_cache(self, cache) -> None:
+        """Look up and admit through ``cache`` from now on (a batch wraps the engine's own)."""
+        self._cache = cache
+
     def _key(self, spec, args, kwargs, recv, effect, extra=None, fn=None):
         """Key of the call, input keys, constant arguments, a reason if unkeyable, RNG use."""
         lin = self.lineage
@@ -622,44 +638,11 @@ class _Call:
         self.started = [False]
 
 
-def _fit_target(spec, args, recv):
-    """The object a fit-like call leaves fitted: its receiver, or the estimator it is given."""
-    if spec.effect != FIT:
-        return _NO
-    if recv is not _NO:
-        return recv
-    return args[0] if args else _NO
-
-
 def _named(fn) -> bool:
     """Is ``fn`` what its module and qualified name import back to (a library function, a
     class, a ufunc)? Then its name, part of the op name, identifies it; any other callable
     (an instance with ``__call__``, a closure) is keyed by its state."""
     return recipe.importable(fn) is not None
-
-
-def _derive(key: str, what: str) -> str:
-    h = Hasher()
-    h.update_str(key)
-    h.update_str(what)
-    return h.hexdigest()
-
-
-def _effects(spec, args, kwargs, recv):
-    """The effect of this particular call: registry effect adjusted by its arguments."""
-    effect, mutated, reason = spec.effect, spec.mutates, None
-    if spec.inplace_rule and kwargs.get("inplace") is True:
-        return MUTATES, "self", "inplace=True"
-    out = kwargs.get("out")
-    if out is not None and registry.OPAQUE != effect:
-        return MUTATES, "out", "writes into out="
-    if spec.estimator_rules and effect in (PURE, FIT) and args and (
-            kwargs.get("copy") is False
-            or recv is not _NO and getattr(recv, "copy", None) is False):
-        # ``StandardScaler(copy=False).transform(X)``, ``normalize(X, copy=False)``: X is
-        # changed in place (a fit stays a fit of the receiver, and X is re-keyed)
-        return (MUTATES if effect == PURE else effect), 0, "copy=False: changes its input in place"
-    return effect, mutated, reason
 
 
 _RNG_TYPES = (np.random.RandomState, np.random.Generator, np.random.BitGenerator)
@@ -812,28 +795,6 @@ def _is_lib(t) -> bool:
     return registry.is_lib_type(t) if lib is None else lib
 
 
-def _also_mutated(spec, args, kwargs, recv) -> list:
-    out = []
-    for which in spec.also_mutates:
-        target = _resolve_target(which, args, kwargs, recv)
-        if target is not _NO:
-            out.append(target)
-    return out
-
-
-def _resolve_target(mutated, args, kwargs, recv):
-    if mutated == "self":
-        return recv
-    if isinstance(mutated, int):
-        return args[mutated] if len(args) > mutated else _NO
-    if mutated == "global_rng":
-        return _NO
-    value = kwargs.get(mutated, _NO)
-    if isinstance(value, tuple) and len(value) == 1:
-        return value[0]
-    return value
-
-
 def _path_argument(spec, args, kwargs):
     pos, kw = spec.path_arg
     value = kwargs.get(kw) if kw in kwargs else (args[pos] if len(args) > pos else None)
@@ -854,18 +815,3 @@ def _why_not(spec, effect, key) -> str:
     if key is None:
         return "inputs could not be keyed"
     return "no cache"
-
-
-def _nbytes(value) -> int:
-    """Output size for the trace, cheaply: buffer sizes, never a deep memory count."""
-    n = getattr(value, "nbytes", None)
-    if isinstance(n, int):
-        return n
-    mgr = getattr(value, "_mgr", None)  # pandas DataFrame: its blocks' buffers
-    blocks = getattr(mgr, "blocks", None)
-    if blocks is not None:
-        total = 0
-        for block in blocks:
-            total += getattr(block.values, "nbytes", 0) or 0
-        return total
-    return 0

@@ -30,11 +30,14 @@ import types
 
 import numpy as np
 
-NO_RECEIVER = _NO = object()  # the engine's "no receiver" sentinel (a function call)
+from stratum.engine.effects import NO_RECEIVER, nbytes
+from stratum.keys.lineage import PLAIN_SCALARS
+
+_NO = NO_RECEIVER  # the engine's "no receiver" sentinel (a function call)
 
 MAX_CONST = 1 << 20  # a bigger pickled constant makes the node unreplayable
 MAX_OBSERVED = 1 << 16
-_SCALARS = (type(None), bool, int, float, str, bytes, complex)
+_SCALARS = PLAIN_SCALARS
 #: Results that are plain Python values the script can use outside stratum's view: guards.
 GUARD_TYPES = frozenset({type(None), bool, int, float, str, bytes, complex, tuple, list,
                          np.bool_})
@@ -245,9 +248,8 @@ def _constant(v, t):
     what = f"argument of type {t.__qualname__}"
     if isinstance(v, (types.ModuleType, types.FrameType)):
         return ("x", f"{what} cannot be recorded")
-    from stratum.engine.engine import _nbytes
 
-    if _nbytes(v) > MAX_CONST:  # cheap size check before pickling anything big
+    if nbytes(v) > MAX_CONST:  # cheap size check before pickling anything big
         return ("x", f"{what} too large to record")
     try:
         blob = pickle.dumps(v, protocol=5)

@@ -32,7 +32,7 @@ import time
 import types
 from collections import OrderedDict
 
-from stratum.kernels import KERNELS, Kernel, amend
+from stratum.kernels import KERNELS, Kernel, amend, engine_cache
 
 NAME = "Ridge.fit"
 MODULE = "sklearn.linear_model._ridge"
@@ -296,14 +296,7 @@ def _build(real, sw):
 
 # ---- stratum's cache: the Gram matrix across runs and processes ---------------------------------
 def _engine_cache():
-    try:
-        from stratum.session import activation
-
-        session = activation.current()
-        engine = session.engine if session is not None else None
-        return engine.cache if engine is not None else None
-    except Exception:
-        return None
+    return engine_cache()
 
 
 def _load(key):

@@ -9,16 +9,18 @@ import sys
 
 import numpy as np
 
+from stratum.keys.content import Unkeyable, hash_pickled, is_user_module
+
 
 def _feed_values(lin, h, values, depth):
     """Feed the data of a pandas array-like (ndarray or extension array)."""
     if isinstance(values, np.ndarray):
-        lin._feed_content(h, values, depth + 1)
+        lin.feed_content(h, values, depth + 1)
         return
     h.update_str(f"ea:{type(values).__qualname__}:{values.dtype!r}")
     codes = getattr(values, "codes", None)
     if codes is not None and hasattr(values, "categories"):  # Categorical
-        lin._feed_content(h, np.asarray(codes), depth + 1)
+        lin.feed_content(h, np.asarray(codes), depth + 1)
         _feed_index(lin, h, values.categories, depth)
         h.update_str(f"ordered:{values.ordered}")
         return
@@ -26,9 +28,9 @@ def _feed_values(lin, h, values, depth):
         part = getattr(values, attr, None)
         if isinstance(part, np.ndarray):
             h.update_str(attr)
-            lin._feed_content(h, part, depth + 1)
+            lin.feed_content(h, part, depth + 1)
     if not any(isinstance(getattr(values, a, None), np.ndarray) for a in ("_ndarray", "_data")):
-        lin._feed_content(h, np.asarray(values, dtype=object), depth + 1)
+        lin.feed_content(h, np.asarray(values, dtype=object), depth + 1)
 
 
 def _feed_index(lin, h, index, depth):
@@ -40,7 +42,7 @@ def _feed_index(lin, h, index, depth):
     elif isinstance(index, pd.MultiIndex):
         for level, codes in zip(index.levels, index.codes):
             _feed_index(lin, h, level, depth)
-            lin._feed_content(h, np.asarray(codes), depth + 1)
+            lin.feed_content(h, np.asarray(codes), depth + 1)
     else:
         _feed_values(lin, h, index._values, depth)
 
@@ -75,10 +77,10 @@ def feed_sparse(lin, h, m, depth):
     for part in ("data", "indices", "indptr", "row", "col", "coords"):
         value = getattr(m, part, None)
         if isinstance(value, np.ndarray):
-            lin._feed_content(h, value, depth + 1)
+            lin.feed_content(h, value, depth + 1)
         elif isinstance(value, tuple):
             for v in value:
-                lin._feed_content(h, np.asarray(v), depth + 1)
+                lin.feed_content(h, np.asarray(v), depth + 1)
 
 
 def is_fitted(est) -> bool:
@@ -90,21 +92,15 @@ def feed_estimator(lin, h, est, depth):
     configuration, metadata requests). Fitted outside any traced op: its pickled state."""
     t = type(est)
     h.update_str(f"est:{t.__module__}.{t.__qualname__}")
-    from stratum.keys.lineage import _is_user_module, feed_class_code
-
     _check_attributes(est)
-    if _is_user_module(t.__module__ or ""):  # an estimator class of the script's own
-        feed_class_code(lin, h, t, depth)
+    if is_user_module(t.__module__ or ""):  # an estimator class of the script's own
+        lin.feed_class_code(h, t, depth)
     if is_fitted(est):
-        from stratum.keys.lineage import _hash_pickled
-
-        h.update(_hash_pickled(est))
+        h.update(hash_pickled(est))
         return
     try:
         params = est.get_params(deep=False)
     except Exception as exc:  # a half-built object, ``__init__(**kwargs)`` (no parameters)
-        from stratum.keys.lineage import Unkeyable
-
         raise Unkeyable(f"its parameters cannot be read ({type(exc).__name__})") from None
     for name in sorted(params):
         h.update_str(name)
@@ -128,8 +124,6 @@ def _check_attributes(obj) -> None:
         return
     for name, why in UNKEYABLE_ATTRIBUTES.items():
         if state.get(name):
-            from stratum.keys.lineage import Unkeyable
-
             raise Unkeyable(why)
 
 
@@ -162,9 +156,7 @@ def feed_lib_object(lin, h, obj, depth):
     h.update_str(f"obj:{t.__module__}.{t.__qualname__}")
     _check_attributes(obj)
     if not state_is_dict(t):
-        from stratum.keys.lineage import _hash_pickled
-
-        h.update(_hash_pickled(obj))
+        h.update(hash_pickled(obj))
         return
     state = obj.__dict__
     for name in sorted(state):
@@ -175,7 +167,6 @@ def feed_lib_object(lin, h, obj, depth):
 def feed_rng(lin, h, obj, depth):
     """A random generator object: every use draws from it and changes it, so a call given one
     can never be skipped (its draws would not be made)."""
-    from stratum.keys.lineage import Unkeyable
 
     raise Unkeyable(f"a random generator object ({type(obj).__qualname__}) is an input")
 
@@ -224,8 +215,6 @@ def feed_callback_context(lin, h, v, depth):
     node = v
     while node is not None:
         if getattr(node, "_callbacks", None) or getattr(node, "_propagated_callbacks", None):
-            from stratum.keys.lineage import Unkeyable
-
             raise Unkeyable("sklearn callbacks are registered (they must run)")
         node = getattr(node, "parent", None)
     h.update_str(f"callback_ctx:{getattr(v, 'task_name', '')}")

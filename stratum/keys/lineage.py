@@ -9,24 +9,25 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import sys
 import types
 import weakref
 
 import numpy as np
 
+from interposer.registry import TRACED_LIBRARIES
 from stratum._native import Hasher, hash_objects, xxh3_128
+from stratum.keys.content import Unkeyable
+from stratum.keys.content import hash_pickled as _hash_pickled
+from stratum.keys.content import is_user_module as _is_user_module
 from stratum.keys.versions import version_tag
 
 
-class Unkeyable(Exception):
-    """A value stratum cannot key soundly: the operation using it is executed, never reused."""
-
-
-_LIBS = ("numpy", "pandas", "sklearn", "scipy")
+_LIBS = TRACED_LIBRARIES
 _SCALAR_TAGS = {type(None): "N", bool: "b", int: "i", str: "s", bytes: "y", complex: "c"}
-_PLAIN_SCALARS = frozenset(_SCALAR_TAGS) | {float}
+#: The plain Python scalars, keyed by value (and never pickled) everywhere in stratum.
+PLAIN_SCALARS = (type(None), bool, int, float, str, bytes, complex)
+_PLAIN_SCALARS = frozenset(PLAIN_SCALARS)
 
 
 def scalar_text(v) -> str:
@@ -238,7 +239,7 @@ class Lineage:
         if known is not None:
             return known
         h = Hasher()
-        self._feed_content(h, v, 0)
+        self.feed_content(h, v, 0)
         key = h.hexdigest()
         self.remember(v, key)
         return key
@@ -254,11 +255,17 @@ class Lineage:
             h.update_str(known)
             return
         if t in (tuple, list, dict, slice, range) or depth > 0:
-            self._feed_content(h, v, depth)
+            self.feed_content(h, v, depth)
             return
         h.update_str(self.key_of(v))
 
-    def _feed_content(self, h, v, depth: int) -> None:
+    def feed_class_code(self, h, cls, depth: int) -> None:
+        """Feed a user class's code (its methods' code objects) into ``h``."""
+        feed_class_code(self, h, cls, depth)
+
+    def feed_content(self, h, v, depth: int) -> None:
+        """Feed ``v`` by content (never by a traced key) into ``h``: what a key feeder
+        (``stratum.keys.keyrules``) calls for the parts of the value it is given."""
         if depth > 24:  # estimators nest: search -> pipeline -> column transformer -> pipeline ...
             raise Unkeyable("nesting too deep to key")
         t = type(v)
@@ -349,13 +356,6 @@ def _feed_ndarray(lin, h, v, depth):
         h.update(xxh3_128(v.reshape(-1).view(np.uint8)))
     elif v.size:
         h.update(xxh3_128(v.tobytes()))
-
-
-def _hash_pickled(v) -> bytes:
-    try:
-        return xxh3_128(pickle.dumps(v, protocol=5))
-    except Exception as exc:
-        raise Unkeyable(f"cannot key a value of type {type(v).__qualname__}") from exc
 
 
 def _feed_module(lin, h, v, depth):
@@ -483,18 +483,6 @@ def _feed_method(lin, h, v, depth):
 
 def _feed_dtype(lin, h, v, depth):
     h.update_str(f"dtype:{v.str}:{v!r}")
-
-
-_USER_MODULE_CACHE: dict[str, bool] = {}
-
-
-def _is_user_module(name: str) -> bool:
-    r = _USER_MODULE_CACHE.get(name)
-    if r is None:
-        from interposer import userfiles
-
-        r = _USER_MODULE_CACHE[name] = userfiles.is_user_module(name)
-    return r
 
 
 _FEEDERS = {

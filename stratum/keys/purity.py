@@ -13,6 +13,8 @@ import builtins
 import dis
 import types
 
+from interposer.registry import LIB_ROOTS
+
 # Builtins whose call is an effect on the outside world or on the interpreter.
 EFFECT_BUILTINS = frozenset({
     "print", "open", "input", "exec", "eval", "compile", "exit", "quit", "breakpoint",
@@ -43,8 +45,7 @@ def _rewritten_view(instr):
     value = instr.argval
     if isinstance(value, str):
         return "LOAD_ATTR", value
-    stores = {dispatch._setitem: "STORE_SUBSCR", dispatch._delitem: "DELETE_SUBSCR",
-              dispatch._setattr: "STORE_ATTR"}
+    stores = {helper: op for op, helper in dispatch.STORE_HELPERS.items()}
     try:
         return stores.get(value, "LOAD_CONST"), value
     except TypeError:  # unhashable constant
@@ -97,6 +98,6 @@ def _mutable(value) -> bool:
     if isinstance(value, _IMMUTABLE):
         return False
     module = type(value).__module__ or ""
-    if module.partition(".")[0] in ("numpy", "pandas", "sklearn", "scipy"):
+    if module.partition(".")[0] in LIB_ROOTS:
         return False  # library objects: their changes are seen by the engine at run time
     return True  # lists, dicts, sets, modules, instances of the user's classes ...

@@ -27,20 +27,13 @@ import pickle
 import sys
 from dataclasses import dataclass, field
 
-from stratum._native import Hasher
+from stratum.keys.derive import derive
 
 TEXT_OPS = frozenset({"fstring.format", "fstring.concat", "builtins.str", "builtins.repr",
                       "builtins.format"})
 GUARD_KINDS = frozenset({"NoneType", "bool", "int", "float", "str", "bytes", "complex", "tuple",
                          "list", "bool_"})
 _NONE = object()
-
-
-def _derive(key: str, what: str) -> str:
-    h = Hasher()
-    h.update_str(key)
-    h.update_str(what)
-    return h.hexdigest()
 
 
 @dataclass
@@ -122,10 +115,10 @@ def output_keys(n) -> dict:
     key = n["key"]
     if key is None:
         return {}
-    keys = {key: "res", _derive(key, "fitted"): "fit", _derive(key, "mutated"): "mut"}
+    keys = {key: "res", derive(key, "fitted"): "fit", derive(key, "mutated"): "mut"}
     if n["kind"] in ("tuple", "list"):
         for i in range(64):
-            keys[_derive(key, str(i))] = ("item", i)
+            keys[derive(key, str(i))] = ("item", i)
     return keys
 
 
@@ -264,7 +257,9 @@ def _select(out, sel):
     return out[0][sel[1]]
 
 
-def _value(e, inputs, slot):
+def entry_value(e, inputs, slot):
+    """The value of one recipe argument entry (see ``stratum.engine.recipe``): an earlier
+    output through ``slot`` -> (input index, selector), a constant, an unpickled one ..."""
     kind = e[0]
     if kind == "r":
         idx, sel = slot[e[1]]
@@ -272,7 +267,7 @@ def _value(e, inputs, slot):
     if kind in ("c", "u"):
         return e[1]
     if kind == "L":
-        items = [_value(x, inputs, slot) for x in e[2]]
+        items = [entry_value(x, inputs, slot) for x in e[2]]
         return tuple(items) if e[1] else items
     if kind in ("p", "d", "U"):
         return pickle.loads(e[1])
@@ -286,8 +281,8 @@ def _operation(target, fn, args, kwargs, extra, slot):
     from stratum.engine import recipe as recipes
 
     def run(*inputs):
-        a = [_value(e, inputs, slot) for e in args]
-        kw = {k: _value(e, inputs, slot) for k, e in kwargs}
+        a = [entry_value(e, inputs, slot) for e in args]
+        kw = {k: entry_value(e, inputs, slot) for k, e in kwargs}
         recv = a.pop(0) if target[0] == "method" else _NONE
         fitted = changed = None
         effect, mut, name, _ = extra
@@ -439,7 +434,7 @@ def _print_value(e, step, values):
     if e[0] == "L":
         items = [_print_value(x, step, values) for x in e[2]]
         return tuple(items) if e[1] else items
-    return _value(e, (), {})
+    return entry_value(e, (), {})
 
 
 def _why(gid, failed, graph=None) -> str:

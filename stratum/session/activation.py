@@ -28,6 +28,9 @@ class Session:
         self.script = None
         self.argv: list[str] = []
         self.run_id = None
+        #: keyword arguments for the ``Engine`` once it is made (``dry``, ``on_top_node``): a
+        #: batch's dry run and progress report
+        self.hooks: dict = {}
 
     def load_engine(self):
         if self.engine is None:
@@ -37,7 +40,7 @@ class Session:
             factory = None
             if self.cache_dir_ok and settings.cache_enabled:
                 factory = lambda: _open_cache(settings)  # noqa: E731
-            self.engine = Engine(factory, settings)
+            self.engine = Engine(factory, settings, **self.hooks)
         return self.engine
 
     def finish(self, exit_code: int) -> None:
@@ -166,7 +169,7 @@ def activate(settings: Settings | None = None) -> Session | None:
     if settings.native:
         from stratum import kernels
 
-        kernels.install()
+        kernels.install(cache_source=_engine_cache)
         patches.AFTER_IMPORT_HOOKS.append(kernels.after_import)
     dispatch.set_engine(_DeferredEngine(session))
     _session = session
@@ -185,6 +188,12 @@ def restart_session() -> Session | None:
     _session = Session(None, old.settings, old.cache_dir_ok)
     dispatch.set_engine(_DeferredEngine(_session))
     return _session
+
+
+def _engine_cache():
+    """The running session's engine cache (None before the first library call or uncached)."""
+    engine = _session.engine if _session is not None else None
+    return engine.cache if engine is not None else None
 
 
 def _open_cache(settings: Settings):

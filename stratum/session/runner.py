@@ -130,3 +130,74 @@ def die_by_sigint() -> None:
     sys.stderr.flush()
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGINT)
+
+
+def run(target, args, opts, after=None) -> None:
+    """Run ``target`` (("script", path) or ("module", name)) as ``__main__`` under stratum and
+    exit as python would: ``python -m stratum``, a batch worker, a dry run. ``opts``:
+    ``{"explain": bool, "no_cache": bool}``. ``after(session)`` is called
+    once the trace is recorded (a batch worker reports its run id)."""
+    from stratum.config import Settings
+
+    env = Settings.from_env()
+    settings = Settings(**{**env.__dict__, "explain": env.explain or opts["explain"],
+                           "cache_enabled": env.cache_enabled and not opts["no_cache"]})
+    kind, name = target
+    started: list = []
+
+    def transform(code):
+        """Called once the script compiled: activate stratum and rewrite its code."""
+        from stratum.session.activation import activate
+
+        session = activate(settings)
+        if session is None:
+            return code
+        from interposer.rewrite import rewrite
+
+        session.script = os.path.abspath(name) if kind == "script" else name
+        session.argv = list(args)
+        started.append(session)
+        code = rewrite(code)
+        from stratum.session.activation import settle
+
+        settle()
+        return code
+
+    code: object = 0
+    try:
+        if kind == "script":
+            run_script(name, args, transform)
+        else:
+            run_module(name, args, transform)
+    except SystemExit as exc:
+        if started:
+            started[0].finish(exit_status(exc.code))
+            if after is not None:
+                after(started[0])
+        raise
+    except ScriptExit as exc:
+        code = exc.code
+    if started:
+        started[0].finish(exit_status(code))
+        if after is not None:
+            after(started[0])
+    if code == -2:  # KeyboardInterrupt
+        die_by_sigint()
+    if code == 0:
+        return  # no SystemExit: its handler flushes libc's stdout before python's, unlike a
+        # script that simply ends (bytes a library wrote through C stdio would come first)
+    for stream in (sys.stdout, sys.stderr):  # python's buffers first, as python's own exit
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    sys.exit(code)
+
+
+def exit_status(code) -> int:
+    """The exit status ``sys.exit(code)`` gives."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    return 1

@@ -139,9 +139,9 @@ def _main_exception(exc) -> None:
         if _state["interactive"]:
             pass  # one statement failed; the session goes on
         elif isinstance(exc, SystemExit):
-            from stratum.cli.main.main import _exit_status
+            from stratum.session.runner import exit_status
 
-            _state["exit"] = _exit_status(exc.code)
+            _state["exit"] = exit_status(exc.code)
         elif isinstance(exc, KeyboardInterrupt):
             _state["exit"] = -2
         else:

@@ -8,7 +8,7 @@ transaction that records the run, so the merged graph never lags the traces:
   per-run node with the id ``"<run_id>:<seq>"`` and is never merged across runs.
 - ``merged_edges(src, dst)``: ``src`` produced a value ``dst`` consumed. A value's key is the
   key of the node that made it, or a key derived from it (a fitted estimator, an object changed
-  in place, the i-th item of a returned tuple; see ``engine._derive``).
+  in place, the i-th item of a returned tuple; see ``stratum.keys.derive``).
 - ``merged_members(run_id, seq, id, ...)``: which runs saw a node, and what it cost there
   (a selection of runs is aggregated from these rows); ``merged_scripts(id, script)``: which
   scripts saw it. Both are laid out so that recording a run appends rather than scatters
@@ -19,7 +19,7 @@ next open or record: ``merged_meta.upto`` is the last run id merged.
 """
 from __future__ import annotations
 
-from stratum._native import Hasher
+from stratum.keys.derive import derive  # noqa: F401 - also mergestore.derive
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS merged_nodes(
@@ -51,14 +51,6 @@ ON CONFLICT(id) DO UPDATE SET
     parent = coalesce(parent, excluded.parent),
     last_run = excluded.last_run, last_seen = excluded.last_seen
 """
-
-
-def derive(key: str, what: str) -> str:
-    """The key the engine gives a value derived from a node's output (same as engine._derive)."""
-    h = Hasher()
-    h.update_str(key)
-    h.update_str(what)
-    return h.hexdigest()
 
 
 def merged_id(run_id: int, seq: int, key: str | None, effect: str) -> str:

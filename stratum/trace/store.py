@@ -41,6 +41,9 @@ CREATE INDEX IF NOT EXISTS runs_script ON runs(script);
 
 NODE_FIELDS = ("seq", "key", "op", "site", "inputs", "consts", "kind", "seconds", "nbytes",
                "effect", "reused", "reason", "parent", "impl", "recipe")
+#: The node fields ``python -m stratum trace --json`` shows, in its order.
+JSON_NODE_FIELDS = ("op", "site", "key", "inputs", "consts", "kind", "seconds", "nbytes",
+                    "effect", "reused", "reason", "parent", "impl")
 
 
 KEEP_DAMAGED = 2  # damaged stores kept (set aside) for inspection; older ones are deleted
