@@ -241,3 +241,33 @@ def test_nothing_on_disk_names_a_stratum_module(tmp_path):
             continue
         data = path.read_bytes()
         assert b"stratum." not in data.replace(b"stratum.py", b""), path
+
+
+def test_one_node_schema():
+    """The engine's ``Node`` is what the trace store keeps, field for field, in its order; the
+    CLI's ``trace --json`` shows a subset of it."""
+    import dataclasses
+
+    from stratum.engine.engine import Node
+    from stratum.trace.store import JSON_NODE_FIELDS, NODE_FIELDS
+
+    assert tuple(f.name for f in dataclasses.fields(Node)) == NODE_FIELDS
+    assert set(JSON_NODE_FIELDS) <= set(NODE_FIELDS)
+
+
+def test_one_list_of_traced_libraries():
+    from interposer import registry
+    from stratum.keys import lineage, versions
+
+    assert registry.LIB_ROOTS == frozenset(registry.TRACED_LIBRARIES)
+    assert lineage._LIBS is registry.TRACED_LIBRARIES
+    tag = versions.version_tag()
+    assert [p.partition("=")[0] for p in tag.split(";")[2:]] == list(registry.TRACED_LIBRARIES)
+
+
+def test_old_startup_name_still_starts_stratum():
+    """A venv whose ``stratum.pth`` predates the move imports ``stratum._startup``."""
+    text = (ROOT / "stratum" / "_startup.py").read_text()
+    assert "import stratum.session.startup" in text
+    pth = (ROOT / "native" / "pth" / "purelib" / "stratum.pth").read_text()
+    assert "stratum.session.startup" in pth

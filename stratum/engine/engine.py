@@ -373,6 +373,11 @@ class Engine:
         recorded data source against the file as it is now)."""
         return self._key(spec, args, kwargs, recv, effect, extra)
 
+    @property
+    def opened_cache(self):
+        """The cache if it was opened (never opens it: ``cache`` does)."""
+        return self._cache
+
     def use_cache(self, cache) -> None:
         """Look up and admit through ``cache`` from now on (a batch wraps the engine's own)."""
         self._cache = cache

@@ -271,9 +271,10 @@ def deactivate() -> None:
     patches.AFTER_IMPORT_HOOKS[:] = [h for h in patches.AFTER_IMPORT_HOOKS
                                      if h is not kernels.after_import]
     engine = _session.engine if _session is not None else None
-    if engine is not None and engine._cache is not None:
+    cache = engine.opened_cache if engine is not None else None
+    if cache is not None:
         try:
-            engine._cache.close()
+            cache.close()
         except Exception:
             pass
     _session = None

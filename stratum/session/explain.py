@@ -9,7 +9,7 @@ def report(session, out) -> None:
     nodes = engine.nodes if engine is not None else []
     reused = [n for n in nodes if n.reused]
     executed = [n for n in nodes if not n.reused]
-    cache = engine._cache if engine is not None else None
+    cache = engine.opened_cache if engine is not None else None
     loaded = cache.stats().get("bytes_loaded", 0) if cache is not None else 0
     saved = engine.saved_seconds if engine is not None else 0.0
     lines = [
