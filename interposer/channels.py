@@ -79,6 +79,8 @@ def record_streams() -> None:
     _depth += 1
     if _depth > 1:
         return
+    if _orig_handle is None and "logging" in sys.modules:
+        _watch_logging()  # not at start-up: importing logging would slow every python start
     out, err = sys.stdout, sys.stderr
     _saved[:] = [out, err]
     if out is not None:
@@ -133,7 +135,7 @@ def _handle(self, record):
 
 def _watch_logging() -> None:
     global _orig_handle
-    import logging
+    import logging  # already imported (by the script or a library)
 
     if _orig_handle is None:
         _orig_handle = logging.Logger.handle
@@ -198,7 +200,6 @@ def install() -> None:
     if not _hook_installed:
         sys.addaudithook(_audit)  # cannot be removed: it does nothing outside a watch
         _hook_installed = True
-    _watch_logging()
 
 
 def uninstall() -> None:

@@ -120,14 +120,25 @@ def filters_state() -> str | None:
         return p.pattern if hasattr(p, "pattern") else p
 
     filters = warnings.filters
+    # Asked at every executed reusable call: the text is kept for filters equal to the last
+    # ones (the same entries in the same order, compared item by item, identity first).
+    snapshot = tuple(filters)
+    if snapshot == _last_filters[0]:
+        return _last_filters[1]
     if filters and filters[0] == ("always", None, Warning, None, 0):
-        return None
-    try:
-        return repr([(action, text(message), getattr(category, "__module__", ""),
-                      getattr(category, "__qualname__", category), text(module), lineno)
-                     for action, message, category, module, lineno in warnings.filters])
-    except Exception:  # filters edited by hand into another shape: compare them as they are
-        return repr(warnings.filters)
+        state = None
+    else:
+        try:
+            state = repr([(action, text(message), getattr(category, "__module__", ""),
+                           getattr(category, "__qualname__", category), text(module), lineno)
+                          for action, message, category, module, lineno in filters])
+        except Exception:  # filters edited by hand into another shape: compare them as they are
+            state = repr(filters)
+    _last_filters[:] = [snapshot, state]
+    return state
+
+
+_last_filters: list = [None, None]  # (entries of warnings.filters, their filters_state())
 
 
 def start_capture() -> list:

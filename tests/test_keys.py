@@ -336,6 +336,41 @@ def test_mutated_array_invalidates_remembered_ndarray_keys():
     assert lin.key_of(df) == "01" * 16
 
 
+def test_array_write_invalidates_only_arrays_sharing_its_memory():
+    lin = Lineage()
+    big, other = np.arange(10.0), np.arange(4.0)
+    view, copy_ = big[2:6], big.copy()
+    for i, a in enumerate((big, other, view, copy_)):
+        lin.remember(a, f"{i:032x}")
+    alias = np.frombuffer(big)  # base is ``big``: the same memory
+    lin.remember(alias, "a" * 32)
+    other[0] = 5.0  # memory no other array shares
+    lin.mutated_array(other)
+    assert lin.known(big) == f"{0:032x}" and lin.known(view) == f"{2:032x}"
+    assert lin.known(copy_) == f"{3:032x}" and lin.known(other) is None
+    view[0] = -1.0  # a view: its owner, the owner's other views and aliases changed too
+    lin.mutated_array(view)
+    assert lin.known(big) is None and lin.known(view) is None and lin.known(alias) is None
+    assert lin.known(copy_) == f"{3:032x}"
+    assert lin.key_of(big) == k(big.copy())
+    # memory no ndarray owns (as_strided, memory maps): a write there may reach any array
+    strided = np.lib.stride_tricks.as_strided(copy_, shape=(2,), strides=(8,))
+    lin.remember(strided, "b" * 32)
+    assert lin.known(strided) == "b" * 32
+    lin.mutated_array(other)
+    assert lin.known(strided) is None  # keyed on trust only while no array was written
+    lin.remember(strided, "b" * 32)
+    strided[0] = 7.0
+    lin.mutated_array(strided)
+    assert lin.known(copy_) is None and lin.key_of(copy_) == k(copy_.copy())
+    # a write through something that is not an array (``a.flat``) dates its array
+    lin.remember(other, "c" * 32)
+    lin.remember(big, "d" * 32)
+    other.flat[1] = 3.0
+    lin.mutated_array(other.flat)
+    assert lin.known(other) is None and lin.known(big) == "d" * 32
+
+
 def test_plain_scalars_never_remembered():
     lin = Lineage()
     lin.remember(1.5, "aa" * 16)

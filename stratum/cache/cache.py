@@ -155,16 +155,21 @@ class Flight:
 
     _held = threading.local()  # keys this thread holds, so a nested flight does not self-deadlock
 
-    def __init__(self, cache: "Cache", key: str):
+    def __init__(self, cache: "Cache", key: str, probed: bool = False, lock: bool = True):
         self.cache = cache
         self.key = key
         self.hit = False
         self.value: Any = None
         self._fd: int | None = None
+        self._probed = probed
+        self._lock = lock
 
     def __enter__(self) -> "Flight":
-        # The first probe is not counted as a miss: the probe under the lock decides.
-        self.hit, self.value = self.cache._lookup(self.key, count_miss=False)
+        if not self._lock:
+            return self  # a miss the caller just saw, for a value cheaper than the lock
+        if not self._probed:
+            # The first probe is not counted as a miss: the probe under the lock decides.
+            self.hit, self.value = self.cache._lookup(self.key, count_miss=False)
         held = self._held.__dict__.setdefault("keys", set())
         if self.hit or self.key in held or not valid_key(self.key):
             return self
@@ -193,6 +198,7 @@ class Cache:
         self.directory = prepare_cache_dir(Path(directory))
         self.objects = prepare_cache_dir(self.directory / "objects")
         self.locks = prepare_cache_dir(self.directory / "locks")
+        self._objects_dir, self._locks_dir = str(self.objects), str(self.locks)
         self.size_budget = int(size_budget)
         replaced: list[int] = []
         self.secret = _load_or_create_secret(self.directory / "secret", replaced.append)
@@ -246,6 +252,8 @@ class Cache:
         """Store ``value`` if it is worth it (see :func:`worth_storing`); returns whether stored."""
         try:
             self._after_fork()
+            if not self.admit_all and cost < MIN_COST:
+                return False  # whatever its size (worth_storing): not even estimated
             if not valid_key(key) or not worth_storing(serialize.estimate_size(value), cost,
                                                          self.admit_all):
                 return False
@@ -271,9 +279,14 @@ class Cache:
             self._warn("put", f"cache store failed ({exc!r}); continuing uncached", exc)
             return False
 
-    def flight(self, key: str) -> Flight:
-        """Context manager: compute ``key`` at most once across processes (see :class:`Flight`)."""
-        return Flight(self, key)
+    def flight(self, key: str, probed: bool = False, lock: bool = True) -> Flight:
+        """Context manager: compute ``key`` at most once across processes (see :class:`Flight`).
+
+        ``probed``: the caller has just seen ``get(key)`` miss, so the flight does not probe
+        before taking the lock. ``lock=False``: no lock (nor probe) at all, for a value that
+        costs less to compute than the lock: single flight only saves work, so two processes
+        computing such a value at once is harmless."""
+        return Flight(self, key, probed, lock)
 
     def stats(self) -> dict:
         """Entries and bytes on disk, the budget, and this process's hits, misses and loads."""
@@ -359,13 +372,15 @@ class Cache:
         return self.objects / key[:2] / key
 
     def _get_from_disk(self, key: str) -> tuple[bool, Any]:
-        path = self._path(key)
+        # A plain string path: every executed reusable call looks here (pathlib costs more
+        # than the failed open of a miss).
+        path = os.path.join(self._objects_dir, key[:2], key)
         try:
             buf = _read_private(path)
         except FileNotFoundError:
             return False, None
         except OSError as exc:
-            self._warn("read", f"cannot read cache entry {path.name} ({exc.strerror or exc})")
+            self._warn("read", f"cannot read cache entry {key} ({exc.strerror or exc})")
             return False, None
         try:
             frozen, _meta = serialize.open_entry(buf, key=key, secret=self.secret)
@@ -385,7 +400,7 @@ class Cache:
             self._memory.put(key, frozen)
         return True, value
 
-    def _drop_corrupt(self, key: str, path: Path, kind: str) -> None:
+    def _drop_corrupt(self, key: str, path, kind: str) -> None:
         _unlink(path)
         self._memory.discard(key)
         try:
@@ -614,7 +629,8 @@ class Cache:
     def _lock_key(self, key: str) -> int | None:
         """Block until we hold ``locks/<key>.lock``; None if locking is impossible (then no lock)."""
         try:
-            fd = os.open(self.locks / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            fd = os.open(os.path.join(self._locks_dir, f"{key}.lock"),
+                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             self._warn("lock", f"cannot lock a cache key ({exc.strerror or exc})", exc)
             return None

@@ -41,16 +41,18 @@ _NO = NO_RECEIVER  # no receiver: a function call, not a method
 _SCALARS = PLAIN_SCALARS
 MAX_NODES = 200_000
 MAX_FOLLOWED = 20_000  # plain values followed by identity per run (replay guards)
+#: A reusable call whose site last computed in less than this skips the cross-process lock.
+LOCK_WORTH = 0.0005
 
 
-@dataclass
+@dataclass(slots=True)  # one object per traced operation, kept for the run: no __dict__
 class Node:
     seq: int
     key: str | None
     op: str
     site: str
-    inputs: list
-    consts: list
+    inputs: tuple  # tuples of strings: not tracked by the garbage collector
+    consts: tuple
     kind: str
     seconds: float
     nbytes: int
@@ -62,7 +64,7 @@ class Node:
     recipe: object = None  # how to replay it (stratum/engine/recipe.py); top-level operations only
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 class Engine:
@@ -94,6 +96,8 @@ class Engine:
         self.followed: dict[str, Node] = {}  # key -> node whose followed result is unchecked
         self.following = True
         self._followed = 0
+        self._rng_verdicts: dict[str, bool] = {}  # estimator key -> holds a generator object
+        self._site_seconds: dict[str, float] = {}  # call site -> seconds of its last execution
 
     def adopt_thread(self) -> None:
         """Trace the calls of the calling thread from now on (and no other thread's).
@@ -198,7 +202,7 @@ class Engine:
             return self._dispatch(spec, fn, args, kwargs, recv, _depth + 1, _extra, _outside,
                                   started)
         except Exception as exc:
-            if started[0] or isinstance(exc, _Passthrough):
+            if started[0]:
                 raise
             _internal_error(spec, exc)
             return fn(*args, **(kwargs or {}))
@@ -218,14 +222,14 @@ class Engine:
         frame = sys._getframe(_depth)
         site = f"{frame.f_code.co_filename}:{frame.f_lineno}"
         effect, mutated, reason = _effects(spec, args, kwargs, recv)
-        holders = _rng_holders(spec, args, recv) if spec.estimator_rules else ()
-        if holders and reason is None:
-            reason = "draws from a random generator object an estimator holds"
         if self._memo_open and self._memo_effect(spec, args, kwargs, recv, effect, mutated):
             self._mark_impure()
         key, inputs, consts, reason2, rng = self._key(spec, args, kwargs, recv, effect, _extra,
                                                       fn)
         reason = reason or reason2
+        holders = self._rng_holders(args, recv) if spec.estimator_rules else ()
+        if holders and reason is None:
+            reason = "draws from a random generator object an estimator holds"
         if self._memo_open and rng and not self.rng_seeded:
             self._mark_impure()  # unseeded randomness inside a memoized function
         if self._open:
@@ -264,8 +268,10 @@ class Engine:
         hit, stored = self.cache.get(key)
         if hit and self._reuse(call, stored, t0):
             return call.result
-        # Single flight: another process computing the same key makes this one wait for it.
-        with self.cache.flight(key) as flight:
+        # Single flight: another process computing the same key makes this one wait for it,
+        # unless this call site computed it in less time than taking the lock costs.
+        cheap = self._site_seconds.get(call.site, LOCK_WORTH) < LOCK_WORTH
+        with self.cache.flight(key, probed=True, lock=not cheap) as flight:
             if flight.hit and self._reuse(call, flight.value, t0):
                 return call.result
             return self._execute(call)
@@ -560,6 +566,28 @@ class Engine:
             lin.remember(owner, k)
             produced.add(k)
 
+    def _rng_holders(self, args, recv) -> tuple:
+        """The estimators among the receiver and first argument that hold a random generator
+        object (``random_state=np.random.RandomState(0)``, a fitted ``random_state_``): a call
+        may draw from it, which a key cannot describe and a reuse would not do. The verdict is
+        kept per key: an estimator with the same key holds the same objects."""
+        holders = ()
+        verdicts = self._rng_verdicts
+        for obj in (recv, args[0] if args else None):
+            if obj is _NO or obj is None or not hasattr(type(obj), "get_params"):
+                continue
+            key = self.lineage.known(obj)
+            verdict = verdicts.get(key) if key is not None else None
+            if verdict is None:
+                verdict = _holds_rng(obj, 0)
+                if key is not None:
+                    if len(verdicts) > 10_000:
+                        verdicts.clear()
+                    verdicts[key] = verdict
+            if verdict:
+                holders += (obj,)
+        return holders
+
     def _guard_value(self, value, key) -> None:
         """Remember a plain result by identity, so a later use of it is a replayable input."""
         if not self.following:
@@ -587,12 +615,14 @@ class Engine:
         pyvals.setdefault(id(value), (value, key))
 
     def _record(self, call, result, seconds, reused, reason):
+        if call.reusable and not reused:
+            self._site_seconds[call.site] = seconds
         if len(self.nodes) >= MAX_NODES:
             self.dropped_nodes += 1
             return
-        node = Node(call.seq, call.key, call.spec.name, call.site, call.inputs, call.consts,
-                    type(result).__name__, seconds, _nbytes(result), call.effect, reused, reason,
-                    call.parent, None if reused else call.impl)
+        node = Node(call.seq, call.key, call.spec.name, call.site, tuple(call.inputs),
+                    tuple(call.consts), type(result).__name__, seconds, _nbytes(result),
+                    call.effect, reused, reason, call.parent, None if reused else call.impl)
         if call.parent is None:
             recipe.attach(self, call, node, result)
         self.nodes.append(node)
@@ -601,10 +631,6 @@ class Engine:
                 self.on_top_node(node)
             except Exception:  # a report must never change the run
                 pass
-
-
-class _Passthrough(Exception):
-    """Base of the exceptions stratum raises on purpose through ``Engine.call``."""
 
 
 def _internal_error(spec, exc) -> None:
@@ -651,17 +677,6 @@ def _named(fn) -> bool:
 
 
 _RNG_TYPES = (np.random.RandomState, np.random.Generator, np.random.BitGenerator)
-
-
-def _rng_holders(spec, args, recv) -> tuple:
-    """The estimators among the receiver and first argument that hold a random generator
-    object (``random_state=np.random.RandomState(0)``, a fitted ``random_state_``): a call
-    may draw from it, which a key cannot describe and a reuse would not do."""
-    holders = ()
-    for obj in (recv, args[0] if args else None):
-        if obj is not _NO and obj is not None and _holds_rng(obj, 0):
-            holders += (obj,)
-    return holders
 
 
 def _holds_rng(obj, depth) -> bool:

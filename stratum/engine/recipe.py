@@ -5,7 +5,8 @@ A recipe says how to redo one top-level operation without the script:
     (target, args, kwargs, (effect, mutates, name, observed))
     target  ("fn", module, qualname) | ("method", name)   (a method's receiver is args[0])
     args    entries: ("r", key)       the output of an earlier operation, by lineage key
-                     ("c", value)     a plain constant (None, bool, int, float, str, ...)
+                     ("c", value)     a plain constant (None, bool, int, float, str, ...,
+                                      or a short tuple of them)
                      ("p", bytes)     a pickled constant the script built itself
                      ("d", bytes)     the same, but a frame/array stratum did not see made
                      ("u", value)     a plain value given to a sink that is not a literal of
@@ -219,6 +220,8 @@ def _entry(engine, v, keys, sink, consts):
         items = [_entry(engine, x, iter(()), sink, consts) for x in v]
         if any(e[0] in ("r", "L") for e in items):
             return ("L", t is tuple, tuple(items))
+    if t is tuple and not sink and len(v) <= 16 and all(type(x) in _SCALARS for x in v):
+        return ("c", v)  # ``df.at[i, "a"]``'s (i, "a"): plain already, nothing to pickle
     if key is None:
         key = engine.lineage.known(v)
     if key is not None and key in engine.produced:

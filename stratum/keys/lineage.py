@@ -83,6 +83,12 @@ def _signature(v, arrays, depth):
     return id(v)
 
 
+class _Ref(weakref.ref):
+    """A weak reference that knows its object's id (one callback serves every entry)."""
+
+    __slots__ = ("oid",)
+
+
 class _Strong:
     __slots__ = ("obj",)
 
@@ -100,9 +106,17 @@ class Lineage:
         self._ids: dict[int, tuple] = {}  # id -> (weakref, key, epoch, estimator state)
         self._mutated_at: dict[int, int] = {}  # id of an array written in place -> epoch
         self._mutated_floor = 0
-        # Bumped whenever an ndarray is written in place: any array keyed before may be a
-        # view of it and is re-keyed by content before its key is trusted again.
+        # Bumped whenever an ndarray is written in place. An array keyed before keeps its key
+        # only if no write since could have reached its memory: memory an ndarray owns is
+        # shared only by the views whose ``base`` chain ends at that owner (numpy collapses the
+        # chain, ``np.frombuffer(a).base is a``), so a write through one of them dates its owner
+        # (``_written``) and leaves arrays of other owners alone; a write through an array of
+        # memory no ndarray owns (a memory map, ``as_strided``, a foreign buffer), or through
+        # something that is not an array, could reach any array (``_written_anywhere``), and an
+        # array of such memory trusts its key only while no array was written at all.
         self.array_epoch = 0
+        self._written: dict[int, int] = {}  # id of an owning ndarray -> epoch of its last write
+        self._written_anywhere = 0  # epoch of the last write that could reach any array
         self._tag_libs = None
         self._prefix = None
         # id(child) -> (weakref to child, [weakrefs to owners]): library objects reached as an
@@ -116,7 +130,8 @@ class Lineage:
         Re-derived when a traced library is imported after the first key was made, so every
         key includes the version of every library that could have produced its value.
         """
-        loaded = tuple(name in sys.modules for name in _LIBS)
+        mods = sys.modules  # asked for every key: the four of _LIBS looked up, no generator
+        loaded = ("numpy" in mods, "pandas" in mods, "sklearn" in mods, "scipy" in mods)
         if loaded != self._tag_libs:
             self._tag_libs = loaded
             self._prefix = Hasher()
@@ -129,7 +144,8 @@ class Lineage:
             return
         oid = id(obj)
         try:
-            ref = weakref.ref(obj, lambda _r, oid=oid, ids=self._ids: ids.pop(oid, None))
+            ref = _Ref(obj, self._gone)
+            ref.oid = oid
         except TypeError:
             if type(obj) in _CONTENT_KEYED:
                 return  # lists, tuples, dicts: keyed by content when needed
@@ -138,6 +154,12 @@ class Lineage:
             ref = _Strong(obj)
         state = _state_of(obj) if _is_estimator(obj) else None
         self._ids[oid] = (ref, key, self.array_epoch, state)
+
+    def _gone(self, ref) -> None:
+        """Weak-reference callback: a remembered object died, its id may be reused."""
+        entry = self._ids.get(ref.oid)
+        if entry is not None and entry[0] is ref:
+            del self._ids[ref.oid]
 
     def forget(self, obj) -> None:
         self._ids.pop(id(obj), None)
@@ -198,21 +220,45 @@ class Lineage:
         entry = self._ids.get(id(obj))
         if entry is None or entry[0]() is not obj:
             return None
-        if entry[2] != self.array_epoch and type(obj) is np.ndarray:
+        if entry[2] != self.array_epoch and type(obj) is np.ndarray \
+                and not self._unwritten(obj, entry[2]):
             return None
         if entry[3] is not None and not self._same_state(obj, entry):
             return None  # a fitted attribute changed by the script: keyed by content again
         return entry[1]
 
     def mutated_array(self, arr) -> None:
+        """``arr`` (an array, or ``a.flat`` ...) was written in place: arrays sharing its
+        memory are keyed by content again at their next use."""
         self.array_epoch += 1
+        epoch = self.array_epoch
         mutated = self._mutated_at
         if len(mutated) > 100_000:  # bounded: older changes count as "any array changed"
             mutated.clear()
-            self._mutated_floor = self.array_epoch
+            self._mutated_floor = epoch
         for a in (arr, getattr(arr, "base", None)):
             if isinstance(a, np.ndarray):
-                mutated[id(a)] = self.array_epoch
+                mutated[id(a)] = epoch
+        if not isinstance(arr, np.ndarray):
+            arr = getattr(arr, "base", None)  # ``a.flat``: its array
+        owner = _memory_owner(arr) if isinstance(arr, np.ndarray) else None
+        if owner is None:
+            self._written_anywhere = epoch
+            return
+        written = self._written
+        if len(written) > 100_000:  # bounded: forgetting a write counts as a write anywhere
+            written.clear()
+            self._written_anywhere = epoch
+        # An id outlives its array here; a later array with that id was made, and keyed, after
+        # this epoch, so the stale date never invalidates it wrongly nor hides a later write.
+        written[id(owner)] = epoch
+
+    def _unwritten(self, arr, epoch: int) -> bool:
+        """Has no write since ``epoch`` (when ``arr``'s key was remembered) reached its memory?"""
+        if self._written_anywhere > epoch:
+            return False
+        owner = _memory_owner(arr)
+        return owner is not None and self._written.get(id(owner), 0) <= epoch
 
     def _same_state(self, obj, entry) -> bool:
         """Is an estimator's state what it was when its key was remembered? Its attributes
@@ -273,6 +319,17 @@ class Lineage:
         if feeder is None:
             feeder = _feeder_for(t)
         feeder(self, h, v, depth)
+
+
+def _memory_owner(arr):
+    """The ndarray that owns ``arr``'s memory (``arr`` itself, or the end of its ``base``
+    chain), or None when no ndarray owns it (a memory map, a foreign buffer, ``as_strided``)."""
+    base = arr.base
+    while isinstance(base, np.ndarray):
+        arr, base = base, base.base
+    if base is None and arr.flags.owndata:
+        return arr
+    return None
 
 
 _INDEXER_BASE = None

@@ -104,10 +104,7 @@ def merge_run(db, run_id: int, script: str | None, started: float, nodes) -> Non
             if src is not None and src != mid:
                 edges.add((src, mid))
 
-    new_script = {}
-    add_script = "INSERT OR IGNORE INTO merged_scripts(id, script) VALUES(?, ?)"
-    for mid in agg:
-        new_script[mid] = 1 if ":" in mid else db.execute(add_script, (mid, script or "")).rowcount
+    new_script = _new_for_script(db, agg, script or "")
     db.executemany(
         "INSERT INTO merged_members(run_id, seq, id, executions, reuses, seconds,"
         " reuse_seconds) VALUES(?,?,?,?,?,?,?)",
@@ -119,6 +116,22 @@ def merge_run(db, run_id: int, script: str | None, started: float, nodes) -> Non
     db.execute("INSERT INTO merged_meta(name, value) VALUES('upto', ?) "
                "ON CONFLICT(name) DO UPDATE SET value=excluded.value "
                "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)", (str(run_id),))
+
+
+def _new_for_script(db, ids, script: str) -> dict[str, int]:
+    """Record which scripts saw each merged id: 1 for an id ``script`` had not seen before
+    (per-run ids always), 0 for one it had. Looked up in chunks, written in one batch."""
+    keyed = [mid for mid in ids if ":" not in mid]
+    seen: set[str] = set()
+    for i in range(0, len(keyed), 500):
+        chunk = keyed[i:i + 500]
+        seen.update(row[0] for row in db.execute(
+            f"SELECT id FROM merged_scripts WHERE script = ? AND id IN ({','.join('?' * len(chunk))})",
+            (script, *chunk)))
+    new = [mid for mid in keyed if mid not in seen]
+    db.executemany("INSERT OR IGNORE INTO merged_scripts(id, script) VALUES(?, ?)",
+                   [(mid, script) for mid in new])
+    return {mid: 0 if mid in seen else 1 for mid in ids}
 
 
 def _add_derived(rows, ids, produced) -> None:

@@ -35,7 +35,6 @@ CREATE TABLE IF NOT EXISTS nodes(
     run_id INTEGER, seq INTEGER, key TEXT, op TEXT, site TEXT, inputs TEXT, consts TEXT,
     kind TEXT, seconds REAL, nbytes INTEGER, effect TEXT, reused INTEGER, reason TEXT,
     parent INTEGER, impl TEXT, recipe BLOB, PRIMARY KEY(run_id, seq));
-CREATE INDEX IF NOT EXISTS nodes_key ON nodes(key);
 CREATE INDEX IF NOT EXISTS runs_script ON runs(script);
 """ + mergestore.SCHEMA
 
@@ -115,6 +114,9 @@ class TraceStore:
                     if sqlite_wal.is_busy(exc):
                         raise
         self.db.execute("CREATE INDEX IF NOT EXISTS runs_hash ON runs(script_hash)")
+        # Nothing looks nodes up by key (the merged tables do that), and keeping the index
+        # was a random insert per recorded node.
+        self.db.execute("DROP INDEX IF EXISTS nodes_key")
 
     def record(self, run: dict, nodes: list) -> int:
         with self.db:
@@ -130,7 +132,7 @@ class TraceStore:
             self.db.executemany(
                 f"INSERT INTO nodes(run_id, {', '.join(NODE_FIELDS)}) "
                 "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(run_id, n.seq, n.key, n.op, n.site, json.dumps(n.inputs), json.dumps(n.consts),
+                [(run_id, n.seq, n.key, n.op, n.site, _json_list(n.inputs), _json_list(n.consts),
                   n.kind, n.seconds, n.nbytes, n.effect, int(n.reused), n.reason, n.parent,
                   n.impl, _recipe_blob(n.recipe))
                  for n in nodes])
@@ -237,6 +239,14 @@ def script_hash(path) -> str | None:
             return hashlib.sha256(f.read()).hexdigest()[:32]
     except (OSError, TypeError, ValueError):
         return None
+
+
+_encode = json.JSONEncoder().encode
+
+
+def _json_list(items) -> str:
+    """``json.dumps(items)``, for one node's inputs or constants (often none)."""
+    return _encode(items) if items else "[]"
 
 
 def _recipe_blob(recipe) -> bytes | None:
