@@ -15,7 +15,7 @@ Every script's output in the cold batch must equal its plain run (checked; in th
 batch a sample of three, to keep the run short).
 
 ``--dry-run-compare``: only cold batches, side by side per repeat (the order alternates): with
-the dry run on a data sample (``stratum/batch_dryrun.py``, ``STRATUM_DRYRUN=1``) and without it
+the dry run on a data sample (``stratum/batch/dryrun.py``, ``STRATUM_DRYRUN=1``) and without it
 (``STRATUM_DRYRUN=0``, the default), each on an empty cache, plus the dry run's own time (from the batch's
 summary); outputs of both checked against plain runs in the first repeat.
 
@@ -24,7 +24,7 @@ summary); outputs of both checked against plain runs in the first repeat.
 ``--warm-graph objects|data`` measures instead a warm graph with a cold cache: the batch is
 recorded once, then per repeat, side by side and in alternating order, the cache objects are
 deleted (``objects``; traces.db kept) or the CSV is rewritten with new values (``data``) before
-each of two batches: with the shared part on the executor (``stratum.batch_shared``) and
+each of two batches: with the shared part on the executor (``stratum.batch.shared``) and
 without it (``STRATUM_BATCH_SHARED=0``: shared work is only deduplicated by the cache's per-key
 single flight). ``--inline-features`` writes the feature steps at the scripts' top level
 instead of in a function (a memoized user function has no recipe, so the shared part can only
@@ -255,7 +255,7 @@ def check(rows, plain_outs) -> None:
 def distinct_cost(cache: Path, rows) -> tuple[float, int, int]:
     """Sum of node costs counting each key once (top-level nodes): the work the batch needs."""
     sys.path.insert(0, str(difftest.stratum_home()))
-    from stratum.store import TraceStore
+    from stratum.trace.store import TraceStore
 
     store = TraceStore(cache)
     try:

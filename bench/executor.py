@@ -35,7 +35,7 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 
-from stratum.executor import Graph, run  # noqa: E402
+from stratum.replay.executor import Graph, run  # noqa: E402
 
 NUM = [f"x{i}" for i in range(8)]
 CAT = ["city", "plan"]

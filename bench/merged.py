@@ -14,10 +14,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from stratum import graphview, mergestore
-from stratum.engine import Node
-from stratum.merged import MergedGraph
-from stratum.store import TraceStore
+from stratum.trace import graphview
+from stratum.trace import mergestore
+from stratum.engine.engine import Node
+from stratum.trace.merged import MergedGraph
+from stratum.trace.store import TraceStore
 
 
 def trace(run: int, script: int, n: int) -> list[Node]:

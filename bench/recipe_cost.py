@@ -1,4 +1,4 @@
-"""Per-operation cost of recording replay recipes (stratum/recipe.py), side by side.
+"""Per-operation cost of recording replay recipes (stratum/engine/recipe.py), side by side.
 
 The two hot-path loops of bench/test_hotpaths.py (10k ``df["a"]``, 10k ``arr + 1``, rewritten,
 engine active) are timed with recipe recording on and switched off (``recipe.arguments`` /
@@ -30,7 +30,8 @@ def main(argv=None) -> int:
     os.environ["STRATUM_CACHE_DIR"] = tempfile.mkdtemp(prefix="stratum-recipe-cost-")
     import test_hotpaths as hot
     from interposer import dispatch
-    from stratum import activation, recipe
+    from stratum.session import activation
+    from stratum.engine import recipe
 
     session = activation.activate()
     engine = session.load_engine()

@@ -122,7 +122,7 @@ def rerun_section(rr: dict) -> list[str]:
 
 
 def _this_machine() -> str:
-    from stratum.benchmark.machine import describe, one_line
+    from stratum.cli.bench.machine import describe, one_line
 
     return one_line(describe())
 
@@ -133,14 +133,14 @@ def _harness(doc: dict) -> str:
 
 
 def _machine_line(doc: dict) -> str:
-    from stratum.benchmark.machine import one_line
+    from stratum.cli.bench.machine import one_line
 
     return f"Measured {doc['date'][:10]} on {one_line(doc['machine'])}."
 
 
 def _plots(doc: dict, res: dict, stem: str, labels: dict[str, str]) -> list[str]:
     """Write the mode's charts as ``bench/<stem>*.svg``; the Markdown lines that show them."""
-    from stratum.benchmark.htmlreport import mode_charts
+    from stratum.cli.bench.htmlreport import mode_charts
 
     named = {**res, "scripts": [{**r, "script": labels.get(r["script"], r["script"])}
                                 for r in res["scripts"]]}
@@ -247,7 +247,7 @@ def main(argv=None) -> int:
     ap.add_argument("outdir", type=Path)
     ap.add_argument("--machine", help="machine description for the header (default: this one)")
     ns = ap.parse_args(argv)
-    from stratum.benchmark.machine import describe, one_line
+    from stratum.cli.bench.machine import describe, one_line
 
     results = HERE / "RESULTS.md"
     old_head, old = _sections(results.read_text()) if results.exists() else ([], {})

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from interposer import dispatch, rewrite as rw
-from stratum.lineage import Lineage
+from stratum.keys.lineage import Lineage
 
 N = 10_000
 
@@ -65,7 +65,7 @@ ARR = np.arange(100.0)
 
 @pytest.fixture
 def engine(tmp_path, monkeypatch):
-    from stratum import activation
+    from stratum.session import activation
 
     monkeypatch.setenv("STRATUM_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("STRATUM_DISABLE", raising=False)
@@ -176,7 +176,7 @@ def test_key_estimator_pipeline(benchmark):
 # ---- (iv) cache ---------------------------------------------------------------------------------
 @pytest.fixture
 def cache(tmp_path):
-    from stratum.cache import Cache
+    from stratum.cache.cache import Cache
 
     c = Cache(tmp_path / "cache", 1 << 30)
     try:
@@ -218,7 +218,7 @@ def test_cache_get_memory(benchmark, cache):
 
 @pytest.mark.benchmark(group="cache-10MB")
 def test_cache_get_disk(benchmark, tmp_path):
-    from stratum.cache import Cache
+    from stratum.cache.cache import Cache
 
     key = "cd" * 16
     with Cache(tmp_path / "c", 1 << 30) as writer:
@@ -252,8 +252,8 @@ def test_cache_flight_miss(benchmark, cache):
 # ---- (vi) closing a run -------------------------------------------------------------------------
 @pytest.mark.benchmark(group="trace-store")
 def test_trace_record_1000_nodes(benchmark, tmp_path):
-    from stratum.engine import Node  # the engine's own record type: stays in step with it
-    from stratum.store import TraceStore
+    from stratum.engine.engine import Node  # the engine's own record type: stays in step with it
+    from stratum.trace.store import TraceStore
 
     nodes = [Node(seq=i, key=f"{i:032x}", op="pandas.DataFrame.__getitem__",
                   site="/w/s.py:12", inputs=[f"{i + 1:032x}"], consts=["'a'"],

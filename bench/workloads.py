@@ -8,7 +8,7 @@ An ML search agent writes a pipeline script, then many small edits of it. Two wo
   print, a new model, a new hyper-parameter, a new feature, a crash and its fix (twice: a typo
   that fails before the training, and one that fails after it).
 
-Both are measured with the machinery of ``python -m stratum bench`` (``stratum.benchmark``):
+Both are measured with the machinery of ``python -m stratum bench`` (``stratum.cli.bench``):
 plain and stratum alternating, outputs compared byte for byte, medians, traces.
 """
 from __future__ import annotations
@@ -138,7 +138,7 @@ def measure_workload(files: list[tuple[str, str, str]], rows: int, modes: list[s
     """
     from rich.console import Console
 
-    from stratum.benchmark import document, measure, render as report
+    from stratum.cli.bench import document, measure, render as report
 
     work = Path(tempfile.mkdtemp(prefix="stratum-workload-"))
     try:

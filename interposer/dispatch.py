@@ -460,3 +460,14 @@ def _build_string(pieces):
                 if _tracked(p):
                     return engine.call(_CONCAT, concat, pieces, None)
     return "".join(pieces)
+
+
+def decide_call(fn):
+    """What a rewritten call site does with ``fn``: the decision (``TracedCall``, ``GuardCall``,
+    ``ReduceCall`` ... with its spec) a call of it is dispatched by."""
+    return _decide_call(fn)
+
+
+#: The helpers rewritten code calls for a store or a delete, by the instruction they replace
+#: (``stratum.keys.purity`` reads rewritten code as the original).
+STORE_HELPERS = {"STORE_SUBSCR": _setitem, "DELETE_SUBSCR": _delitem, "STORE_ATTR": _setattr}

@@ -20,7 +20,10 @@ import sys
 import types
 from dataclasses import dataclass, replace
 
-LIB_ROOTS = frozenset({"numpy", "pandas", "sklearn", "scipy"})
+#: The libraries stratum traces, in the order their versions enter every key (one list for
+#: the registry, lineage keys, purity checks and ``stratum.keys.versions``).
+TRACED_LIBRARIES = ("numpy", "pandas", "sklearn", "scipy")
+LIB_ROOTS = frozenset(TRACED_LIBRARIES)
 
 PURE, SOURCE, SINK, MUTATES, FIT, RANDOM, OPAQUE = (
     "pure", "source", "sink", "mutates", "fit", "random", "opaque")

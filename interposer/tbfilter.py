@@ -7,7 +7,7 @@ would show them. Tracebacks printed by the runner are stripped at the object lev
 A walk skips stratum frames after its first entry, never the entry it starts at: a tool that
 asks about one traceback entry (pytest formats each with ``extract_tb(entry, limit=1)``) gets
 that entry, not an empty list. pytest builds its own tracebacks from the raw entries; the
-modules on the call path (``interposer.dispatch``, ``stratum.engine``, ``stratum.activation``)
+modules on the call path (``interposer.dispatch``, ``stratum.engine.engine``, ``stratum.session.activation``)
 set ``__tracebackhide__`` and so does the trampoline's frame, so pytest drops them as it drops
 its own.
 """

@@ -1,4 +1,4 @@
-"""``python -m stratum``: see ``stratum.cli``."""
-from stratum.cli import main
+"""``python -m stratum``: see ``stratum.cli.main``."""
+from stratum.cli.main import main
 
 main()

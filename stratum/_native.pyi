@@ -48,5 +48,5 @@ def execute_graph(
     nodes: list[tuple[str, list[int], Any, str]], outputs: list[int], jobs: int,
     size_of: Any, memory_budget: int | None = None, spill: Any = None, load: Any = None,
 ) -> tuple[dict[int, Any], dict[str, Any], list[tuple[int, BaseException]]]:
-    """Run a graph (see stratum/executor.py): nodes are (op, input ids < own id, callable or
+    """Run a graph (see stratum/replay/executor.py): nodes are (op, input ids < own id, callable or
     kernel name, spill key). Returns output values, stats, and the failed nodes' exceptions."""

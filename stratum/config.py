@@ -64,13 +64,13 @@ class Settings:
     cache_size: int
     memo: bool = True  # memoize pure user functions (STRATUM_MEMO=0: trace their bodies only)
     keep_trap: bool = False  # measurement only: leave the entry trap installed (STRATUM_KEEP_TRAP)
-    # batch: a dry run on a data sample predicts never-seen scripts (stratum/batch_dryrun.py)
+    # batch: a dry run on a data sample predicts never-seen scripts (stratum/batch/dryrun.py)
     dryrun: bool = False  # STRATUM_DRYRUN=1 (or ``run --dry-run``): on (measured: no gain
     # on a batch that shares one prefix, see bench/RESULTS.md, so not the default)
     dryrun_rows: int = 1000  # STRATUM_DRYRUN_ROWS: rows kept of each data source
     dryrun_seconds: float = 2.0  # STRATUM_DRYRUN_SECONDS: a dry run is killed after this
     # STRATUM_ADMIT=all: admit every reusable result to the cache whatever it cost (tests: every
-    # reuse a slow machine could make is made); the default admits by benefit (stratum/cache.py)
+    # reuse a slow machine could make is made); the default admits by benefit (stratum/cache/cache.py)
     admit_all: bool = False
 
     @classmethod

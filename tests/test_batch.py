@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import difftest  # noqa: E402
 
-from stratum import batch_plan  # noqa: E402
+from stratum.batch import plan as batch_plan
 
 CORPUS = ["clf_logreg_baseline.py", "eda_groupby_agg.py", "fail_value_error.py",
           "fail_sys_exit.py", "fail_syntax.py", "misc_os_exit.py", "misc_atexit_exception.py",

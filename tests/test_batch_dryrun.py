@@ -1,4 +1,4 @@
-"""The batch's dry run on a data sample (``stratum/batch_dryrun.py``).
+"""The batch's dry run on a data sample (``stratum/batch/dryrun.py``).
 
 Scripts never seen before are dry-run on the first rows of their data, with their effects
 suppressed, to predict what they share. Checked here: the prediction finds the sharing, the dry

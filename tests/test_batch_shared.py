@@ -1,4 +1,4 @@
-"""A batch's shared part (``stratum.batch_shared``): work several scripts need, computed once by a
+"""A batch's shared part (``stratum.batch.shared``): work several scripts need, computed once by a
 shared process on the executor, through the engine, then hit by every script.
 
 A batch of three scripts sharing the data load and the feature engineering is recorded, then
@@ -222,7 +222,7 @@ def test_turned_off(recorded, tmp_path):
 def test_order_changes_and_cycles():
     """An in-place change runs after the other readers of what it changes; a constraint that
     would make a cycle is dropped, never the data edges."""
-    from stratum import batch_shared as bs
+    from stratum.batch import shared as bs
 
     def item(op, refs, recipe=None):
         return bs.Item(op, "s.py:1", op, recipe or (("fn", "m", op), (), (),

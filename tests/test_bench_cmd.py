@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import difftest  # noqa: E402
 
-from stratum.benchmark import expand, modes  # noqa: E402
+from stratum.cli.bench import expand, modes  # noqa: E402
 
 SCRIPTS = {
     "a_pandas.py": """\
@@ -33,7 +33,7 @@ SCRIPTS = {
         print("done")
     """,
 }
-HAS_BATCH = importlib.util.find_spec("stratum.batch") is not None
+HAS_BATCH = importlib.util.find_spec("stratum.batch.job") is not None
 
 
 def bench(args, cwd, tmp):
@@ -142,7 +142,7 @@ def test_batch_summary_contract(tmp_path):
     assert entries[1]["outcome"].seconds == 0.25 and entries[0]["reused"] == 3
 
 
-@pytest.mark.skipif(not HAS_BATCH, reason="stratum.batch (python -m stratum run) not installed")
+@pytest.mark.skipif(not HAS_BATCH, reason="stratum.batch.job (python -m stratum run) not installed")
 def test_bench_batch_mode_real(folder, tmp_path):
     out_json = tmp_path / "batch.json"
     code, out, err = bench(["--repeat", "1", "--modes", "batch", "--json", str(out_json),

@@ -1,4 +1,4 @@
-"""Tests of the reuse store (stratum/cache.py) and its entry format (stratum/serialize.py)."""
+"""Tests of the reuse store (stratum/cache/cache.py) and its entry format (stratum/cache/serialize.py)."""
 from __future__ import annotations
 
 import multiprocessing
@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from stratum import cache as cache_module
-from stratum import serialize
-from stratum.cache import Cache, copy_value
+from stratum.cache import cache as cache_module
+from stratum.cache import serialize
+from stratum.cache.cache import Cache, copy_value
 from stratum.config import CacheDirError  # noqa: E402
 
 COST = 1.0  # "expensive enough": one second of compute

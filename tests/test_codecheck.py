@@ -245,7 +245,7 @@ def _outcomes(code, path) -> dict:
 @pytest.fixture
 def active_engine(tmp_path, monkeypatch):
     from interposer import dispatch
-    from stratum import activation
+    from stratum.session import activation
 
     monkeypatch.setenv("STRATUM_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("STRATUM_ADMIT", "all")

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stratum.cache import Cache
-from stratum.executor import KERNELS, CacheSpill, Graph, run
+from stratum.cache.cache import Cache
+from stratum.replay.executor import KERNELS, CacheSpill, Graph, run
 
 
 def test_dependency_order():

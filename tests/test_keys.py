@@ -1,4 +1,4 @@
-"""Lineage keys (stratum/lineage.py, DESIGN section 3): equal content, equal key across
+"""Lineage keys (stratum/keys/lineage.py, DESIGN section 3): equal content, equal key across
 instances; any change, a different key."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from stratum.lineage import Lineage, Unkeyable, file_key, global_rng_key
+from stratum.keys.lineage import Lineage, Unkeyable, file_key, global_rng_key
 
 
 def k(v):

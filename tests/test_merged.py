@@ -14,10 +14,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import difftest  # noqa: E402
 
-from stratum import graphview, mergestore  # noqa: E402
-from stratum.layout import layered_rows  # noqa: E402
-from stratum.merged import MergedGraph, MergedNode  # noqa: E402
-from stratum.store import TraceStore  # noqa: E402
+from stratum.trace import graphview
+from stratum.trace import mergestore
+from stratum.trace.layout import layered_rows  # noqa: E402
+from stratum.trace.merged import MergedGraph, MergedNode  # noqa: E402
+from stratum.trace.store import TraceStore  # noqa: E402
 
 PREFIX = """\
 import numpy as np
@@ -244,8 +245,8 @@ def test_two_processes_record_at_once(tmp_path):
     code = textwrap.dedent("""\
         import sys, time
         from pathlib import Path
-        from stratum.engine import Node
-        from stratum.store import TraceStore
+        from stratum.engine.engine import Node
+        from stratum.trace.store import TraceStore
         d, name = Path(sys.argv[1]), sys.argv[2]
         while not (d / "go").exists():
             time.sleep(0.005)
@@ -280,10 +281,19 @@ def test_two_processes_record_at_once(tmp_path):
 
 
 def test_derived_keys_match_the_engine():
-    from stratum.engine import _derive
+    """One ``derive`` for engine, replay and merged graph, and the keys existing caches and
+    trace stores hold: xxh3 of the key, then of ``what``."""
+    from stratum._native import Hasher
+    from stratum.engine import engine
+    from stratum.keys.derive import derive
+    from stratum.replay import replay
 
+    assert mergestore.derive is derive and replay.derive is derive and engine._derive is derive
     for what in ("fitted", "mutated", "0", "3"):
-        assert mergestore.derive("abc123", what) == _derive("abc123", what)
+        h = Hasher()
+        h.update_str("abc123")
+        h.update_str(what)
+        assert derive("abc123", what) == h.hexdigest()
 
 
 def _node(nid, parent=None, scripts=1, seconds=0.01):

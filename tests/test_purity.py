@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from interposer.rewrite import rewrite
-from stratum.purity import side_effect
+from stratum.keys.purity import side_effect
 
 LOG = []
 TABLE = {}

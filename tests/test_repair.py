@@ -143,7 +143,7 @@ def test_concurrent_runs_set_a_damaged_store_aside_once(env, script, plain):
 def test_set_aside_waits_for_an_open_store_to_close(env, script, plain):
     """A connection open on the damaged file would delete the new store's -wal and -shm by
     name when it closes; the store is set aside only once no connection is open on it."""
-    from stratum.store import TraceStore
+    from stratum.trace.store import TraceStore
 
     assert stratum(env, script).stderr == ""
     held = TraceStore(cache_dir(env))
@@ -190,7 +190,7 @@ def test_processes_agree_on_one_new_secret(env, tmp_path):
     d = cache_dir(env)
     code = textwrap.dedent(f"""
         import os, sys, time
-        from stratum.cache import Cache
+        from stratum.cache.cache import Cache
         while not os.path.exists({str(tmp_path / 'go')!r}):
             time.sleep(0.001)
         with Cache({str(d)!r}, 1 << 20) as c:

@@ -17,8 +17,9 @@ import uuid
 
 import pandas as pd
 
-from stratum import executor, recipe
-from stratum.replay import Planner
+from stratum.replay import executor
+from stratum.engine import recipe
+from stratum.replay.replay import Planner
 
 
 def test_resolve_waits_for_a_module_another_thread_is_importing(tmp_path, monkeypatch):
@@ -136,7 +137,7 @@ def test_runs_share_equal_operations(tmp_path):
 
 
 def test_a_print_cancelled_by_a_failed_input_names_that_failure():
-    from stratum.replay import _why
+    from stratum.replay.replay import _why
 
     g = executor.Graph()
     bad = g.add("pandas.read_csv", lambda: 1)

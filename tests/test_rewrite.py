@@ -364,7 +364,7 @@ def _run(code, rewrite_it: bool):
 @pytest.fixture
 def active_engine(tmp_path, monkeypatch):
     """Stratum activated the real way (cache in a temp dir); always deactivated."""
-    from stratum import activation
+    from stratum.session import activation
 
     monkeypatch.setenv("STRATUM_CACHE_DIR", str(tmp_path / "cache"))
     for var in ("STRATUM_DISABLE", "STRATUM_STRICT", "STRATUM_EXPLAIN"):

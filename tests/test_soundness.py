@@ -228,9 +228,9 @@ def test_a_failure_of_stratum_runs_the_operation_plain(monkeypatch, capfd):
     import numpy as np
 
     from interposer import registry
-    from stratum import lineage
+    from stratum.keys import lineage
     from stratum.config import Settings
-    from stratum.engine import Engine
+    from stratum.engine.engine import Engine
 
     def broken(lin, h, v, depth):
         raise RuntimeError("a bug in a key rule")

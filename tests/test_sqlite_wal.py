@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from stratum import sqlite_wal  # noqa: E402
-from stratum.cache import Cache  # noqa: E402
-from stratum.store import TraceStore  # noqa: E402
+from stratum.cache import sqlite_wal
+from stratum.cache.cache import Cache  # noqa: E402
+from stratum.trace.store import TraceStore  # noqa: E402
 
 ROUNDS = 15
 WORKERS = 4

@@ -155,10 +155,13 @@ def _patch(row: Kernel, module) -> None:
     _installed[ident] = (original, wrapper)
 
 
-def install() -> None:
-    """Load the kernel table and wrap every target whose module is already imported."""
-    global _active
+def install(cache_source=None) -> None:
+    """Load the kernel table and wrap every target whose module is already imported.
+    ``cache_source() -> cache or None``: the running engine's cache, for kernels that keep
+    work across runs (:func:`engine_cache`)."""
+    global _active, _cache_source
     _active = True
+    _cache_source = cache_source
     for root in set(_MODULES.values()):
         if root in sys.modules:
             _load(root)
@@ -194,3 +197,14 @@ def uninstall() -> None:
         if owner is not None:
             setattr(owner, attr, original)
     _installed.clear()
+
+
+_cache_source = None  # set by install(): () -> the running engine's cache, or None
+
+
+def engine_cache():
+    """The cache of the engine running now (given to :func:`install` by the session), or None."""
+    try:
+        return _cache_source() if _cache_source is not None else None
+    except Exception:
+        return None

@@ -32,7 +32,7 @@ import time
 import types
 from collections import OrderedDict
 
-from stratum.kernels import KERNELS, Kernel, amend
+from stratum.kernels import KERNELS, Kernel, amend, engine_cache
 
 NAME = "Ridge.fit"
 MODULE = "sklearn.linear_model._ridge"
@@ -229,7 +229,7 @@ def _pre_run(original, args, kwargs):
 def _content_key(X, y, sw, fit_intercept) -> str:
     """Content of the validated inputs, with the layout that decides which BLAS call runs."""
     from stratum._native import Hasher
-    from stratum.versions import version_tag
+    from stratum.keys.versions import version_tag
 
     h = Hasher()
     h.update_str(f"ridge-gram/1;{version_tag()};{_blas_tag()};fit_intercept={bool(fit_intercept)}")
@@ -296,14 +296,7 @@ def _build(real, sw):
 
 # ---- stratum's cache: the Gram matrix across runs and processes ---------------------------------
 def _engine_cache():
-    try:
-        from stratum import activation
-
-        session = activation.current()
-        engine = session.engine if session is not None else None
-        return engine.cache if engine is not None else None
-    except Exception:
-        return None
+    return engine_cache()
 
 
 def _load(key):

@@ -1,0 +1,63 @@
+"""One script of a batch, in a process forked from the warm parent: isolated like ``python s.py``.
+
+File descriptors 0, 1 and 2 become /dev/null and the script's two output files (so C-level
+writes land there too), and ``sys.stdin`` / ``stdout`` / ``stderr`` are rebuilt the way the
+interpreter builds them at start-up for those files (block-buffered stdout, line-buffered
+stderr: what a crash or ``os._exit`` loses is what plain python loses). The script then runs
+through the same path as ``python -m stratum script.py`` (``stratum.session.runner.run``) with a fresh
+session, so it gets its own ``__main__``, ``sys.argv``, ``sys.path[0]``, exit code, atexit
+handlers and trace. The process ends as that interpreter would: this function never returns.
+Python's ``random`` reseeds itself after a fork; numpy's global RNG is reseeded here, so
+workers do not share unseeded random streams (the str hash seed they do share).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+from stratum.batch.stdio import redirect_stdio
+
+
+def run(job) -> None:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _redirect(job)
+    if job.mode == "exec":
+        program = (getattr(sys, "orig_argv", None) or [sys.executable])[0]
+        try:
+            os.execv(sys.executable, [program, "-m", "stratum", *job.flags, job.script])
+        except OSError as exc:
+            sys.stderr.write(f"stratum: cannot start python ({exc})\n")
+            sys.stderr.flush()
+            os._exit(1)
+    from stratum.session import activation
+    from stratum.session import runner
+
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:  # a fresh interpreter seeds numpy's global RNG from the OS at import
+        numpy.random.seed()
+    activation.restart_session()
+    if job.mode == "warm":
+        from stratum.batch import dryrun as batch_dryrun
+
+        batch_dryrun.report_progress(job.result)
+    opts = {"explain": "--explain" in job.flags, "no_cache": "--no-cache" in job.flags}
+    runner.run(("script", job.script), [], opts, after=lambda session: _result(job, session))
+    # The script ended normally (any other end raised SystemExit out of ``_run``). This process
+    # is a fork of the batch's own, whose caller must not continue here: exit with status 0,
+    # python's buffers first (SystemExit's handler flushes C's stdio before them).
+    runner.flush_io()
+    sys.exit(0)
+
+
+def _result(job, session) -> None:
+    try:
+        with open(job.result, "w") as fh:
+            json.dump({"run_id": session.run_id}, fh)
+    except OSError:
+        pass
+
+
+def _redirect(job) -> None:
+    redirect_stdio(job.stdout, job.stderr)

@@ -1,0 +1,604 @@
+"""Lineage keys (DESIGN §3).
+
+A value produced by a traced operation carries the key of that operation (identity map with
+weak references: no hashing on the hot path). Anything else is keyed by content: canonical
+text for scalars and containers, xxh3-128 of buffers (Rust) for arrays and frames, code for
+callables, class and parameters for unfitted estimators. A key is 32 hex characters.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import types
+import weakref
+
+import numpy as np
+
+from interposer.registry import TRACED_LIBRARIES
+from stratum._native import Hasher, hash_objects, xxh3_128
+from stratum.keys.content import Unkeyable
+from stratum.keys.content import hash_pickled as _hash_pickled
+from stratum.keys.content import is_user_module as _is_user_module
+from stratum.keys.versions import version_tag
+
+
+_LIBS = TRACED_LIBRARIES
+_SCALAR_TAGS = {type(None): "N", bool: "b", int: "i", str: "s", bytes: "y", complex: "c"}
+#: The plain Python scalars, keyed by value (and never pickled) everywhere in stratum.
+PLAIN_SCALARS = (type(None), bool, int, float, str, bytes, complex)
+_PLAIN_SCALARS = frozenset(PLAIN_SCALARS)
+
+
+def scalar_text(v) -> str:
+    t = type(v)
+    if t is float:
+        return "f:nan" if math.isnan(v) else f"f:{v!r}"
+    if t is str:
+        return f"s{len(v)}:{v}"
+    return f"{_SCALAR_TAGS[t]}:{v!r}"
+
+
+_CONTENT_KEYED = frozenset({tuple, list, dict, set, frozenset, slice, range})
+
+
+def _is_estimator(obj) -> bool:
+    t = type(obj)
+    return hasattr(t, "get_params") and hasattr(t, "fit") and hasattr(obj, "__dict__")
+
+
+def _state_of(obj, arrays: list | None = (), depth: int = 0):
+    """(signature, ids of arrays) of an estimator's fitted state, cheaply: which objects its
+    attributes are (a script may assign one, or change a list in place: ``del
+    rf.estimators_[5:]``), recursing into nested estimators, lists and tuples; the arrays are
+    checked against in-place writes (``lr.coef_[0] = 0``) through the array epoch."""
+    if arrays == ():
+        arrays = []
+    sig = []
+    for name, value in vars(obj).items():
+        sig.append((name, _signature(value, arrays, depth + 1)))
+    return tuple(sig), (tuple(arrays) if arrays is not None else None)
+
+
+def _signature(v, arrays, depth):
+    t = type(v)
+    if t is np.ndarray:
+        if arrays is not None:
+            arrays.append(id(v))
+            if isinstance(v.base, np.ndarray):
+                arrays.append(id(v.base))
+        return id(v)
+    if depth > 3:
+        return id(v)
+    if t is list or t is tuple:
+        if len(v) > 2000:
+            return ("L", id(v), len(v))
+        if len(v) > 16:  # a forest's trees: which objects, not their insides (it is checked
+            return ("L", id(v), len(v), tuple(map(id, v)))  # on every use of the model)
+        return ("L", id(v), len(v), tuple(_signature(x, arrays, depth + 1) for x in v))
+    if t is dict:
+        return ("D", id(v), len(v))
+    if _is_estimator(v):
+        return ("E", id(v), _state_of(v, arrays, depth)[0])
+    return id(v)
+
+
+class _Ref(weakref.ref):
+    """A weak reference that knows its object's id (one callback serves every entry)."""
+
+    __slots__ = ("oid",)
+
+
+class _Strong:
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __call__(self):
+        return self.obj
+
+
+class Lineage:
+    """Keys of the values of one run."""
+
+    def __init__(self) -> None:
+        self._ids: dict[int, tuple] = {}  # id -> (weakref, key, epoch, estimator state)
+        self._mutated_at: dict[int, int] = {}  # id of an array written in place -> epoch
+        self._mutated_floor = 0
+        # Bumped whenever an ndarray is written in place. An array keyed before keeps its key
+        # only if no write since could have reached its memory: memory an ndarray owns is
+        # shared only by the views whose ``base`` chain ends at that owner (numpy collapses the
+        # chain, ``np.frombuffer(a).base is a``), so a write through one of them dates its owner
+        # (``_written``) and leaves arrays of other owners alone; a write through an array of
+        # memory no ndarray owns (a memory map, ``as_strided``, a foreign buffer), or through
+        # something that is not an array, could reach any array (``_written_anywhere``), and an
+        # array of such memory trusts its key only while no array was written at all.
+        self.array_epoch = 0
+        self._written: dict[int, int] = {}  # id of an owning ndarray -> epoch of its last write
+        self._written_anywhere = 0  # epoch of the last write that could reach any array
+        self._tag_libs = None
+        self._prefix = None
+        # id(child) -> (weakref to child, [weakrefs to owners]): library objects reached as an
+        # attribute of another one (``df.index``, ``est.coef_``): changing the child in place
+        # changes its owners too (``df.index.name = ...``, ``est.coef_[0] = 0``).
+        self._owners: dict[int, tuple] = {}
+
+    def key_hasher(self):
+        """A hasher already fed with the versions of the libraries loaded so far.
+
+        Re-derived when a traced library is imported after the first key was made, so every
+        key includes the version of every library that could have produced its value.
+        """
+        mods = sys.modules  # asked for every key: the four of _LIBS looked up, no generator
+        loaded = ("numpy" in mods, "pandas" in mods, "sklearn" in mods, "scipy" in mods)
+        if loaded != self._tag_libs:
+            self._tag_libs = loaded
+            self._prefix = Hasher()
+            self._prefix.update_str(version_tag())
+        return self._prefix.copy()
+
+    # ---- identity map ---------------------------------------------------------------------
+    def remember(self, obj, key: str) -> None:
+        if type(obj) in _PLAIN_SCALARS:
+            return
+        oid = id(obj)
+        try:
+            ref = _Ref(obj, self._gone)
+            ref.oid = oid
+        except TypeError:
+            if type(obj) in _CONTENT_KEYED:
+                return  # lists, tuples, dicts: keyed by content when needed
+            # No weak references (numpy Generator, some C types): hold the object itself,
+            # so its id cannot be reused by another object while the entry exists.
+            ref = _Strong(obj)
+        state = _state_of(obj) if _is_estimator(obj) else None
+        self._ids[oid] = (ref, key, self.array_epoch, state)
+
+    def _gone(self, ref) -> None:
+        """Weak-reference callback: a remembered object died, its id may be reused."""
+        entry = self._ids.get(ref.oid)
+        if entry is not None and entry[0] is ref:
+            del self._ids[ref.oid]
+
+    def forget(self, obj) -> None:
+        self._ids.pop(id(obj), None)
+
+    def add_owner(self, child, owner) -> None:
+        """``child`` was read as an attribute of ``owner``."""
+        if type(child) in _PLAIN_SCALARS or child is owner:
+            return
+        entry = self._owners.get(id(child))
+        if entry is not None and entry[0]() is child:
+            refs = entry[1]
+            if any(r() is owner for r in refs):
+                return
+            if len(refs) >= 8:
+                del refs[0]
+        else:
+            oid = id(child)
+            try:
+                ref = weakref.ref(child, lambda _r, oid=oid, o=self._owners: o.pop(oid, None))
+            except TypeError:
+                return
+            refs = []
+            self._owners[oid] = (ref, refs)
+        try:
+            refs.append(weakref.ref(owner))
+        except TypeError:
+            refs.append(_Strong(owner))
+
+    def owners(self, obj) -> list:
+        """The objects that change when ``obj`` changes in place (transitively), ``obj`` excluded:
+        the frame behind a pandas indexer (``df.loc``), the owners ``obj`` (or the array it is a
+        view of) was read from as an attribute."""
+        out: list = []
+        seen = {id(obj)}
+        todo = [obj]
+        while todo:
+            cur = todo.pop()
+            related = []
+            base = indexer_target(cur)
+            if base is not None:
+                related.append(base)
+            if isinstance(cur, (np.ndarray, np.flatiter)) and cur.base is not None:
+                related.append(cur.base)  # a view's array; ``a.flat``'s array
+            entry = self._owners.get(id(cur))
+            if entry is not None and entry[0]() is cur:
+                related.extend(r() for r in entry[1])
+            for o in related:
+                if o is None or id(o) in seen:
+                    continue
+                seen.add(id(o))
+                root = (getattr(type(o), "__module__", None) or "").partition(".")[0]
+                if root in _LIBS:  # not the raw buffers under an array (bytes, mmap ...)
+                    out.append(o)
+                    todo.append(o)
+        return out
+
+    def known(self, obj) -> str | None:
+        entry = self._ids.get(id(obj))
+        if entry is None or entry[0]() is not obj:
+            return None
+        if entry[2] != self.array_epoch and type(obj) is np.ndarray \
+                and not self._unwritten(obj, entry[2]):
+            return None
+        if entry[3] is not None and not self._same_state(obj, entry):
+            return None  # a fitted attribute changed by the script: keyed by content again
+        return entry[1]
+
+    def mutated_array(self, arr) -> None:
+        """``arr`` (an array, or ``a.flat`` ...) was written in place: arrays sharing its
+        memory are keyed by content again at their next use."""
+        self.array_epoch += 1
+        epoch = self.array_epoch
+        mutated = self._mutated_at
+        if len(mutated) > 100_000:  # bounded: older changes count as "any array changed"
+            mutated.clear()
+            self._mutated_floor = epoch
+        for a in (arr, getattr(arr, "base", None)):
+            if isinstance(a, np.ndarray):
+                mutated[id(a)] = epoch
+        if not isinstance(arr, np.ndarray):
+            arr = getattr(arr, "base", None)  # ``a.flat``: its array
+        owner = _memory_owner(arr) if isinstance(arr, np.ndarray) else None
+        if owner is None:
+            self._written_anywhere = epoch
+            return
+        written = self._written
+        if len(written) > 100_000:  # bounded: forgetting a write counts as a write anywhere
+            written.clear()
+            self._written_anywhere = epoch
+        # An id outlives its array here; a later array with that id was made, and keyed, after
+        # this epoch, so the stale date never invalidates it wrongly nor hides a later write.
+        written[id(owner)] = epoch
+
+    def _unwritten(self, arr, epoch: int) -> bool:
+        """Has no write since ``epoch`` (when ``arr``'s key was remembered) reached its memory?"""
+        if self._written_anywhere > epoch:
+            return False
+        owner = _memory_owner(arr)
+        return owner is not None and self._written.get(id(owner), 0) <= epoch
+
+    def _same_state(self, obj, entry) -> bool:
+        """Is an estimator's state what it was when its key was remembered? Its attributes
+        are the same objects (lists of the same length and items, nested estimators alike),
+        and none of its arrays was written in place since."""
+        signature, arrays = entry[3]
+        if entry[2] != self.array_epoch and arrays:
+            if entry[2] < self._mutated_floor:
+                return False
+            mutated = self._mutated_at
+            if any(mutated.get(a, -1) > entry[2] for a in arrays):
+                return False
+        return _state_of(obj, None)[0] == signature
+
+    # ---- keys -------------------------------------------------------------------------------
+    def key_of(self, v) -> str:
+        """The key of any value (raises Unkeyable)."""
+        t = type(v)
+        if t in _PLAIN_SCALARS:
+            h = Hasher()
+            h.update_str(scalar_text(v))
+            return h.hexdigest()
+        known = self.known(v)
+        if known is not None:
+            return known
+        h = Hasher()
+        self.feed_content(h, v, 0)
+        key = h.hexdigest()
+        self.remember(v, key)
+        return key
+
+    def feed(self, h, v, depth: int = 0) -> None:
+        """Feed the identity of ``v`` (its key, or its canonical text) into a hasher."""
+        t = type(v)
+        if t in _PLAIN_SCALARS:
+            h.update_str(scalar_text(v))
+            return
+        known = self.known(v)
+        if known is not None:
+            h.update_str(known)
+            return
+        if t in (tuple, list, dict, slice, range) or depth > 0:
+            self.feed_content(h, v, depth)
+            return
+        h.update_str(self.key_of(v))
+
+    def feed_class_code(self, h, cls, depth: int) -> None:
+        """Feed a user class's code (its methods' code objects) into ``h``."""
+        feed_class_code(self, h, cls, depth)
+
+    def feed_content(self, h, v, depth: int) -> None:
+        """Feed ``v`` by content (never by a traced key) into ``h``: what a key feeder
+        (``stratum.keys.keyrules``) calls for the parts of the value it is given."""
+        if depth > 24:  # estimators nest: search -> pipeline -> column transformer -> pipeline ...
+            raise Unkeyable("nesting too deep to key")
+        t = type(v)
+        feeder = _FEEDERS.get(t)
+        if feeder is None:
+            feeder = _feeder_for(t)
+        feeder(self, h, v, depth)
+
+
+def _memory_owner(arr):
+    """The ndarray that owns ``arr``'s memory (``arr`` itself, or the end of its ``base``
+    chain), or None when no ndarray owns it (a memory map, a foreign buffer, ``as_strided``)."""
+    base = arr.base
+    while isinstance(base, np.ndarray):
+        arr, base = base, base.base
+    if base is None and arr.flags.owndata:
+        return arr
+    return None
+
+
+_INDEXER_BASE = None
+
+
+def indexer_target(obj):
+    """The frame or series a pandas indexer (``.loc``, ``.iloc``, ``.at``, ``.iat``) writes to."""
+    global _INDEXER_BASE
+    if _INDEXER_BASE is None:
+        mod = sys.modules.get("pandas._libs.indexing")
+        if mod is None:
+            return None
+        _INDEXER_BASE = mod.NDFrameIndexerBase
+    if isinstance(obj, _INDEXER_BASE):
+        return getattr(obj, "obj", None)
+    return None
+
+
+# ---- content feeders by type -------------------------------------------------------------------
+def _feed_seq(lin, h, v, depth):
+    h.update_str(f"{type(v).__module__}.{type(v).__qualname__}[{len(v)}")
+    if len(v) > 16 and type(v) in (list, tuple):
+        digest = hash_objects(v)  # all plain scalars (texts, labels): one Rust pass
+        if digest is not None:
+            h.update(digest)
+            h.update_str("]")
+            return
+    for item in v:
+        lin.feed(h, item, depth + 1)
+    h.update_str("]")
+
+
+def _feed_dict(lin, h, v, depth):
+    h.update_str(f"{type(v).__module__}.{type(v).__qualname__}{{{len(v)}")
+    for k, item in v.items():
+        lin.feed(h, k, depth + 1)
+        lin.feed(h, item, depth + 1)
+    h.update_str("}")
+
+
+def _feed_dict_subclass(lin, h, v, depth):
+    _feed_dict(lin, h, v, depth)
+    state = getattr(v, "__dict__", None)
+    if state:
+        _feed_dict(lin, h, dict(state), depth)
+    if isinstance(getattr(v, "default_factory", None), type):
+        h.update_str(f"default:{v.default_factory.__qualname__}")
+
+
+def _feed_set(lin, h, v, depth):
+    # Iteration order of a set can differ between runs; what the library does with it
+    # follows that order, so the key does too (a different order is a different key).
+    _feed_seq(lin, h, list(v), depth)
+
+
+def _feed_slice(lin, h, v, depth):
+    h.update_str("slice")
+    for part in (v.start, v.stop, v.step):
+        lin.feed(h, part, depth + 1)
+
+
+def _feed_range(lin, h, v, depth):
+    h.update_str(f"range({v.start},{v.stop},{v.step})")
+
+
+def _feed_float_like(lin, h, v, depth):
+    h.update_str(f"{type(v).__module__}.{type(v).__qualname__}:{v!r}")
+
+
+def _feed_ndarray(lin, h, v, depth):
+    h.update_str(f"nd:{v.dtype.str}:{v.shape}")
+    if v.dtype.hasobject:
+        digest = hash_objects(v.ravel(order="C").tolist() if v.ndim != 1 else v)
+        if digest is None:
+            digest = _hash_pickled(v)
+        h.update(digest)
+        return
+    if not v.flags.c_contiguous:
+        v = np.ascontiguousarray(v)
+    if v.dtype.fields is None and v.size:
+        h.update(xxh3_128(v.reshape(-1).view(np.uint8)))
+    elif v.size:
+        h.update(xxh3_128(v.tobytes()))
+
+
+def _feed_module(lin, h, v, depth):
+    h.update_str(f"module:{v.__name__}")
+
+
+def _feed_type(lin, h, v, depth):
+    h.update_str(f"type:{v.__module__}.{v.__qualname__}")
+    if v.__module__ not in ("builtins",) and _is_user_module(v.__module__):
+        feed_class_code(lin, h, v, depth)
+
+
+_CLASSES_FED: set = set()  # classes whose code is being fed (a method reads its own class)
+
+
+def feed_class_code(lin, h, cls, depth):
+    """The code of ``cls`` and of its bases defined in user modules: two classes of the same
+    name (redefined in a notebook, edited between runs, built by a factory function from its
+    arguments) behave differently, so their instances must not share keys."""
+    for klass in cls.__mro__:
+        module = getattr(klass, "__module__", None) or ""
+        if klass is object or module == "builtins" or not _is_user_module(module):
+            continue
+        h.update_str(f"class:{module}.{klass.__qualname__}")
+        if id(klass) in _CLASSES_FED:
+            continue
+        _CLASSES_FED.add(id(klass))
+        try:
+            _feed_user_class(lin, h, klass, depth)
+        finally:
+            _CLASSES_FED.discard(id(klass))
+
+
+def _feed_function(lin, h, v, depth):
+    module = getattr(v, "__module__", None) or ""
+    if not _is_user_module(module):
+        h.update_str(f"fn:{module}.{v.__qualname__}")
+        return
+    from stratum.keys.purity import side_effect
+
+    why = side_effect(v.__code__, v.__globals__, v.__closure__)
+    if why:
+        raise Unkeyable(f"user function {v.__qualname__} may have side effects ({why})")
+    h.update_str(f"userfn:{v.__qualname__}")
+    _feed_code(lin, h, v.__code__, v.__globals__, depth)
+    if v.__defaults__:
+        lin.feed(h, v.__defaults__, depth + 1)
+    if v.__kwdefaults__:
+        lin.feed(h, v.__kwdefaults__, depth + 1)
+    for cell in v.__closure__ or ():
+        try:
+            lin.feed(h, cell.cell_contents, depth + 1)
+        except ValueError:
+            h.update_str("emptycell")
+
+
+def _feed_code(lin, h, code, globals_, depth):
+    from interposer.rewrite import MARK
+
+    h.update(code.co_code)
+    h.update_str(repr(code.co_names))
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _feed_code(lin, h, const, globals_, depth + 1)
+        elif const != MARK:
+            lin.feed(h, const, depth + 1)
+    for name in code.co_names:
+        if globals_ is not None and name in globals_:
+            value = globals_[name]
+            if isinstance(value, types.FunctionType) and value.__code__ is code:
+                continue  # recursion
+            h.update_str(name)
+            lin.feed(h, value, depth + 1)
+
+
+def _feed_user_class(lin, h, v, depth):
+    for name, member in sorted(vars(v).items()):
+        if isinstance(member, (staticmethod, classmethod)):
+            member = member.__func__
+        if isinstance(member, property):
+            for part in (member.fget, member.fset, member.fdel):
+                if isinstance(part, types.FunctionType):
+                    h.update_str(f"property:{name}")
+                    _feed_method_code(lin, h, part, depth)
+        elif isinstance(member, types.FunctionType):
+            h.update_str(name)
+            _feed_method_code(lin, h, member, depth)
+        elif type(member) in _PLAIN_SCALARS and not name.startswith("__"):
+            h.update_str(f"attr:{name}")  # class constants (THRESHOLD = 3)
+            h.update_str(scalar_text(member))
+
+
+def _feed_method_code(lin, h, f, depth):
+    """A method's code, defaults and closure (the values a factory function gave it)."""
+    _feed_code(lin, h, f.__code__, f.__globals__, depth + 1)
+    if f.__defaults__:
+        lin.feed(h, f.__defaults__, depth + 1)
+    if f.__kwdefaults__:
+        lin.feed(h, f.__kwdefaults__, depth + 1)
+    for name, cell in zip(f.__code__.co_freevars, f.__closure__ or ()):
+        if name == "__class__":  # zero-argument super(): the class being fed
+            continue
+        try:
+            value = cell.cell_contents
+        except ValueError:
+            h.update_str("emptycell")
+            continue
+        lin.feed(h, value, depth + 1)
+
+
+def _feed_builtin(lin, h, v, depth):
+    self_ = getattr(v, "__self__", None)
+    if self_ is not None and not isinstance(self_, types.ModuleType):
+        h.update_str(f"method:{v.__name__}")
+        lin.feed(h, self_, depth + 1)
+        return
+    h.update_str(f"builtin:{getattr(v, '__module__', '')}.{v.__qualname__}")
+
+
+def _feed_method(lin, h, v, depth):
+    h.update_str(f"boundmethod:{v.__func__.__qualname__}")
+    lin.feed(h, v.__func__, depth + 1)
+    lin.feed(h, v.__self__, depth + 1)
+
+
+def _feed_dtype(lin, h, v, depth):
+    h.update_str(f"dtype:{v.str}:{v!r}")
+
+
+_FEEDERS = {
+    tuple: _feed_seq, list: _feed_seq, dict: _feed_dict, set: _feed_set, frozenset: _feed_set,
+    slice: _feed_slice, range: _feed_range, np.ndarray: _feed_ndarray,
+    types.ModuleType: _feed_module, type: _feed_type, types.FunctionType: _feed_function,
+    types.BuiltinFunctionType: _feed_builtin, types.MethodType: _feed_method,
+    type(Ellipsis): lambda lin, h, v, d: h.update_str("..."),
+}
+
+
+def _feeder_for(t):
+    """Pick (and cache) the content feeder for a type not in the table yet."""
+    from stratum.keys import keyrules
+
+    if issubclass(t, dict):  # Bunch, OrderedDict, defaultdict ...: items, then own state
+        feeder = _feed_dict_subclass
+    elif issubclass(t, (tuple, list)):  # namedtuples and list subclasses
+        feeder = _feed_seq
+    else:
+        feeder = keyrules.feeder_for(t)
+    if feeder is None:
+        if issubclass(t, np.dtype):
+            feeder = _feed_dtype
+        elif issubclass(t, (np.generic, float)) or t.__module__.startswith("pandas._libs"):
+            feeder = _feed_float_like
+        elif issubclass(t, type):
+            feeder = _feed_type
+        elif t.__name__ == "ufunc":
+            feeder = lambda lin, h, v, d: h.update_str(f"ufunc:{v.__name__}")  # noqa: E731
+        else:
+            feeder = _unkeyable
+    _FEEDERS[t] = feeder
+    return feeder
+
+
+def _unkeyable(lin, h, v, depth):
+    raise Unkeyable(f"argument of type {type(v).__qualname__} cannot be keyed")
+
+
+def file_key(path) -> str:
+    """A data source: resolved path, size, mtime and a content hash of the file."""
+    real = os.path.realpath(os.fspath(path))
+    st = os.stat(real)
+    h = Hasher()
+    h.update_str(f"file:{real}:{st.st_size}:{st.st_mtime_ns}")
+    with open(real, "rb") as fh:
+        while True:
+            chunk = fh.read(8 << 20)
+            if not chunk:
+                break
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def global_rng_key() -> str:
+    """The state of numpy's global RNG (what ``random_state=None`` draws from)."""
+    state = np.random.get_state()
+    h = Hasher()
+    h.update_str(f"rng:{state[0]}:{state[2]}:{state[3]}:{state[4]!r}")
+    h.update(xxh3_128(np.ascontiguousarray(state[1]).view(np.uint8)))
+    return h.hexdigest()

@@ -1,0 +1,44 @@
+"""``--explain``: after the run, what was executed, what was reused, and why not the rest."""
+from __future__ import annotations
+
+from collections import Counter
+
+
+def report(session, out) -> None:
+    engine = session.engine
+    nodes = engine.nodes if engine is not None else []
+    reused = [n for n in nodes if n.reused]
+    executed = [n for n in nodes if not n.reused]
+    cache = engine.opened_cache if engine is not None else None
+    loaded = cache.stats().get("bytes_loaded", 0) if cache is not None else 0
+    saved = engine.saved_seconds if engine is not None else 0.0
+    lines = [
+        f"stratum: {len(nodes)} operations traced: {len(executed)} executed, {len(reused)} reused",
+        f"stratum: seconds saved by reuse: {saved:.3f}; bytes loaded from cache: {loaded}",
+    ]
+    if engine is not None and engine.dropped_nodes:
+        lines.append(f"stratum: {engine.dropped_nodes} further operations were not recorded")
+    if not session.settings.cache_enabled or not session.cache_dir_ok:
+        lines.append("stratum: cache disabled for this run")
+    reasons = Counter()
+    costly = {}
+    for n in executed:
+        if n.reason and n.reason != "cheap operation (not worth caching)":
+            reasons[n.reason] += 1
+            costly.setdefault(n.reason, []).append(n)
+    for reason, count in reasons.most_common():
+        sample = max(costly[reason], key=lambda n: n.seconds)
+        lines.append(f"stratum:   not reused ({count}x): {reason} - e.g. {sample.op} at "
+                     f"{sample.site} ({sample.seconds:.3f}s)")
+    from stratum import kernels
+
+    for (kernel, why), count in sorted(kernels.summary().items(), key=lambda kv: -kv[1]):
+        if why is None:
+            lines.append(f"stratum:   native kernel {kernel}: used {count}x")
+        else:
+            lines.append(f"stratum:   library instead of native {kernel} ({count}x): {why}")
+    top = sorted(reused, key=lambda n: -n.nbytes)[:5]
+    for n in top:
+        lines.append(f"stratum:   reused {n.op} at {n.site}")
+    out.write("\n".join(lines) + "\n")
+    out.flush()

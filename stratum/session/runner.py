@@ -1,0 +1,203 @@
+"""Run a script (or ``-m module``) as ``__main__`` exactly as ``python`` would.
+
+Same ``sys.argv``, ``__file__``, ``__spec__``, ``__loader__``, ``sys.path[0]``, same error
+messages and exit codes, tracebacks without stratum frames, ``SystemExit`` and
+``KeyboardInterrupt`` handled as the interpreter handles them. The only difference is that
+the code object is rewritten by the interposer when stratum is active.
+"""
+from __future__ import annotations
+
+import importlib.machinery
+import os
+import runpy
+import signal
+import sys
+import types
+
+from interposer import tbfilter
+
+
+class ScriptExit(Exception):
+    """How the script ended when it did not raise SystemExit: the process exit code."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
+def _program() -> str:
+    orig = getattr(sys, "orig_argv", None)
+    return orig[0] if orig else sys.executable
+
+
+def _fresh_main(**attrs) -> types.ModuleType:
+    module = types.ModuleType("__main__")
+    d = module.__dict__
+    # Same keys in the same order as CPython's own __main__ for a script.
+    d.clear()
+    d.update(__name__="__main__", __doc__=None, __package__=None, __loader__=None,
+             __spec__=None, __annotations__={}, __builtins__=sys.modules["builtins"],
+             __file__=None, __cached__=None)
+    d.update(attrs)
+    return module
+
+
+def load_script(path: str):
+    """(absolute path, source bytes) or ScriptExit(2) with CPython's message."""
+    abspath = os.path.abspath(path)
+    try:
+        with open(abspath, "rb") as fh:
+            return abspath, fh.read()
+    except OSError as exc:
+        sys.stderr.write(f"{_program()}: can't open file {abspath!r}: [Errno {exc.errno}] "
+                         f"{exc.strerror}\n")
+        sys.stderr.flush()
+        raise ScriptExit(2) from None
+
+
+def run_script(path: str, args: list[str], transform=None) -> None:
+    """Execute ``path`` as ``__main__``. Raises SystemExit / ScriptExit with the exit code."""
+    abspath, source = load_script(path)
+    sys.argv[:] = [path, *args]
+    sys.path[0:1] = [os.path.dirname(os.path.realpath(abspath))]
+    loader = importlib.machinery.SourceFileLoader("__main__", abspath)
+    module = _fresh_main(__loader__=loader, __file__=abspath)
+    sys.modules["__main__"] = module
+    try:
+        code = compile(source, abspath, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        _report(exc)
+        raise ScriptExit(1) from None
+    _execute(transform(code) if transform else code, module.__dict__)
+
+
+def run_module(name: str, args: list[str], transform=None) -> None:
+    """``python -m name``: as runpy does it, with the code object rewritten."""
+    try:
+        _name, spec, code = runpy._get_module_details(name, runpy._Error)  # as python -m does
+    except runpy._Error as exc:
+        sys.stderr.write(f"{sys.executable}: {exc}\n")
+        raise ScriptExit(1) from None
+    except BaseException as exc:  # noqa: BLE001 - an error while importing the package
+        _report(exc)
+        raise ScriptExit(1) from None
+    sys.argv[:] = [spec.origin or name, *args]
+    module = _fresh_main(__file__=spec.origin, __cached__=spec.cached, __loader__=spec.loader,
+                         __package__=spec.parent, __spec__=spec)
+    del module.__dict__["__annotations__"]
+    sys.modules["__main__"] = module
+    _execute(transform(code) if transform else code, module.__dict__)
+
+
+def _execute(code, namespace) -> None:
+    try:
+        exec(code, namespace)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt as exc:
+        flush_io()
+        _report(exc)
+        raise ScriptExit(-signal.SIGINT) from None
+    except BaseException as exc:  # noqa: BLE001 - the script's own error, reported as python does
+        flush_io()
+        _report(exc)
+        raise ScriptExit(1) from None
+
+
+def flush_io() -> None:
+    """What python does once the main module's code returned or raised, before it reports the
+    error: flush ``sys.stderr`` and ``sys.stdout`` (printing the traceback also flushes C's
+    stdio, so without this, bytes a library wrote through C would come before the script's)."""
+    for stream in (sys.stderr, sys.stdout):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def _report(exc: BaseException) -> None:
+    tbfilter.strip(exc)
+    sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
+    try:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    except Exception:
+        sys.__excepthook__(type(exc), exc, exc.__traceback__)
+
+
+def die_by_sigint() -> None:
+    """An uncaught KeyboardInterrupt ends the interpreter by SIGINT (exit status 130)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def run(target, args, opts, after=None) -> None:
+    """Run ``target`` (("script", path) or ("module", name)) as ``__main__`` under stratum and
+    exit as python would: ``python -m stratum``, a batch worker, a dry run. ``opts``:
+    ``{"explain": bool, "no_cache": bool}``. ``after(session)`` is called
+    once the trace is recorded (a batch worker reports its run id)."""
+    from stratum.config import Settings
+
+    env = Settings.from_env()
+    settings = Settings(**{**env.__dict__, "explain": env.explain or opts["explain"],
+                           "cache_enabled": env.cache_enabled and not opts["no_cache"]})
+    kind, name = target
+    started: list = []
+
+    def transform(code):
+        """Called once the script compiled: activate stratum and rewrite its code."""
+        from stratum.session.activation import activate
+
+        session = activate(settings)
+        if session is None:
+            return code
+        from interposer.rewrite import rewrite
+
+        session.script = os.path.abspath(name) if kind == "script" else name
+        session.argv = list(args)
+        started.append(session)
+        code = rewrite(code)
+        from stratum.session.activation import settle
+
+        settle()
+        return code
+
+    code: object = 0
+    try:
+        if kind == "script":
+            run_script(name, args, transform)
+        else:
+            run_module(name, args, transform)
+    except SystemExit as exc:
+        if started:
+            started[0].finish(exit_status(exc.code))
+            if after is not None:
+                after(started[0])
+        raise
+    except ScriptExit as exc:
+        code = exc.code
+    if started:
+        started[0].finish(exit_status(code))
+        if after is not None:
+            after(started[0])
+    if code == -2:  # KeyboardInterrupt
+        die_by_sigint()
+    if code == 0:
+        return  # no SystemExit: its handler flushes libc's stdout before python's, unlike a
+        # script that simply ends (bytes a library wrote through C stdio would come first)
+    for stream in (sys.stdout, sys.stderr):  # python's buffers first, as python's own exit
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    sys.exit(code)
+
+
+def exit_status(code) -> int:
+    """The exit status ``sys.exit(code)`` gives."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    return 1

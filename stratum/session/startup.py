@@ -1,0 +1,197 @@
+"""``STRATUM=1 python ...``: stratum started by the ``stratum.pth`` hook at interpreter start-up.
+
+The command line is python's own, so stratum cannot compile the program itself as
+``python -m stratum`` does. Instead the PEP 523 entry trap (``interposer.trap``) is installed
+here and asked about every code object evaluated from now on; the first evaluation of the main
+program (the script, ``-c`` code, a ``-m`` module run as ``__main__``) is swapped for its
+rewritten code, which from then on behaves exactly like a ``python -m stratum`` run. User
+modules imported later are rewritten by the import hook and functions are created from
+rewritten code, so the trap is uninstalled right there and the rest of the run pays nothing
+for it. Interactive sessions (``python`` with no program, ``-i``) keep it installed: every
+statement is new code.
+
+Child processes inherit ``STRATUM=1`` through the environment and start stratum the same
+way; a process whose main program is not user code (a joblib / multiprocessing worker, a
+tool) still has its library calls traced and reused and records a run only if it traced any.
+``STRATUM_DISABLE=1`` wins over everything. Any failure here leaves python running plain,
+with one ``stratum:`` line on stderr.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+
+_state = {"session": None, "main_seen": False, "user_main": False, "exit": 0,
+          "interactive": False}
+
+
+def start() -> None:
+    from stratum.config import Settings, warn
+
+    settings = Settings.from_env()
+    if settings.disabled:
+        return
+    if sys.version_info[:2] != (3, 11):
+        warn(f"Python {sys.version_info[0]}.{sys.version_info[1]} is not supported yet; "
+             "STRATUM=1 runs without stratum")
+        return
+    try:
+        from interposer import trap
+    except ImportError as exc:
+        warn(f"native module unavailable ({exc}); running without stratum")
+        return
+    if not trap.available():
+        warn(f"entry trap unavailable ({trap.unavailable_reason()}); running without stratum")
+        return
+    from stratum.session.activation import activate
+
+    session = activate(settings)
+    if session is None:
+        return
+    argv0 = sys.argv[0] if sys.argv else ""
+    _state["interactive"] = argv0 in ("", "-") or bool(sys.flags.inspect or sys.flags.interactive)
+    _state["session"] = session
+    session.argv = list(sys.argv[1:])
+    if argv0 not in ("-c", "-m", "", "-"):
+        session.script = os.path.abspath(argv0)
+    _finish_before_shutdown()
+    atexit.register(_finish)  # in case another component replaced threading._shutdown
+    try:
+        trap.install(_on_code)
+    except RuntimeError as exc:
+        warn(f"{exc}; running without stratum")
+        from stratum.session.activation import deactivate
+
+        deactivate()
+        _state["session"] = None
+
+
+def _on_code(code):
+    """The trap's question for each new code object: its rewritten form, or None."""
+    from interposer import frames, mainguard, rewrite, trap, userfiles
+
+    if code.co_name != "<module>" or code.co_qualname == frames.TRAMPOLINE:
+        return None
+    caller = _caller()
+    if caller is not None and not _runs_main(caller):
+        return None  # a module imported or exec'd by someone; the import hook handles users'
+    session = _state["session"]
+    if not _state["interactive"] and not session.settings.keep_trap:
+        trap.uninstall()  # the main program is known: nothing untrapped can appear any more
+    _state["main_seen"] = True
+    if not userfiles.is_user_file(code.co_filename) or _is_worker_bootstrap():
+        session.script = None
+        return None  # e.g. ``python -m some_tool`` or a library worker process
+    _state["user_main"] = True
+    if session.script is None and caller is not None:
+        session.script = _main_module_name(caller)
+    # ``-m module`` code comes through the import hook, already rewritten
+    rewritten = code if rewrite.is_rewritten(code) else rewrite.rewrite(code)
+    guarded = mainguard.guard(rewritten, _main_exception)
+    if not _state["interactive"]:
+        from stratum.session.activation import settle
+
+        settle()
+    return guarded
+
+
+def _is_worker_bootstrap() -> bool:
+    """``python -c "from multiprocessing... import ...; main(...)"``: a library's worker."""
+    argv = getattr(sys, "orig_argv", [])
+    if "-c" not in argv[:-1]:
+        return False
+    program = argv[argv.index("-c") + 1]
+    return program.lstrip().startswith(("from multiprocessing", "import multiprocessing",
+                                         "from joblib", "from loky"))
+
+
+def _caller():
+    """The Python frame that is evaluating the new code (None: C code, i.e. the interpreter's
+    main program), skipping the frames of this callback."""
+    from interposer import trap
+
+    frame = sys._getframe(1)
+    skip = (__file__, trap.__file__)
+    while frame is not None and frame.f_code.co_filename in skip:
+        frame = frame.f_back
+    return frame
+
+
+def _runs_main(frame) -> bool:
+    """Is ``frame`` runpy executing a module as ``__main__`` (``python -m module``)?"""
+    code = frame.f_code
+    if code.co_name != "_run_code" or not (code.co_filename == "<frozen runpy>"
+                                           or code.co_filename.endswith("runpy.py")):
+        return False
+    run_globals = frame.f_locals.get("run_globals")
+    return isinstance(run_globals, dict) and run_globals.get("__name__") == "__main__"
+
+
+def _main_module_name(frame) -> str:
+    spec = frame.f_locals.get("mod_spec")
+    return getattr(spec, "name", None) or frame.f_locals.get("run_globals", {}).get("__file__")
+
+
+def _main_exception(exc) -> None:
+    """Called (by ``interposer.mainguard``) with the exception ending the main program."""
+    try:
+        if _state["interactive"]:
+            pass  # one statement failed; the session goes on
+        elif isinstance(exc, SystemExit):
+            from stratum.session.runner import exit_status
+
+            _state["exit"] = exit_status(exc.code)
+        elif isinstance(exc, KeyboardInterrupt):
+            _state["exit"] = -2
+        else:
+            _state["exit"] = 1
+        from interposer import tbfilter
+
+        tbfilter.strip(exc)  # python prints it in C, not through ``traceback``
+    except Exception:
+        pass
+
+
+def _finish_before_shutdown() -> None:
+    """Close the run when the main program is over, before atexit handlers run (as
+    ``python -m stratum`` does): python calls ``threading._shutdown`` first thing at exit."""
+    import threading
+
+    real_shutdown = threading._shutdown
+
+    def _shutdown():
+        threading._shutdown = real_shutdown
+        _finish()
+        return real_shutdown()
+
+    threading._shutdown = _shutdown
+
+
+def _finish() -> None:
+    session = _state["session"]
+    if session is None or not _state["main_seen"]:
+        return  # nothing ran (e.g. the script did not compile)
+    _state["session"] = None
+    from stratum.session.activation import current
+
+    if current() is not session:
+        return  # deactivated in between (stratum.deactivate())
+    engine = session.engine
+    if session.script is None:
+        if not _state["user_main"] or engine is None or not engine.nodes:
+            # A tool or a library's worker process (joblib, multiprocessing): what it computed
+            # is cached for reuse, but it is not a run of the user's.
+            return
+        session.script = " ".join(sys.orig_argv[1:3]) or "<interactive>"
+    session.finish(_state["exit"])
+
+
+try:
+    start()
+except Exception as _exc:  # never break the interpreter's start-up
+    try:
+        sys.__stderr__.write(f"stratum: could not start ({type(_exc).__name__}: {_exc}); "
+                             "running without stratum\n")
+    except Exception:
+        pass
