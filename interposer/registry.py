@@ -110,7 +110,7 @@ ROWS: dict[str, OpSpec] = dict([
         "set_config", "get_config", "config_context")],
     # answers about memory, not values: the same key can stand for other buffers
     *[_op(f"numpy.{f}", PURE, reusable=False) for f in (
-        "shares_memory", "may_share_memory", "byte_bounds")],
+        "shares_memory", "may_share_memory")],
     # composites: reusable as a whole, and they record the per-fold / per-step work they do
     *[_op(f"sklearn.model_selection.{f}", PURE, composite=True, estimator_rules=True) for f in (
         "cross_val_score", "cross_validate", "cross_val_predict", "learning_curve",
