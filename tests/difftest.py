@@ -328,14 +328,17 @@ def run_differential(script_path, workdir, cache_dir, *, data_dir=None,
 
     With ``env_mode``, also ``STRATUM=1 python script.py`` cold and warm in a second fresh cache
     dir: its outputs must equal plain python's and its traces those of ``python -m stratum``.
-    Those two runs admit every reusable result (``STRATUM_ADMIT=all``), so each script is also
-    checked with every reuse a slow machine could make, not only those this machine's timing
-    admitted (the trace comparison leaves out what admission decided).
+    Every stratum run admits every reusable result (``STRATUM_ADMIT=all``; set
+    ``STRATUM_DIFF_ADMIT=benefit`` for the default admission), so each script is checked with
+    every reuse a slow machine could make, not only those this machine's timing admitted.
     """
+    admit = {"STRATUM_ADMIT": os.environ.get("STRATUM_DIFF_ADMIT", "all")}
     plain = run_case(script_path, workdir, "plain", None, data_dir=data_dir)
-    cold = run_case(script_path, workdir, "stratum", cache_dir, data_dir=data_dir)
+    cold = run_case(script_path, workdir, "stratum", cache_dir, data_dir=data_dir,
+                    env_extra=admit)
     trace_cold = last_trace(cache_dir)
-    warm = run_case(script_path, workdir, "stratum", cache_dir, data_dir=data_dir)
+    warm = run_case(script_path, workdir, "stratum", cache_dir, data_dir=data_dir,
+                    env_extra=admit)
     problems = compare(plain, cold, "plain", "stratum-cold") + \
         compare(plain, warm, "plain", "stratum-warm")
     results = [plain, cold, warm]
@@ -344,7 +347,7 @@ def run_differential(script_path, workdir, cache_dir, *, data_dir=None,
         pairs = []
         for label, expected in (("env-cold", trace_cold), ("env-warm", last_trace(cache_dir))):
             result = run_case(script_path, workdir, "env", env_cache, data_dir=data_dir,
-                              env_extra={"STRATUM_ADMIT": "all"})
+                              env_extra=admit)
             results.append(result)
             problems += compare(plain, result, "plain", label)
             pairs.append((label, expected, last_trace(env_cache)))
@@ -362,7 +365,7 @@ def _admission_dependent(traces) -> set:
     """Keys whose reuse depends on timing: the cache admits an entry only when recomputing it
     was measured to cost more than loading it, so runs may differ on these."""
     return {n["key"] for t in traces if t for n in t["nodes"]
-            if n["reason"] and _ADMISSION in n["reason"] or n["reused"]}
+            if n["reason"] and _ADMISSION in n["reason"]}
 
 
 _TRACE_FIELDS = ("op", "site", "key", "inputs", "consts", "effect", "reused", "reason", "parent")
