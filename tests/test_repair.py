@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import difftest  # noqa: E402
+
+HOME = difftest.stratum_home()  # the stratum under test: installed, or this source tree
 
 SCRIPT = textwrap.dedent("""
     import numpy as np
@@ -23,10 +26,17 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.fixture(autouse=True)
+def _outside_the_source_tree(tmp_path, monkeypatch):
+    """Child processes start in a scratch folder: from a checkout's root, ``python -m`` and
+    ``-c`` would import the source tree's stratum instead of the one under test."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def env(tmp_path):
     e = dict(os.environ, STRATUM_CACHE_DIR=str(tmp_path / "cache"), STRATUM_ADMIT="all",
-             PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+             PYTHONPATH=os.pathsep.join([str(HOME), os.environ.get("PYTHONPATH", "")]))
     for name in ("STRATUM", "STRATUM_DISABLE", "STRATUM_EXPLAIN", "STRATUM_CACHE"):
         e.pop(name, None)
     return e

@@ -267,23 +267,6 @@ def test_a_reused_pandas_result_shares_its_inputs_axes(runner):
     """)
 
 
-def test_a_result_sharing_its_inputs_memory_is_not_replaced_by_a_copy(runner):
-    """``merge`` without reordering returns columns that are the inputs' own buffers (pandas'
-    copy-on-write shares them): a reuse must not hand back a copy."""
-    same_cold_and_warm(runner, """
-        import numpy as np
-        import pandas as pd
-        from pandas import merge
-        left = pd.DataFrame({"a": 0, "b": 1}, index=range(10))
-        right = pd.DataFrame({"c": "foo", "d": "bar"}, index=range(10))
-        for _ in range(2):
-            merged = merge(left, right, left_index=True, right_index=True)
-            a, b = merged["a"]._values, left["a"]._values
-            print(np.shares_memory(a, b), a.__array_interface__["data"][0]
-                  == b.__array_interface__["data"][0], merged.shape)
-    """)
-
-
 def test_a_memoized_function_returning_an_indexer_writes_into_the_callers_frame(runner):
     """pandas' own tests call ``indexer_sl = lambda x: x.loc`` and write through the result:
     a reused indexer held a copy of the frame, so the write reached nothing."""

@@ -819,8 +819,9 @@ def _holds_input(call, result) -> str | None:
 
 def _aliases_input(result, args, kwargs) -> str | None:
     """A result that is (a view of) an input's memory: a reuse would hand back a copy, and writes
-    through one would no longer reach the other (``np.asarray(X)``, ``copy=False``); a pandas
-    result sharing an input's buffers (copy-on-write views, ``merge`` without reordering)."""
+    through one would no longer reach the other (``np.asarray(X)``, ``copy=False``). pandas
+    results share their inputs' buffers all the time under copy-on-write, where no write can
+    tell (a feature function returning ``df.assign(...)``): only arrays count here."""
     outs = result if type(result) in (tuple, list) else (result,)
     out_parts = [p for o in outs[:16] for p in _buffers(o)]
     if not out_parts:
@@ -832,10 +833,12 @@ def _aliases_input(result, args, kwargs) -> str | None:
     return None
 
 
-def _buffers(v) -> list:
-    """The numpy buffers behind an array, a Series or a DataFrame (a few, never copied)."""
+def _buffers(v, frames: bool = False) -> list:
+    """The numpy buffers behind an array (and, with ``frames``, a Series or a DataFrame)."""
     if isinstance(v, np.ndarray):
         return [v]
+    if not frames:
+        return []
     mgr = getattr(v, "_mgr", None)
     if mgr is None or not hasattr(type(v), "_get_axis"):
         return []
