@@ -49,6 +49,7 @@ def after_import(module) -> None:
         wrapper = _wrap(name, fname, original)
         _originals[id(original)] = (original, wrapper)
         setattr(module, fname, wrapper)
+        registry.reindex()
     if _originals and name.startswith("sklearn"):
         _rebind(module)
 
@@ -82,3 +83,4 @@ def unpatch() -> None:
                 if value is wrapper:
                     setattr(module, attr, original)
     _originals.clear()
+    registry.reindex()

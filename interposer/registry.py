@@ -323,6 +323,15 @@ def all_rows() -> dict[str, OpSpec]:
     return dict(ROWS)
 
 
+def reindex() -> None:
+    """Look the row targets up again at the next resolution: an import-time patch replaced a
+    library function by its wrapper, or put the original back (``interposer.patches``)."""
+    _by_object.clear()
+    _resolved_roots.clear()
+    _builtin_print_row()
+    _resolved_roots.add("builtins")
+
+
 def _builtin_print_row():
     _by_object[id(builtins.print)] = (builtins.print, ROWS["builtins.print"])
 
