@@ -198,6 +198,8 @@ def is_lib_type(t: type) -> bool:
 
 _by_object: dict[int, tuple[object, OpSpec]] = {}
 _resolved_roots: set[str] = set()
+#: set by :func:`reindex`; the index is rebuilt at the next resolution (see :func:`_index_all`)
+_stale = False
 
 
 def _lookup_path(path: str):
@@ -230,8 +232,22 @@ def _index_rows(root: str) -> None:
 
 
 def _index_all() -> None:
-    for root in LIB_ROOTS | {"builtins"}:
-        _index_rows(root)
+    """Bring the object index up to date. Looking a row up can import a library module (a lazy
+    ``__getattr__``) whose import-time patch asks for a reindex while this pass is under way:
+    the pass is then made again, so no resolution ever sees a half-built index (a function
+    missing from it would get its family's default spec: ``read_csv`` keyed by its path)."""
+    global _stale
+    while True:
+        if _stale:
+            _stale = False
+            _by_object.clear()
+            _resolved_roots.clear()
+            _builtin_print_row()
+            _resolved_roots.add("builtins")
+        for root in LIB_ROOTS | {"builtins"}:
+            _index_rows(root)
+        if not _stale:
+            return
 
 
 def resolve_callable(f) -> OpSpec | None:
@@ -325,11 +341,10 @@ def all_rows() -> dict[str, OpSpec]:
 
 def reindex() -> None:
     """Look the row targets up again at the next resolution: an import-time patch replaced a
-    library function by its wrapper, or put the original back (``interposer.patches``)."""
-    _by_object.clear()
-    _resolved_roots.clear()
-    _builtin_print_row()
-    _resolved_roots.add("builtins")
+    library function by its wrapper, or put the original back (``interposer.patches``).
+    Only marks the index stale: this can run in the middle of an indexing pass."""
+    global _stale
+    _stale = True
 
 
 def _builtin_print_row():
