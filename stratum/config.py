@@ -72,6 +72,9 @@ class Settings:
     # STRATUM_ADMIT=all: admit every reusable result to the cache whatever it cost (tests: every
     # reuse a slow machine could make is made); the default admits by benefit (stratum/cache/cache.py)
     admit_all: bool = False
+    # one CPU budget per machine shared by every stratum process (stratum/cpu/budget.py);
+    # STRATUM_CPU_BUDGET=0 turns it off
+    cpu_budget: bool = True
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -89,6 +92,7 @@ class Settings:
             dryrun_rows=int(_number("STRATUM_DRYRUN_ROWS", 1000)),
             dryrun_seconds=_number("STRATUM_DRYRUN_SECONDS", 2.0),
             admit_all=os.environ.get("STRATUM_ADMIT", "").strip().lower() == "all",
+            cpu_budget=_flag("STRATUM_CPU_BUDGET", True),
         )
 
 

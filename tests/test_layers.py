@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("stratum.cache",),                 # the reuse store
     ("stratum.trace",),                 # trace store, merged graph
     ("stratum.kernels",),               # native kernels
+    ("stratum.cpu",),                   # the machine-wide CPU budget, cores per operation
     ("stratum.engine",),                # dispatch of one call
     ("stratum.replay",),                # replay, executor
     ("stratum.session",),               # activation, the three ways in

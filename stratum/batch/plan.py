@@ -10,10 +10,18 @@ Two sources of knowledge, both cheap and read before anything runs:
   most similar script seen before), their cost, and so which of them the batch shares.
 
 The schedule starts first the scripts that cover the most shared, not yet cached, predicted
-cost (then the longest predicted work first, so a long script does not end the batch alone),
-and holds back a script whose first costly uncached node another running script is
-computing (it would only wait on that key's lock) while an independent script could use the
-slot. Per-key single flight in the cache makes sure a node is computed once whatever the order.
+cost, then those whose predicted CPU demand matches what runs (see below), then the longest
+predicted work first, so a long script does not end the batch alone; and it holds back a
+script whose first costly uncached node another running script is computing (it would only
+wait on that key's lock) while an independent script could use the slot. Per-key single
+flight in the cache makes sure a node is computed once whatever the order.
+
+CPU demand: each script's predicted cores (CPU / wall seconds of its costly past nodes, as
+the traces recorded them). Operations take tokens from the machine's CPU budget
+(``stratum.cpu``), so a multi-core operation never shares its cores; but it waits for every
+single-threaded operation that holds one, leaving a core idle meanwhile. Two multi-core
+scripts alternate without idle cores, and two single-threaded ones fill both: so scripts of
+like demand are run together.
 """
 from __future__ import annotations
 
@@ -45,16 +53,17 @@ class ScriptPlan:
     nodes: list[tuple[str, float]] = field(default_factory=list)  # (key, seconds), run order
     basis: str | None = None  # how the prediction was found (None: no history)
     run_id: int | None = None  # the past run the prediction comes from (its recipes)
+    cores: float = 1.0  # predicted cores its costly work keeps busy (CPU / wall seconds)
 
     def as_dict(self) -> dict:
         return {"index": self.index, "script": self.script, "path": self.path,
                 "leading": self.imports.leading, "late": self.imports.late,
-                "nodes": self.nodes, "basis": self.basis}
+                "nodes": self.nodes, "basis": self.basis, "cores": self.cores}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ScriptPlan":
         return cls(d["index"], d["script"], d["path"], Imports(d["leading"], d["late"]),
-                   [tuple(n) for n in d["nodes"]], d["basis"])
+                   [tuple(n) for n in d["nodes"]], d["basis"], cores=d.get("cores", 1.0))
 
 
 # ---- imports ----------------------------------------------------------------------------------
@@ -178,11 +187,17 @@ def predict(plans: list[ScriptPlan], cache_dir) -> None:
                         if pred.run_id is not None else None
             p.basis = pred.basis
             p.run_id = pred.run_id
+            wall = cpu = 0.0
             for n in pred.nodes:
                 merged = graph.nodes.get(n.id)
                 if n.per_run or n.key is None or (merged is not None and merged.parent):
                     continue  # nested nodes are counted in their parent's cost
-                p.nodes.append((n.key, float(n.mean_seconds or 0.0)))
+                seconds = float(n.mean_seconds or 0.0)
+                p.nodes.append((n.key, seconds))
+                if n.cores is not None and seconds >= COSTLY:
+                    wall += seconds
+                    cpu += seconds * n.cores
+            p.cores = max(1.0, cpu / wall) if wall else 1.0
     except Exception:
         return  # a plan is an optimisation: without one the batch runs in the order given
     finally:
@@ -258,8 +273,12 @@ class Scheduler:
             blocked = first_costly is not None and first_costly in claimed
             work = dict(todo)
             gain = sum(s for k, s in work.items() if k in self.shared and k not in claimed)
-            # then the longest predicted work first: a long script started last is the tail
-            rank = (blocked, -round(gain, 3), -round(sum(work.values()), 3), order)
+            # like CPU demand beside what runs (multi-core with multi-core), then the longest
+            # predicted work first: a long script started last is the tail
+            mismatch = min((abs(self.plans[i].cores - self.plans[j].cores) for j in running),
+                           default=0.0)
+            rank = (blocked, -round(gain, 3), round(mismatch * 2) / 2,
+                    -round(sum(work.values()), 3), order)
             if best_rank is None or rank < best_rank:
                 best, best_rank = i, rank
         return best

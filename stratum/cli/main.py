@@ -218,11 +218,13 @@ def _print_nodes(run, nodes) -> None:
 
     table = Table(title=f"run {run['id']}: {run['script']} ({_when(run['started'])}, "
                         f"{run['seconds']:.3f}s, exit {run['exit_code']})")
-    for col in ("#", "op", "site", "key", "seconds", "reused", "note"):
-        table.add_column(col)
+    for col in ("#", "op", "site", "key", "seconds", "cpu s", "reused", "note"):
+        table.add_column(col, justify="right" if col in ("seconds", "cpu s") else "left")
     for n in nodes:
+        cpu = n.get("cpu")
         table.add_row(str(n["seq"]), n["op"], os.path.basename(n["site"]),
                       (n["key"] or "-")[:12], f"{n['seconds']:.4f}",
+                      "" if cpu is None else f"{cpu:.4f}",
                       "yes" if n["reused"] else "", n["reason"] or "")
     _console().print(table)
 

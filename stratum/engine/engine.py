@@ -23,6 +23,8 @@ from interposer.frames import (end_capture, filters_state, replay_warnings, site
                                start_capture, trampoline)
 from interposer.registry import FIT, MUTATES, OPAQUE, PURE, RANDOM, SINK, SOURCE
 from stratum import kernels
+from stratum.cpu import budget as cpu_budget
+from stratum.cpu import demand as cpu_demand
 from stratum.keys import libsettings
 from stratum.keys import randomness
 from stratum.engine import recipe
@@ -44,6 +46,10 @@ MAX_NODES = 200_000
 MAX_FOLLOWED = 20_000  # plain values followed by identity per run (replay guards)
 #: A reusable call whose site last computed in less than this skips the cross-process lock.
 LOCK_WORTH = 0.0005
+#: A top-level call whose site (or key) last took less than this takes no CPU tokens.
+BUDGET_WORTH = 0.002
+#: Operations that take no tokens before their call site has shown what it costs.
+CHEAP_FAMILIES = ("operator.", "fstring.", "builtins.")
 
 
 @dataclass(slots=True)  # one object per traced operation, kept for the run: no __dict__
@@ -63,6 +69,7 @@ class Node:
     parent: int | None
     impl: str | None = None  # native kernels used, or why the library ran instead
     recipe: object = None  # how to replay it (stratum/engine/recipe.py); top-level operations only
+    cpu: float | None = None  # CPU seconds of this process while it ran (None: reused)
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -99,6 +106,9 @@ class Engine:
         self._followed = 0
         self._rng_verdicts: dict[str, bool] = {}  # estimator key -> holds a generator object
         self._site_seconds: dict[str, float] = {}  # call site -> seconds of its last execution
+        self._site_wall: dict[tuple, float] = {}  # (op, call site) -> its last wall seconds
+        self._cpu_history = None  # stratum.cpu.demand.History, read at the first costly call
+        self.cpu_waited = 0.0  # seconds top-level calls waited for CPU tokens
 
     def adopt_thread(self) -> None:
         """Trace the calls of the calling thread from now on (and no other thread's).
@@ -293,27 +303,80 @@ class Engine:
         call.result = result
         return True
 
+    def _tokens(self, call) -> int:
+        """Take the CPU tokens a top-level call needs (``stratum.cpu``); returns how many."""
+        settings = self.settings
+        if settings is not None and not settings.cpu_budget:
+            return 0
+        spec = call.spec
+        last = self._site_wall.get((spec.name, call.site))
+        if last is not None and last < BUDGET_WORTH:
+            return 0  # this operation at this call site was cheap last time
+        if last is None and spec.name.startswith(CHEAP_FAMILIES) \
+                and spec.name not in cpu_demand.BLAS_FUNCTIONS:
+            return 0
+        budget = cpu_budget.current()
+        if budget is None:
+            return 0
+        cores = min(budget.cores, cpu_budget.usable_cores())
+        history = self._cpu_history
+        if history is None:
+            history = self._cpu_history = cpu_demand.History(
+                settings.cache_dir if settings is not None and settings.cache_enabled else None,
+                cores)
+        library = cpu_demand.library_cores(spec.name, call.args, call.kwargs,
+                                           None if call.recv is _NO else call.recv, cores,
+                                           spec.estimator_rules)
+        k, wall = history.predict(call.key, spec.name, call.site, library)
+        if wall is not None and wall < BUDGET_WORTH and last is None and k == 1:
+            return 0  # cheap whenever it ran before
+        waited = budget.waited
+        taken = budget.take(k)
+        self.cpu_waited += budget.waited - waited
+        return taken
+
     def _execute(self, call):
         spec, args, kwargs = call.spec, call.args, call.kwargs
         entry = [spec.composite, call.seq, False, call.outside, call.rng]
+        top = not self._open
         self._open.append(entry)
         memo = call.outside is not None
         self._memo_open += memo
         call_as_user = trampoline(call.frame)
         reusable = call.reusable
-        filters = filters_state() if reusable else None
-        t0 = time.perf_counter()
-        shown = start_capture()
-        if reusable:  # what it writes and reads is part of what a reuse must reproduce
-            given = _given_state(call)
-            channels.record_streams()
-            files = channels.watch_files()
+        tokens = 0
+        if top:  # before any capture starts: a wait is not part of the operation
+            try:
+                tokens = self._tokens(call)
+            except Exception as exc:  # noqa: BLE001 - the budget's failure: run without it
+                from stratum.config import warn_once
+
+                warn_once("cpu-budget", f"CPU budget off ({type(exc).__name__}: {exc})")
+                self.settings = _without_budget(self.settings)
+        try:
+            filters = filters_state() if reusable else None
+            t0 = time.perf_counter()
+            shown = start_capture()
+            if reusable:  # what it writes and reads is part of what a reuse must reproduce
+                given = _given_state(call)
+                channels.record_streams()
+                files = channels.watch_files()
+        except BaseException:
+            if tokens:
+                cpu_budget.current().give()
+            raise
         kernel_mark = kernels.mark()
+        c0 = time.process_time()
         call.started[0] = True
         try:
             result = call_as_user(call.fn, args, kwargs)
         finally:
             seconds = time.perf_counter() - t0
+            call.cpu = time.process_time() - c0
+            if tokens:
+                cpu_budget.current().give()
+            if top:
+                self._site_wall[(spec.name, call.site)] = seconds
             if reusable:
                 channels.stop_files()
                 channels.stop_streams()
@@ -627,6 +690,8 @@ class Engine:
         node = Node(call.seq, call.key, call.spec.name, call.site, tuple(call.inputs),
                     tuple(call.consts), type(result).__name__, seconds, _nbytes(result),
                     call.effect, reused, reason, call.parent, None if reused else call.impl)
+        if not reused:
+            node.cpu = call.cpu
         if call.parent is None:
             recipe.attach(self, call, node, result)
         self.nodes.append(node)
@@ -635,6 +700,14 @@ class Engine:
                 self.on_top_node(node)
             except Exception:  # a report must never change the run
                 pass
+
+
+def _without_budget(settings):
+    import dataclasses
+
+    from stratum.config import Settings
+
+    return dataclasses.replace(settings or Settings.from_env(), cpu_budget=False)
 
 
 def _internal_error(spec, exc) -> None:
@@ -657,7 +730,7 @@ class _Call:
 
     __slots__ = ("spec", "fn", "args", "kwargs", "recv", "frame", "site", "key", "inputs",
                  "consts", "effect", "mutated", "reusable", "rng", "reason", "parent", "seq",
-                 "result", "impl", "outside", "entries", "holders", "started")
+                 "result", "impl", "outside", "entries", "holders", "started", "cpu")
 
     def __init__(self, spec, fn, args, kwargs, recv, frame, site, key, inputs, consts, effect,
                  mutated, reusable, rng, reason, parent, seq):
@@ -671,6 +744,7 @@ class _Call:
         self.entries = None
         self.holders = ()
         self.started = [False]
+        self.cpu = None
 
 
 def _named(fn) -> bool:

@@ -16,6 +16,19 @@ def report(session, out) -> None:
         f"stratum: {len(nodes)} operations traced: {len(executed)} executed, {len(reused)} reused",
         f"stratum: seconds saved by reuse: {saved:.3f}; bytes loaded from cache: {loaded}",
     ]
+    top_level = [n for n in executed if n.parent is None and n.cpu is not None]
+    cpu = sum(n.cpu for n in top_level)
+    wall = sum(n.seconds for n in top_level)
+    if wall > 0:
+        lines.append(f"stratum: CPU seconds of executed operations: {cpu:.3f} in {wall:.3f}s "
+                     f"({cpu / wall:.1f} cores busy on average)"
+                     + (f"; waited {engine.cpu_waited:.3f}s for cores other stratum processes "
+                        "were using" if engine.cpu_waited >= 0.001 else ""))
+        parallel = sorted((n for n in top_level if n.seconds >= 0.05 and n.cpu > 1.25 * n.seconds),
+                          key=lambda n: -n.cpu)[:3]
+        for n in parallel:
+            lines.append(f"stratum:   {n.op} at {n.site} kept {n.cpu / n.seconds:.1f} cores busy "
+                         f"({n.cpu:.3f} CPU s in {n.seconds:.3f}s)")
     if engine is not None and engine.dropped_nodes:
         lines.append(f"stratum: {engine.dropped_nodes} further operations were not recorded")
     if not session.settings.cache_enabled or not session.cache_dir_ok:

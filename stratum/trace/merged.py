@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 NODE_COLUMNS = ("id", "key", "op", "kind", "site", "effect", "parent", "runs", "scripts",
                 "executions", "reuses", "seconds", "reuse_seconds", "nbytes", "first_run",
-                "last_run", "first_seen", "last_seen")
+                "last_run", "first_seen", "last_seen", "cpu")
 
 
 @dataclass(slots=True)
@@ -54,6 +54,7 @@ class MergedNode:
     last_run: int
     first_seen: float
     last_seen: float
+    cpu: float | None = None  # CPU seconds over executions (None: recorded before stratum kept it)
 
     @property
     def per_run(self) -> bool:
@@ -63,10 +64,18 @@ class MergedNode:
     def mean_seconds(self) -> float | None:
         return self.seconds / self.executions if self.executions else None
 
+    @property
+    def cores(self) -> float | None:
+        """Cores its executions kept busy on average (CPU seconds / wall seconds)."""
+        if not self.cpu or not self.seconds:
+            return None
+        return self.cpu / self.seconds
+
     def as_dict(self) -> dict:
         d = {name: getattr(self, name) for name in NODE_COLUMNS}
         d["per_run"] = self.per_run
         d["mean_seconds"] = self.mean_seconds
+        d["cores"] = self.cores
         return d
 
 
@@ -84,6 +93,7 @@ class PredictedNode:
     scripts: int
     shared_with: int  # other scripts that saw this node
     per_run: bool
+    cores: float | None = None  # cores its executions kept busy (CPU / wall seconds)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -157,7 +167,7 @@ class MergedGraph:
             "SELECT m.id, n.key, n.op, n.kind, n.site, n.effect, n.parent, count(*),"
             " count(DISTINCT r.script), sum(m.executions), sum(m.reuses), sum(m.seconds),"
             " sum(m.reuse_seconds), n.nbytes, min(m.run_id), max(m.run_id), min(r.started),"
-            " max(r.started) FROM merged_members m JOIN merged_nodes n ON n.id = m.id"
+            " max(r.started), sum(m.cpu) FROM merged_members m JOIN merged_nodes n ON n.id = m.id"
             f" JOIN runs r ON r.id = m.run_id WHERE m.run_id IN ({_marks(self.runs)})"
             " GROUP BY m.id ORDER BY min(m.run_id), min(m.seq)", self.runs)
         nodes = {row[0]: MergedNode(*row) for row in cur}
@@ -219,7 +229,7 @@ class MergedGraph:
                 continue
             pred.nodes.append(PredictedNode(
                 mid, n.key, n.op, n.site, seq, n.mean_seconds, n.executions, n.reuses, n.runs,
-                n.scripts, 0 if n.per_run else others.get(mid, 0), n.per_run))
+                n.scripts, 0 if n.per_run else others.get(mid, 0), n.per_run, n.cores))
         return pred
 
     def _run_filter(self, column: str) -> str:

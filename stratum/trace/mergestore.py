@@ -26,11 +26,11 @@ CREATE TABLE IF NOT EXISTS merged_nodes(
     id TEXT PRIMARY KEY, key TEXT, op TEXT, kind TEXT, site TEXT, effect TEXT, parent TEXT,
     runs INTEGER, scripts INTEGER, executions INTEGER, reuses INTEGER, seconds REAL,
     reuse_seconds REAL, nbytes INTEGER, first_run INTEGER, last_run INTEGER,
-    first_seen REAL, last_seen REAL);
+    first_seen REAL, last_seen REAL, cpu REAL);
 CREATE TABLE IF NOT EXISTS merged_edges(src TEXT, dst TEXT, PRIMARY KEY(src, dst)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS merged_members(
     run_id INTEGER, seq INTEGER, id TEXT, executions INTEGER, reuses INTEGER,
-    seconds REAL, reuse_seconds REAL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;
+    seconds REAL, reuse_seconds REAL, cpu REAL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS merged_scripts(id TEXT, script TEXT, PRIMARY KEY(id, script))
     WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS merged_meta(name TEXT PRIMARY KEY, value TEXT);
@@ -41,12 +41,13 @@ MAX_ITEMS = 64  # the engine keys the items of a returned tuple / list up to thi
 
 _UPSERT = """
 INSERT INTO merged_nodes(id, key, op, kind, site, effect, parent, runs, scripts, executions,
-    reuses, seconds, reuse_seconds, nbytes, first_run, last_run, first_seen, last_seen)
-VALUES(?,?,?,?,?,?,?,1,?,?,?,?,?,?,?,?,?,?)
+    reuses, seconds, reuse_seconds, nbytes, first_run, last_run, first_seen, last_seen, cpu)
+VALUES(?,?,?,?,?,?,?,1,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT(id) DO UPDATE SET
     runs = runs + 1, scripts = scripts + excluded.scripts,
     executions = executions + excluded.executions, reuses = reuses + excluded.reuses,
     seconds = seconds + excluded.seconds, reuse_seconds = reuse_seconds + excluded.reuse_seconds,
+    cpu = CASE WHEN excluded.cpu IS NULL THEN cpu ELSE coalesce(cpu, 0) + excluded.cpu END,
     nbytes = CASE WHEN excluded.nbytes > 0 THEN excluded.nbytes ELSE nbytes END,
     parent = coalesce(parent, excluded.parent),
     last_run = excluded.last_run, last_seen = excluded.last_seen
@@ -59,13 +60,13 @@ def merged_id(run_id: int, seq: int, key: str | None, effect: str) -> str:
 
 
 def _fields(n) -> tuple:
-    """(seq, key, op, site, inputs, kind, seconds, nbytes, effect, reused, parent) of an engine
-    Node or a row dict from ``TraceStore.nodes``."""
+    """(seq, key, op, site, inputs, kind, seconds, nbytes, effect, reused, parent, cpu) of an
+    engine Node or a row dict from ``TraceStore.nodes``."""
     if isinstance(n, dict):
         return (n["seq"], n["key"], n["op"], n["site"], n["inputs"], n["kind"], n["seconds"],
-                n["nbytes"], n["effect"], n["reused"], n["parent"])
+                n["nbytes"], n["effect"], n["reused"], n["parent"], n.get("cpu"))
     return (n.seq, n.key, n.op, n.site, n.inputs, n.kind, n.seconds, n.nbytes, n.effect,
-            n.reused, n.parent)
+            n.reused, n.parent, n.cpu)
 
 
 def merge_run(db, run_id: int, script: str | None, started: float, nodes) -> None:
@@ -82,12 +83,13 @@ def merge_run(db, run_id: int, script: str | None, started: float, nodes) -> Non
 
     agg: dict[str, list] = {}
     edges: set[tuple[str, str]] = set()
-    for seq, key, op, site, inputs, kind, seconds, nbytes, effect, reused, parent in rows:
+    for seq, key, op, site, inputs, kind, seconds, nbytes, effect, reused, parent, cpu in rows:
         mid = ids[seq]
         a = agg.get(mid)
         if a is None:
-            # key, op, kind, site, effect, parent, executions, reuses, seconds, reuse s, nbytes, seq
-            a = agg[mid] = [key, op, kind, site, effect, None, 0, 0, 0.0, 0.0, 0, seq]
+            # key, op, kind, site, effect, parent, executions, reuses, seconds, reuse s, nbytes,
+            # seq, cpu seconds of the executions
+            a = agg[mid] = [key, op, kind, site, effect, None, 0, 0, 0.0, 0.0, 0, seq, None]
         if a[5] is None and parent is not None:
             a[5] = ids.get(parent)
         if reused:
@@ -96,6 +98,8 @@ def merge_run(db, run_id: int, script: str | None, started: float, nodes) -> Non
         else:
             a[6] += 1
             a[8] += seconds or 0.0
+            if cpu is not None:  # None: recorded before stratum measured CPU time
+                a[12] = (a[12] or 0.0) + cpu
         if nbytes:
             a[10] = nbytes
         a[11] = min(a[11], seq)
@@ -107,11 +111,11 @@ def merge_run(db, run_id: int, script: str | None, started: float, nodes) -> Non
     new_script = _new_for_script(db, agg, script or "")
     db.executemany(
         "INSERT INTO merged_members(run_id, seq, id, executions, reuses, seconds,"
-        " reuse_seconds) VALUES(?,?,?,?,?,?,?)",
-        [(run_id, a[11], mid, a[6], a[7], a[8], a[9]) for mid, a in agg.items()])
+        " reuse_seconds, cpu) VALUES(?,?,?,?,?,?,?,?)",
+        [(run_id, a[11], mid, a[6], a[7], a[8], a[9], a[12]) for mid, a in agg.items()])
     db.executemany(_UPSERT, [
         (mid, a[0], a[1], a[2], a[3], a[4], a[5], new_script[mid], a[6], a[7], a[8], a[9], a[10],
-         run_id, run_id, started, started) for mid, a in agg.items()])
+         run_id, run_id, started, started, a[12]) for mid, a in agg.items()])
     db.executemany("INSERT OR IGNORE INTO merged_edges(src, dst) VALUES(?,?)", sorted(edges))
     db.execute("INSERT INTO merged_meta(name, value) VALUES('upto', ?) "
                "ON CONFLICT(name) DO UPDATE SET value=excluded.value "
@@ -139,7 +143,7 @@ def _add_derived(rows, ids, produced) -> None:
     wanted = {k for r in rows for k in r[4] if k not in produced}
     if not wanted:
         return
-    for seq, key, _op, _site, _inputs, kind, _s, _b, effect, _r, _p in rows:
+    for seq, key, _op, _site, _inputs, kind, _s, _b, effect, _r, _p, _c in rows:
         if not key:
             continue
         whats = ["fitted"] if effect == FIT else ["mutated"] if effect == MUTATES else []

@@ -34,14 +34,14 @@ CREATE TABLE IF NOT EXISTS runs(
 CREATE TABLE IF NOT EXISTS nodes(
     run_id INTEGER, seq INTEGER, key TEXT, op TEXT, site TEXT, inputs TEXT, consts TEXT,
     kind TEXT, seconds REAL, nbytes INTEGER, effect TEXT, reused INTEGER, reason TEXT,
-    parent INTEGER, impl TEXT, recipe BLOB, PRIMARY KEY(run_id, seq));
+    parent INTEGER, impl TEXT, recipe BLOB, cpu REAL, PRIMARY KEY(run_id, seq));
 CREATE INDEX IF NOT EXISTS runs_script ON runs(script);
 """ + mergestore.SCHEMA
 
 NODE_FIELDS = ("seq", "key", "op", "site", "inputs", "consts", "kind", "seconds", "nbytes",
-               "effect", "reused", "reason", "parent", "impl", "recipe")
+               "effect", "reused", "reason", "parent", "impl", "recipe", "cpu")
 #: The node fields ``python -m stratum trace --json`` shows, in its order.
-JSON_NODE_FIELDS = ("op", "site", "key", "inputs", "consts", "kind", "seconds", "nbytes",
+JSON_NODE_FIELDS = ("op", "site", "key", "inputs", "consts", "kind", "seconds", "cpu", "nbytes",
                     "effect", "reused", "reason", "parent", "impl")
 
 
@@ -105,7 +105,9 @@ class TraceStore:
     def _migrate(self) -> None:
         """Add the columns newer versions introduced to a store an older version created."""
         for table, column, decl in (("nodes", "impl", "TEXT"), ("nodes", "recipe", "BLOB"),
-                                    ("runs", "script_hash", "TEXT")):
+                                    ("runs", "script_hash", "TEXT"), ("nodes", "cpu", "REAL"),
+                                    ("merged_nodes", "cpu", "REAL"),
+                                    ("merged_members", "cpu", "REAL")):
             have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
             if column not in have:
                 try:
@@ -131,10 +133,10 @@ class TraceStore:
             run_id = cur.lastrowid
             self.db.executemany(
                 f"INSERT INTO nodes(run_id, {', '.join(NODE_FIELDS)}) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(run_id, n.seq, n.key, n.op, n.site, _json_list(n.inputs), _json_list(n.consts),
                   n.kind, n.seconds, n.nbytes, n.effect, int(n.reused), n.reason, n.parent,
-                  n.impl, _recipe_blob(n.recipe))
+                  n.impl, _recipe_blob(n.recipe), n.cpu)
                  for n in nodes])
             mergestore.merge_run(self.db, run_id, run["script"], run["started"], nodes)
         return run_id
