@@ -20,9 +20,8 @@ import sys
 import types
 from dataclasses import dataclass, replace
 
-#: The libraries stratum traces, in the order their versions enter every key (one list for
-#: the registry, lineage keys, purity checks and ``stratum.keys.versions``).
-TRACED_LIBRARIES = ("numpy", "pandas", "sklearn", "scipy")
+from interposer.libraries import TRACED_LIBRARIES  # noqa: F401 - also registry.TRACED_LIBRARIES
+
 LIB_ROOTS = frozenset(TRACED_LIBRARIES)
 
 PURE, SOURCE, SINK, MUTATES, FIT, RANDOM, OPAQUE = (

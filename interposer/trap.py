@@ -14,14 +14,14 @@ from __future__ import annotations
 import atexit
 import sys
 import types
-from typing import Any, Callable, Optional
 
-OnCode = Callable[[types.CodeType], Optional[types.CodeType]]
+# No ``typing`` import: every ``STRATUM=1`` python process loads this module (annotations are
+# strings). OnCode: a callable(types.CodeType) -> types.CodeType | None.
 
 _STAT_NAMES = ("frames", "callbacks", "swaps")
 
 
-def _load() -> tuple[Any, Optional[str]]:
+def _load() -> tuple[object, str | None]:
     try:
         import stratum._native as native
     except ImportError as exc:
@@ -37,7 +37,7 @@ def _load() -> tuple[Any, Optional[str]]:
 
 
 _lib, _reason = _load()
-_callback: Optional[OnCode] = None
+_callback = None  # OnCode
 _atexit_registered = False
 
 
@@ -46,12 +46,12 @@ def available() -> bool:
     return _lib is not None
 
 
-def unavailable_reason() -> Optional[str]:
+def unavailable_reason() -> str | None:
     """Why :func:`available` is False (None when it is True)."""
     return _reason
 
 
-def _on_code(code: types.CodeType) -> Optional[types.CodeType]:
+def _on_code(code: types.CodeType) -> types.CodeType | None:
     """Called by the C hook for each unseen code object; exceptions are swallowed there."""
     callback = _callback
     if callback is None:

@@ -21,9 +21,10 @@ turnstile exclusively, and single-token requests pass the turnstile shared: a wa
 request stops new single-token ones from slipping in ahead of it forever, and two k-token
 requests queue on the turnstile instead of each holding half of the pool.
 
-What the budget cannot see: a process without stratum, and processes a stratum run starts
-itself (a joblib worker runs inside its parent's operation, under its tokens; a forked child
-takes none). ``STRATUM_CPU_BUDGET=0`` turns the budget off.
+What the budget cannot see: a process without stratum, and the workers a stratum run starts
+for a library (a joblib / multiprocessing worker runs inside its parent's operation, under its
+tokens: a worker started with ``STRATUM=1`` is :func:`exempt`, a child forked by a thread holding
+tokens takes none). ``STRATUM_CPU_BUDGET=0`` turns the budget off.
 """
 from __future__ import annotations
 
@@ -198,6 +199,13 @@ def current(enabled: bool = True) -> Budget | None:
             _process["budget"] = None
             warn_once("cpu-budget", f"CPU budget off: {exc}")
     return _process["budget"]
+
+
+def exempt() -> None:
+    """This process takes no tokens: it works for another process's operation, under that
+    operation's tokens (a joblib / multiprocessing worker started with ``STRATUM=1``; waiting
+    for tokens its parent holds would deadlock)."""
+    _process["off"] = True
 
 
 def _after_fork_in_child() -> None:

@@ -54,6 +54,9 @@ BLAS_FUNCTIONS = frozenset({
 BLAS_SIZE = 100_000
 #: CPU / wall above which an operation counts as using more than one core.
 PARALLEL_RATIO = 1.25
+#: Nodes cheaper than this on average are not read from the history (most nodes are: a
+#: store of many runs holds tens of thousands); an unknown key is predicted like a new one.
+CHEAP = 0.002
 
 
 def cores_from_ratio(ratio: float, cores: int) -> int:
@@ -145,7 +148,8 @@ class History:
                 return
             for key, op, site, seconds, cpu, execs in db.execute(
                     "SELECT key, op, site, seconds, cpu, executions FROM merged_nodes"
-                    " WHERE key IS NOT NULL AND executions > 0 AND cpu IS NOT NULL"):
+                    " WHERE key IS NOT NULL AND executions > 0 AND cpu IS NOT NULL"
+                    " AND seconds >= ? * executions", (CHEAP,)):
                 ratio = cpu / seconds if seconds > 0 else 1.0
                 self.by_key[key] = (seconds / execs, ratio)
                 if seconds / execs >= 0.01:
@@ -158,6 +162,7 @@ class History:
         """(tokens, predicted wall seconds or None) for one call."""
         past = self.by_key.get(key) if key is not None else None
         if past is not None:
+            # its own past (cheap keys are not loaded: they fall through to the site / library)
             return cores_from_ratio(past[1], self.cores), past[0]
         ratio = self.by_site.get((op, site))
         if ratio is not None:
