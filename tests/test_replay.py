@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import difftest
+
 PIPELINE = textwrap.dedent("""\
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
@@ -69,8 +71,10 @@ def project(tmp_path):
 def _env(project):
     env = dict(os.environ)
     env["STRATUM_CACHE_DIR"] = str(project / "cache")
-    for var in ("STRATUM_DISABLE", "STRATUM_EXPLAIN", "PYTHONPATH"):
+    for var in ("STRATUM_DISABLE", "STRATUM_EXPLAIN"):
         env.pop(var, None)
+    # the stratum under test (a worktree's), not whichever one site-packages points at
+    env["PYTHONPATH"] = str(difftest.stratum_home())
     return env
 
 
