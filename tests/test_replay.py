@@ -44,6 +44,16 @@ BRANCHY = textwrap.dedent("""\
         print("small data set")
 """)
 
+PRINTS_LEN = textwrap.dedent("""\
+    import pandas as pd
+
+    df = pd.read_csv("data/sample.csv")
+    print(len(df))
+    print(f"rows: {df.shape[0]}")
+    print("rows:", len(df), f"({len(df):,} in all)", str(len(df)))
+    print(f"mean a: {round(float(df['a'].mean()), 4)}")
+""")
+
 UNSEEN = textwrap.dedent("""\
     import pandas as pd
 
@@ -169,3 +179,25 @@ def test_unknown_run(project):
     _record(project, BRANCHY)
     out = _py(project, "-m", "stratum", "replay", "99")
     assert out.returncode == 2 and "no such run" in out.stderr
+
+
+def test_a_value_that_only_reaches_print_is_recomputed_not_a_guard(project):
+    # Issue 15 item 5: print(len(df)) ended in "DIVERGENCE ... guard builtins.len gave 300 ...
+    # 4000": a value that only reaches a print cannot have steered the script.
+    rec = _record(project, PRINTS_LEN)
+    assert rec.stdout.startswith("300\n")
+    out = _py(project, "-m", "stratum", "replay", "--rebind", "data/sample.csv=data/full.csv")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == _plain_on_full(project, PRINTS_LEN)
+    assert out.stdout.startswith("4000\n")
+    assert out.stderr == ""
+
+
+def test_a_printed_value_kept_in_a_variable_stays_a_guard(project):
+    # Where else ``n`` goes (an ``if``, a ``range``) stratum cannot see: still checked.
+    source = PRINTS_LEN.replace("print(len(df))", "n = len(df)\nprint(n)")
+    _record(project, source)
+    out = _py(project, "-m", "stratum", "replay", "--rebind", "data/sample.csv=data/full.csv")
+    assert out.returncode == 1
+    assert "DIVERGENCE" in out.stderr and "gave 300 when recorded and 4000 on replay" in out.stderr
+    assert out.stdout == ""
