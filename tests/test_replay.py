@@ -201,3 +201,22 @@ def test_a_printed_value_kept_in_a_variable_stays_a_guard(project):
     assert out.returncode == 1
     assert "DIVERGENCE" in out.stderr and "gave 300 when recorded and 4000 on replay" in out.stderr
     assert out.stdout == ""
+
+
+def test_rebind_of_a_file_the_run_never_read_is_an_error(project):
+    rec = _record(project, BRANCHY)
+    out = _py(project, "-m", "stratum", "replay", "--rebind", "data/other.csv=data/full.csv")
+    assert out.returncode == 2
+    assert out.stdout == ""  # nothing replayed
+    assert out.stderr == ("stratum replay: --rebind: run 1 (script.py) never read data/other.csv "
+                          "(it read: data/sample.csv); nothing replayed\n")
+    # a right OLD next to a wrong one is still an error
+    both = _py(project, "-m", "stratum", "replay", "--rebind", "data/sample.csv=data/full.csv",
+               "--rebind", "sample.csv=data/full.csv")
+    assert both.returncode == 2 and both.stdout == ""
+    assert "never read sample.csv (it read: data/sample.csv)" in both.stderr
+    # the same file by its absolute path is the file the run read
+    absolute = _py(project, "-m", "stratum", "replay",
+                   "--rebind", f"{project / 'data' / 'sample.csv'}=data/sample.csv")
+    assert absolute.returncode == 0, absolute.stderr
+    assert absolute.stdout == rec.stdout

@@ -142,6 +142,8 @@ class Planner:
         self.by_key: dict[tuple, int] = {}
         self.outputs: set[int] = set()
         self.shared = 0
+        self.rebound: set[str] = set()  # the OLD paths of --rebind some source did read
+        self.read: list[str] = []  # the paths the planned runs' sources read, as recorded
         self._callables: dict[tuple, object] = {}
 
     def add_run(self, run: dict, nodes: list) -> RunPlan:
@@ -225,18 +227,28 @@ class Planner:
         return (key, tuple(sorted(refs.items())), extra)
 
     def _rebind(self, args, kwargs, cwd):
-        def swap(e):
+        def swap(e, first=False):
             if e[0] != "c" or not isinstance(e[1], str):
                 return e
             path = e[1]
             full = os.path.realpath(os.path.join(cwd, path))
+            exists = os.path.exists(full)
+            if (first or exists) and path not in self.read:
+                self.read.append(path)
             for old, new in self.rebinds.items():
                 if path == old or full == os.path.realpath(os.path.join(cwd, old)) \
                         or full == os.path.realpath(old):
+                    self.rebound.add(old)
                     return ("c", new)
-            return ("c", full) if os.path.exists(full) else e
+            return ("c", full) if exists else e
 
-        return tuple(swap(e) for e in args), tuple((k, swap(e)) for k, e in kwargs)
+        return (tuple(swap(e, i == 0) for i, e in enumerate(args)),
+                tuple((k, swap(e)) for k, e in kwargs))
+
+    def unused_rebinds(self) -> list[str]:
+        """The OLD paths of ``--rebind`` no planned operation read (a typo, another run's
+        file): replaying with them would silently use the recorded data."""
+        return [old for old in self.rebinds if old not in self.rebound]
 
 
 def _flat(entries):
@@ -352,6 +364,15 @@ def main(argv: list[str]) -> int:
         plans = [planner.add_run(r, store.nodes(r["id"])) for r in runs]
     finally:
         store.close()
+    unused = planner.unused_rebinds()
+    if unused:
+        which = (f"run {runs[0]['id']} ({os.path.basename(runs[0]['script'] or '?')})"
+                 if len(runs) == 1 else f"runs {', '.join(str(r['id']) for r in runs)}")
+        read = ", ".join(planner.read) if planner.read else "no data file"
+        sys.stderr.write(f"stratum replay: --rebind: {which} never read {' or '.join(unused)} "
+                         f"({'it' if len(runs) == 1 else 'they'} read: {read}); "
+                         "nothing replayed\n")
+        return 2
     from stratum.replay import executor
 
     values, stats = executor.run(planner.graph, sorted(planner.outputs), jobs=opts.jobs,
