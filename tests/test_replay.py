@@ -220,3 +220,24 @@ def test_rebind_of_a_file_the_run_never_read_is_an_error(project):
                    "--rebind", f"{project / 'data' / 'sample.csv'}=data/sample.csv")
     assert absolute.returncode == 0, absolute.stderr
     assert absolute.stdout == rec.stdout
+
+
+def test_replay_of_a_run_that_crashed_says_so(project):
+    source = textwrap.dedent("""\
+        import pandas as pd
+
+        df = pd.read_csv("data/sample.csv")
+        print("mean b:", df["b"].mean())
+        print(df["missing"].sum())
+        print("not reached")
+    """)
+    (project / "script.py").write_text(source)
+    rec = _py(project, "-m", "stratum", "script.py")
+    assert rec.returncode == 1 and "KeyError" in rec.stderr
+    out = _py(project, "-m", "stratum", "replay", "--rebind", "data/sample.csv=data/full.csv")
+    assert out.returncode == 1
+    full_mean = pd.read_csv(project / "data" / "full.csv")["b"].mean()
+    assert out.stdout == f"mean b: {full_mean}\n"  # what could be replayed is
+    assert out.stderr == (
+        "stratum replay: the recorded run 1 (script.py) ended with exit code 1 after its last "
+        f"recorded operation (builtins.print at {project / 'script.py'}:4); replayed up to there\n")

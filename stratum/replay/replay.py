@@ -12,10 +12,15 @@ Guards: plain Python values the script got from library values (``len(df)``, ``f
 ``df.shape``, a comparison of two numbers, ``.tolist()`` ...) may have steered its control
 flow, which replay cannot re-run. Each one's recorded value is compared with its replayed
 value; on a difference replay reports a DIVERGENCE and prints nothing from that point on.
-Text made by formatting library values (f-strings, ``str()``) is recomputed instead. A print
-of a value built where stratum could not see is re-emitted as recorded and reported as
-unchecked. Exit status: 0 complete, 1 divergence or failure, 3 partial (something could not be
-replayed or checked; stderr says what).
+Text made by formatting library values (f-strings, ``str()``) is recomputed instead, and so is
+a value whose expression only feeds a ``print`` statement (``print(len(df))``: decided when
+recording, ``recipe.output_only``). A print of a value built where stratum could not see is
+re-emitted as recorded and reported as unchecked. ``--rebind OLD=NEW`` with an OLD no planned
+run read is an error (exit 2, nothing replayed). A run that failed when recorded is replayed as
+far as it was recorded, then reported (its exit code, its last recorded operation). Exit
+status: 0 complete, 1 divergence, failure or a recorded run that failed, 2 bad arguments, 3
+partial (something could not be replayed or checked; stderr says what); of several runs, 1
+over 3 over 0.
 """
 from __future__ import annotations
 
@@ -57,6 +62,7 @@ class RunPlan:
     skipped: list = field(default_factory=list)  # (site, what) not re-executed
     unchecked: list = field(default_factory=list)  # guards that could not be replayed
     unreplayable: int = 0
+    last: tuple | None = None  # (op, site) of the run's last recorded operation
 
 
 @dataclass
@@ -151,6 +157,7 @@ class Planner:
         gids: dict[int, int] = {}  # seq of a node of this run -> its graph node
         for r in resolve_run(nodes, self._importable):
             n, recipe, problem = r.node, r.recipe, r.problem
+            plan.last = (n["op"], n["site"])
             refs = {k: (gids[seq], sel) for k, (seq, sel) in r.refs.items()}
             effect = n["effect"]
             if effect == "sink":
@@ -380,8 +387,13 @@ def main(argv: list[str]) -> int:
     failed = {gid: exc for gid, exc in stats["errors"]}
     status = 0
     for plan in plans:
-        status = max(status, _report(plan, planner, values, failed, len(plans) > 1))
+        status = _worse(status, _report(plan, planner, values, failed, len(plans) > 1))
     return status
+
+
+def _worse(a: int, b: int) -> int:
+    """The exit status of several runs: a failure (1) over a partial replay (3) over 0."""
+    return max(a, b, key=lambda s: (s == 1, s))
 
 
 def _report(plan: RunPlan, planner: Planner, values: dict, failed: dict, many: bool) -> int:
@@ -429,18 +441,27 @@ def _report(plan: RunPlan, planner: Planner, values: dict, failed: dict, many: b
     sys.stdout.flush()
     for site, op in plan.skipped:
         partial.append(f"{site}: {op} not re-executed (only print is replayed)")
+    status = 0
     if divergence is not None:
         seq, site, op, observed, replayed = divergence
         err.write(f"stratum replay: DIVERGENCE at {site}: guard {op} gave {_short(observed)} "
                   f"when recorded and {_short(replayed)} on replay; the script may take another "
                   "path from here, so nothing after it is printed\n")
-        return 1
-    if partial:
+        status = 1
+    elif partial:
         err.write(f"stratum replay: PARTIAL replay of run {run['id']} ({name}):\n")
         for line in partial:
             err.write(f"  {line}\n")
-        return 3
-    return 0
+        status = 3
+    code = run.get("exit_code")
+    if code:
+        # The script failed when recorded: what it printed before is replayed, no further.
+        where = (f" after its last recorded operation ({plan.last[0]} at {plan.last[1]})"
+                 if plan.last is not None else " before any recorded operation")
+        err.write(f"stratum replay: the recorded run {run['id']} ({name}) ended with exit "
+                  f"code {code}{where}; replayed up to there\n")
+        status = 1
+    return status
 
 
 def _short(v) -> str:
