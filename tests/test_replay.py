@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import difftest
+
 PIPELINE = textwrap.dedent("""\
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
@@ -42,6 +44,16 @@ BRANCHY = textwrap.dedent("""\
         print("small data set")
 """)
 
+PRINTS_LEN = textwrap.dedent("""\
+    import pandas as pd
+
+    df = pd.read_csv("data/sample.csv")
+    print(len(df))
+    print(f"rows: {df.shape[0]}")
+    print("rows:", len(df), f"({len(df):,} in all)", str(len(df)))
+    print(f"mean a: {round(float(df['a'].mean()), 4)}")
+""")
+
 UNSEEN = textwrap.dedent("""\
     import pandas as pd
 
@@ -69,8 +81,10 @@ def project(tmp_path):
 def _env(project):
     env = dict(os.environ)
     env["STRATUM_CACHE_DIR"] = str(project / "cache")
-    for var in ("STRATUM_DISABLE", "STRATUM_EXPLAIN", "PYTHONPATH"):
+    for var in ("STRATUM_DISABLE", "STRATUM_EXPLAIN"):
         env.pop(var, None)
+    # the stratum under test (a worktree's), not whichever one site-packages points at
+    env["PYTHONPATH"] = str(difftest.stratum_home())
     return env
 
 
@@ -165,3 +179,65 @@ def test_unknown_run(project):
     _record(project, BRANCHY)
     out = _py(project, "-m", "stratum", "replay", "99")
     assert out.returncode == 2 and "no such run" in out.stderr
+
+
+def test_a_value_that_only_reaches_print_is_recomputed_not_a_guard(project):
+    # Issue 15 item 5: print(len(df)) ended in "DIVERGENCE ... guard builtins.len gave 300 ...
+    # 4000": a value that only reaches a print cannot have steered the script.
+    rec = _record(project, PRINTS_LEN)
+    assert rec.stdout.startswith("300\n")
+    out = _py(project, "-m", "stratum", "replay", "--rebind", "data/sample.csv=data/full.csv")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == _plain_on_full(project, PRINTS_LEN)
+    assert out.stdout.startswith("4000\n")
+    assert out.stderr == ""
+
+
+def test_a_printed_value_kept_in_a_variable_stays_a_guard(project):
+    # Where else ``n`` goes (an ``if``, a ``range``) stratum cannot see: still checked.
+    source = PRINTS_LEN.replace("print(len(df))", "n = len(df)\nprint(n)")
+    _record(project, source)
+    out = _py(project, "-m", "stratum", "replay", "--rebind", "data/sample.csv=data/full.csv")
+    assert out.returncode == 1
+    assert "DIVERGENCE" in out.stderr and "gave 300 when recorded and 4000 on replay" in out.stderr
+    assert out.stdout == ""
+
+
+def test_rebind_of_a_file_the_run_never_read_is_an_error(project):
+    rec = _record(project, BRANCHY)
+    out = _py(project, "-m", "stratum", "replay", "--rebind", "data/other.csv=data/full.csv")
+    assert out.returncode == 2
+    assert out.stdout == ""  # nothing replayed
+    assert out.stderr == ("stratum replay: --rebind: run 1 (script.py) never read data/other.csv "
+                          "(it read: data/sample.csv); nothing replayed\n")
+    # a right OLD next to a wrong one is still an error
+    both = _py(project, "-m", "stratum", "replay", "--rebind", "data/sample.csv=data/full.csv",
+               "--rebind", "sample.csv=data/full.csv")
+    assert both.returncode == 2 and both.stdout == ""
+    assert "never read sample.csv (it read: data/sample.csv)" in both.stderr
+    # the same file by its absolute path is the file the run read
+    absolute = _py(project, "-m", "stratum", "replay",
+                   "--rebind", f"{project / 'data' / 'sample.csv'}=data/sample.csv")
+    assert absolute.returncode == 0, absolute.stderr
+    assert absolute.stdout == rec.stdout
+
+
+def test_replay_of_a_run_that_crashed_says_so(project):
+    source = textwrap.dedent("""\
+        import pandas as pd
+
+        df = pd.read_csv("data/sample.csv")
+        print("mean b:", df["b"].mean())
+        print(df["missing"].sum())
+        print("not reached")
+    """)
+    (project / "script.py").write_text(source)
+    rec = _py(project, "-m", "stratum", "script.py")
+    assert rec.returncode == 1 and "KeyError" in rec.stderr
+    out = _py(project, "-m", "stratum", "replay", "--rebind", "data/sample.csv=data/full.csv")
+    assert out.returncode == 1
+    full_mean = pd.read_csv(project / "data" / "full.csv")["b"].mean()
+    assert out.stdout == f"mean b: {full_mean}\n"  # what could be replayed is
+    assert out.stderr == (
+        "stratum replay: the recorded run 1 (script.py) ended with exit code 1 after its last "
+        f"recorded operation (builtins.print at {project / 'script.py'}:4); replayed up to there\n")

@@ -148,3 +148,52 @@ def test_a_print_cancelled_by_a_failed_input_names_that_failure():
                                     "no such file: full.csv")
     assert _why(bad, failed, g) == ": FileNotFoundError: no such file: full.csv"
     assert _why(fmt, {}, g) == ""
+
+
+def _verdicts(tmp_path, source, extra_globals=()):
+    """``recipe.output_only`` at each ``probe()`` call of ``source`` (run from a file, as a
+    script is): line -> verdicts in the order the calls ran."""
+    path = tmp_path / f"probe_{uuid.uuid4().hex}.py"
+    path.write_text(textwrap.dedent(source))
+    got: dict = {}
+
+    def probe():
+        frame = sys._getframe(1)
+        got.setdefault(frame.f_lineno, []).append(recipe.output_only(frame))
+        return 5
+
+    exec(compile(path.read_text(), str(path), "exec"), {"probe": probe, **dict(extra_globals)})
+    return got
+
+
+def test_a_value_reaches_only_output_when_its_expression_only_feeds_a_print(tmp_path, capsys):
+    got = _verdicts(tmp_path, """\
+        print(probe())
+        print("rows:", probe(), sep="")
+        print(f"{probe():,} rows", str(probe()), round(probe() / 2, 2))
+        print(probe() > 3, -probe(), (probe(), 1), [probe()], probe() if True else 0)
+        def f():
+            print(f"{probe()}")
+        f()
+        n = probe()
+        if probe() > 3:
+            pass
+        print(probe() or 1, 0 < probe() < 9, max(probe(), 1), 1 if probe() else 2)
+        x = print(probe())
+        print(*[probe() for _ in range(1)])
+    """)
+    capsys.readouterr()
+    assert got == {1: [True], 2: [True], 3: [True] * 3, 4: [True] * 5, 6: [True],
+                   8: [False], 9: [False], 11: [False] * 4, 12: [False], 13: [False]}
+
+
+def test_a_print_that_is_not_pythons_is_not_output(tmp_path):
+    said = []
+    got = _verdicts(tmp_path, "print(probe())\n", {"print": said.append})
+    assert got == {1: [False]} and said == [5]
+    got = _verdicts(tmp_path, """\
+        def f(print):
+            print(probe())
+        f(lambda v: None)
+    """)
+    assert got == {2: [False]}

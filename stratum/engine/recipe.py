@@ -25,6 +25,8 @@ operations are pickled (usually short lists of column names or parameter dicts).
 """
 from __future__ import annotations
 
+import ast
+import linecache
 import pickle
 import sys
 import types
@@ -146,7 +148,9 @@ def attach(engine, call, node, result) -> None:
         # Which input max / min / sorted picked is a decision: replay must pick the same.
         observed = _pickled(("choice", choice(call.args, call.kwargs, result)))
     elif call.effect != "sink" and type(result) in GUARD_TYPES and _plain(result, 0):
-        if _strict(engine, spec, result):
+        if output_only(call.frame):
+            pass  # it only reaches a print: replay recomputes and prints it, nothing to check
+        elif _strict(engine, spec, result):
             observed = _pickled(result)
         elif call.key is not None:
             engine.followed[call.key] = node  # checked after all if it stops being followed
@@ -188,7 +192,8 @@ def _strict(engine, spec, result) -> bool:
     """Must replay find this plain result unchanged (a guard)? Yes for the script's own
     conversions (``len``, ``float`` ...), for truth values (they steer ``if``), and for values
     stratum cannot follow by identity (small ints, one-character strings); a followed value
-    (a float a metric returned) is recomputed wherever it is used, so it need not match."""
+    (a float a metric returned) is recomputed wherever it is used, so it need not match.
+    (Asked only of values that do not only reach output: see :func:`output_only`.)"""
     if spec.name in STRICT or type(result) in (bool, np.bool_):
         return True
     hit = engine.pyvals.get(id(result))
@@ -261,3 +266,118 @@ def _constant(v, t):
     if len(blob) > MAX_CONST:
         return ("x", f"{what} too large to record")
     return ("d" if t.__name__ in _DATA else "p", blob)
+
+
+# -- values that only reach output ---------------------------------------------------------
+
+#: Builtins a value may pass through on its way to ``print`` (the value itself, not a choice
+#: made with it): formatting and numeric conversions.
+_CONVERSIONS = frozenset({"str", "repr", "ascii", "format", "round", "int", "float", "abs"})
+_CO_OPTIMIZED = 0x1
+_verdicts: dict = {}  # (code, instruction offset) -> builtin names relied on, or None
+_trees: dict = {}  # file name -> (nodes by source span, parent of each node) or None
+_positions: dict = {}  # code -> its instructions' source positions
+
+
+def output_only(frame) -> bool:
+    """Does the value the operation at ``frame``'s current instruction returned only reach
+    output? True when, in the script's source, the expression that computed it is (through
+    f-strings, ``str``/``round``/... conversions, arithmetic, a single comparison, a tuple)
+    an argument of a ``print(...)`` statement and nothing else: ``print(len(df))``,
+    ``print(f"rows: {len(df):,}")``. Such a value cannot have steered the script, so replay
+    recomputes it instead of checking it (a guard). Anything else (stored in a variable,
+    tested by ``if``, an ``and``/``or`` operand, passed to another function, no source) is
+    not known to only reach output. Decided once per instruction (cached); the names the
+    expression uses must still be python's builtins in the frame."""
+    if frame is None:
+        return False
+    try:
+        code = frame.f_code
+        key = (code, frame.f_lasti)
+        names = _verdicts.get(key, _verdicts)
+        if names is _verdicts:
+            if len(_verdicts) > 50_000:
+                _verdicts.clear()
+            names = _verdicts[key] = _output_names(code, frame.f_lasti)
+        if names is None:
+            return False
+        scopes = [frame.f_globals]
+        if not code.co_flags & _CO_OPTIMIZED and frame.f_locals is not frame.f_globals:
+            scopes.append(frame.f_locals)  # a class body: its own names could shadow print
+        return not any(n in scope for scope in scopes for n in names)
+    except Exception:  # an odd frame or source: keep the guard
+        return False
+
+
+def _output_names(code, lasti):
+    """The builtin names (``print``, conversions) the expression at instruction ``lasti`` of
+    ``code`` passes its value through to reach a ``print`` statement, or None."""
+    positions = _positions.get(code)
+    if positions is None:
+        if len(_positions) > 1024:
+            _positions.clear()
+        positions = _positions[code] = list(code.co_positions())
+    if not 0 <= lasti // 2 < len(positions):
+        return None
+    span = positions[lasti // 2]
+    if None in span:
+        return None
+    tree = _tree(code.co_filename)
+    if tree is None:
+        return None
+    spans, parents = tree
+    found = spans.get(span)
+    if not found:
+        return None
+    node = found[-1]  # the innermost expression with exactly that span
+    local = set(code.co_varnames) | set(code.co_cellvars) | set(code.co_freevars)
+    names = set()
+    while True:
+        parent = parents.get(node)
+        if isinstance(parent, (ast.FormattedValue, ast.JoinedStr, ast.BinOp, ast.UnaryOp)):
+            pass
+        elif isinstance(parent, ast.Compare) and len(parent.ops) == 1:
+            pass  # a chained comparison short-circuits: a choice
+        elif isinstance(parent, ast.IfExp) and node is not parent.test:
+            pass
+        elif isinstance(parent, (ast.Tuple, ast.List)) and isinstance(parent.ctx, ast.Load):
+            pass
+        elif isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) \
+                and parent.func.id not in local:
+            name = parent.func.id
+            if name == "print":
+                if node in parent.args or any(k.arg in ("sep", "end") and k.value is node
+                                              for k in parent.keywords):
+                    if isinstance(parents.get(parent), ast.Expr):
+                        return tuple(names | {"print"})
+                return None
+            if name not in _CONVERSIONS or not parent.args or parent.args[0] is not node:
+                return None
+            names.add(name)
+        else:
+            return None
+        node = parent
+
+
+def _tree(filename):
+    if filename in _trees:
+        return _trees[filename]
+    tree = None
+    try:
+        source = "".join(linecache.getlines(filename))
+        if source:
+            spans: dict = {}
+            parents: dict = {}
+            for node in ast.walk(ast.parse(source)):  # outer nodes first
+                for child in ast.iter_child_nodes(node):
+                    parents[child] = node
+                if isinstance(node, ast.expr):
+                    span = (node.lineno, node.end_lineno, node.col_offset, node.end_col_offset)
+                    spans.setdefault(span, []).append(node)
+            tree = (spans, parents)
+    except Exception:  # not python source (exec'd text, a changed file): no verdict
+        tree = None
+    if len(_trees) > 256:
+        _trees.clear()
+    _trees[filename] = tree
+    return tree

@@ -12,10 +12,15 @@ Guards: plain Python values the script got from library values (``len(df)``, ``f
 ``df.shape``, a comparison of two numbers, ``.tolist()`` ...) may have steered its control
 flow, which replay cannot re-run. Each one's recorded value is compared with its replayed
 value; on a difference replay reports a DIVERGENCE and prints nothing from that point on.
-Text made by formatting library values (f-strings, ``str()``) is recomputed instead. A print
-of a value built where stratum could not see is re-emitted as recorded and reported as
-unchecked. Exit status: 0 complete, 1 divergence or failure, 3 partial (something could not be
-replayed or checked; stderr says what).
+Text made by formatting library values (f-strings, ``str()``) is recomputed instead, and so is
+a value whose expression only feeds a ``print`` statement (``print(len(df))``: decided when
+recording, ``recipe.output_only``). A print of a value built where stratum could not see is
+re-emitted as recorded and reported as unchecked. ``--rebind OLD=NEW`` with an OLD no planned
+run read is an error (exit 2, nothing replayed). A run that failed when recorded is replayed as
+far as it was recorded, then reported (its exit code, its last recorded operation). Exit
+status: 0 complete, 1 divergence, failure or a recorded run that failed, 2 bad arguments, 3
+partial (something could not be replayed or checked; stderr says what); of several runs, 1
+over 3 over 0.
 """
 from __future__ import annotations
 
@@ -57,6 +62,7 @@ class RunPlan:
     skipped: list = field(default_factory=list)  # (site, what) not re-executed
     unchecked: list = field(default_factory=list)  # guards that could not be replayed
     unreplayable: int = 0
+    last: tuple | None = None  # (op, site) of the run's last recorded operation
 
 
 @dataclass
@@ -142,6 +148,8 @@ class Planner:
         self.by_key: dict[tuple, int] = {}
         self.outputs: set[int] = set()
         self.shared = 0
+        self.rebound: set[str] = set()  # the OLD paths of --rebind some source did read
+        self.read: list[str] = []  # the paths the planned runs' sources read, as recorded
         self._callables: dict[tuple, object] = {}
 
     def add_run(self, run: dict, nodes: list) -> RunPlan:
@@ -149,6 +157,7 @@ class Planner:
         gids: dict[int, int] = {}  # seq of a node of this run -> its graph node
         for r in resolve_run(nodes, self._importable):
             n, recipe, problem = r.node, r.recipe, r.problem
+            plan.last = (n["op"], n["site"])
             refs = {k: (gids[seq], sel) for k, (seq, sel) in r.refs.items()}
             effect = n["effect"]
             if effect == "sink":
@@ -225,18 +234,28 @@ class Planner:
         return (key, tuple(sorted(refs.items())), extra)
 
     def _rebind(self, args, kwargs, cwd):
-        def swap(e):
+        def swap(e, first=False):
             if e[0] != "c" or not isinstance(e[1], str):
                 return e
             path = e[1]
             full = os.path.realpath(os.path.join(cwd, path))
+            exists = os.path.exists(full)
+            if (first or exists) and path not in self.read:
+                self.read.append(path)
             for old, new in self.rebinds.items():
                 if path == old or full == os.path.realpath(os.path.join(cwd, old)) \
                         or full == os.path.realpath(old):
+                    self.rebound.add(old)
                     return ("c", new)
-            return ("c", full) if os.path.exists(full) else e
+            return ("c", full) if exists else e
 
-        return tuple(swap(e) for e in args), tuple((k, swap(e)) for k, e in kwargs)
+        return (tuple(swap(e, i == 0) for i, e in enumerate(args)),
+                tuple((k, swap(e)) for k, e in kwargs))
+
+    def unused_rebinds(self) -> list[str]:
+        """The OLD paths of ``--rebind`` no planned operation read (a typo, another run's
+        file): replaying with them would silently use the recorded data."""
+        return [old for old in self.rebinds if old not in self.rebound]
 
 
 def _flat(entries):
@@ -352,6 +371,15 @@ def main(argv: list[str]) -> int:
         plans = [planner.add_run(r, store.nodes(r["id"])) for r in runs]
     finally:
         store.close()
+    unused = planner.unused_rebinds()
+    if unused:
+        which = (f"run {runs[0]['id']} ({os.path.basename(runs[0]['script'] or '?')})"
+                 if len(runs) == 1 else f"runs {', '.join(str(r['id']) for r in runs)}")
+        read = ", ".join(planner.read) if planner.read else "no data file"
+        sys.stderr.write(f"stratum replay: --rebind: {which} never read {' or '.join(unused)} "
+                         f"({'it' if len(runs) == 1 else 'they'} read: {read}); "
+                         "nothing replayed\n")
+        return 2
     from stratum.replay import executor
 
     values, stats = executor.run(planner.graph, sorted(planner.outputs), jobs=opts.jobs,
@@ -359,8 +387,13 @@ def main(argv: list[str]) -> int:
     failed = {gid: exc for gid, exc in stats["errors"]}
     status = 0
     for plan in plans:
-        status = max(status, _report(plan, planner, values, failed, len(plans) > 1))
+        status = _worse(status, _report(plan, planner, values, failed, len(plans) > 1))
     return status
+
+
+def _worse(a: int, b: int) -> int:
+    """The exit status of several runs: a failure (1) over a partial replay (3) over 0."""
+    return max(a, b, key=lambda s: (s == 1, s))
 
 
 def _report(plan: RunPlan, planner: Planner, values: dict, failed: dict, many: bool) -> int:
@@ -408,18 +441,27 @@ def _report(plan: RunPlan, planner: Planner, values: dict, failed: dict, many: b
     sys.stdout.flush()
     for site, op in plan.skipped:
         partial.append(f"{site}: {op} not re-executed (only print is replayed)")
+    status = 0
     if divergence is not None:
         seq, site, op, observed, replayed = divergence
         err.write(f"stratum replay: DIVERGENCE at {site}: guard {op} gave {_short(observed)} "
                   f"when recorded and {_short(replayed)} on replay; the script may take another "
                   "path from here, so nothing after it is printed\n")
-        return 1
-    if partial:
+        status = 1
+    elif partial:
         err.write(f"stratum replay: PARTIAL replay of run {run['id']} ({name}):\n")
         for line in partial:
             err.write(f"  {line}\n")
-        return 3
-    return 0
+        status = 3
+    code = run.get("exit_code")
+    if code:
+        # The script failed when recorded: what it printed before is replayed, no further.
+        where = (f" after its last recorded operation ({plan.last[0]} at {plan.last[1]})"
+                 if plan.last is not None else " before any recorded operation")
+        err.write(f"stratum replay: the recorded run {run['id']} ({name}) ended with exit "
+                  f"code {code}{where}; replayed up to there\n")
+        status = 1
+    return status
 
 
 def _short(v) -> str:
