@@ -152,3 +152,43 @@ def test_missing_native_module_degrades_to_plain(work, tmp_path):
     assert (code, out) == plain[:2]
     assert err.splitlines() == [
         "stratum: native module unavailable (simulated: extension not built); running without stratum"]
+
+
+def _bare_checkout(tmp_path) -> Path:
+    """A copy of the source tree without its built extension (a fresh clone, never built)."""
+    import shutil
+
+    repo = Path(__file__).resolve().parent.parent
+    copy = tmp_path / "clone"
+    shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(
+        "*.so", "*.pyd", "__pycache__", ".git", "target", "bench", "docs", "tests"))
+    return copy
+
+
+def test_source_checkout_uses_the_installed_copy(work, tmp_path):
+    """Run from a clone's root, the source tree shadows the installed package: the installed
+    copy (which has the extension) is used instead, and doctor says so."""
+    _, cache = work
+    clone = _bare_checkout(tmp_path)
+    (clone / "s.py").write_text(SCRIPT)
+    code, out, err = run(["doctor"], clone, cache)
+    assert code == 0, out + err
+    assert "[ok] native module" in out and "source checkout" in out and str(clone) in out
+    plain = run(["s.py"], clone, cache, mode="plain")
+    assert run(["s.py"], clone, cache) == plain
+    code, out, err = run(["trace", "list"], clone, cache)
+    assert code == 0 and "s.py" in out and err == ""
+
+
+def test_source_checkout_without_installed_copy_says_why(work, tmp_path):
+    _, cache = work
+    clone = _bare_checkout(tmp_path)
+    alone = {"STRATUM_FROM_CHECKOUT": "1"}  # as if no installed copy existed
+    code, out, err = run(["doctor"], clone, cache, env_extra=alone)
+    assert code == 1
+    assert "source checkout without its built extension" in out and "pip install -e ." in out
+    for args in (["trace", "list"], ["run", "x.py"], ["cache", "stats"]):
+        code, out, err = run(args, clone, cache, env_extra=alone)
+        assert code == 1 and err.count("\n") == 1, (args, err)
+        assert err.startswith("stratum: running from a source checkout without its built "
+                              f"extension ({clone}); ") and "pip install -e ." in err

@@ -66,12 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     if not argv:
         sys.stderr.write(USAGE)
         sys.exit(2)
-    if argv[0] in SUBCOMMANDS and not argv[0].endswith(".py"):
-        sys.exit(_subcommand(argv))
-    if argv[0] in COMMANDS and not argv[0].endswith(".py"):
-        import importlib
-
-        sys.exit(importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]))
+    if argv[0] in (*SUBCOMMANDS, *COMMANDS) and not argv[0].endswith(".py"):
+        sys.exit(_command(argv))
     from stratum.session import runner
 
     if argv[0] == "-m":
@@ -84,6 +80,26 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # ---- subcommands ------------------------------------------------------------------------------
+def _command(argv: list[str]) -> int:
+    """Run a subcommand; without the native module (a source checkout never built), one line."""
+    import stratum
+
+    if argv[0] != "doctor" and stratum.checkout_problem():
+        sys.stderr.write(f"stratum: {stratum.checkout_problem()}\n")
+        return 1
+    try:
+        if argv[0] in SUBCOMMANDS:
+            return _subcommand(argv)
+        import importlib
+
+        return importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])
+    except ModuleNotFoundError as exc:
+        if exc.name != "stratum._native":
+            raise
+        sys.stderr.write(f"stratum: {stratum.checkout_problem() or exc}\n")
+        return 1
+
+
 def _subcommand(argv: list[str]) -> int:
     import argparse  # only subcommands parse options: a script run never imports it
 

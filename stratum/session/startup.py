@@ -39,7 +39,10 @@ def start() -> None:
     try:
         from interposer import trap
     except ImportError as exc:
-        warn(f"native module unavailable ({exc}); running without stratum")
+        import stratum
+
+        warn(f"native module unavailable ({stratum.checkout_problem() or exc}); "
+             "running without stratum")
         return
     if not trap.available():
         warn(f"entry trap unavailable ({trap.unavailable_reason()}); running without stratum")
