@@ -1,5 +1,6 @@
 """The command line: the -m form, errors as python gives them, traces, cache, doctor, fallbacks."""
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -87,7 +88,10 @@ def test_trace_list_and_show(work):
     assert json.loads(out)["run"]["id"] == first - 1
     code, out, _ = run(["trace", "show"], cwd, cache)
     assert code == 0 and "groupby" in out
-    assert run(["trace", "show", "999999"], cwd, cache)[0] == 1
+    code, out, err = run(["trace", "show", "999999"], cwd, cache)
+    assert (code, out, err) == (2, "", "stratum: no recorded run with id 999999\n")
+    assert run(["trace", "merged", "999999"], cwd, cache)[::2] == (2, err)
+    assert run(["replay", "999999"], cwd, cache)[0] == 2
 
 
 def test_explain_only_when_asked(work):
@@ -114,7 +118,14 @@ def test_cache_subcommands(work):
     assert code == 0 and "entries" in out
     entries = int(next(l for l in out.splitlines() if l.strip().startswith("entries")).split(":")[1])
     assert entries >= 1
+    assert "hits" not in out and "misses" not in out  # this process's counters: always 0
+    assert "MiB" in out or "KiB" in out
+    assert re.search(r"newest: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", out)
+    code, out, _ = run(["cache", "stats", "--json"], cwd, cache)
+    assert json.loads(out)["entries"] == entries
     code, out, _ = run(["cache", "gc"], cwd, cache)
+    assert code == 0 and out.startswith("cache gc: removed ") and out.count("\n") == 1
+    code, out, _ = run(["cache", "gc", "--json"], cwd, cache)
     assert code == 0 and json.loads(out)["corrupt"] == 0
     code, out, _ = run(["cache", "clear"], cwd, cache)
     assert code == 0 and out.startswith(f"removed {entries} entries")
@@ -152,3 +163,128 @@ def test_missing_native_module_degrades_to_plain(work, tmp_path):
     assert (code, out) == plain[:2]
     assert err.splitlines() == [
         "stratum: native module unavailable (simulated: extension not built); running without stratum"]
+
+
+def _bare_checkout(tmp_path) -> Path:
+    """A copy of the source tree without its built extension (a fresh clone, never built)."""
+    import shutil
+
+    repo = Path(__file__).resolve().parent.parent
+    copy = tmp_path / "clone"
+    shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(
+        "*.so", "*.pyd", "__pycache__", ".git", "target", "bench", "docs", "tests"))
+    return copy
+
+
+def test_source_checkout_uses_the_installed_copy(work, tmp_path):
+    """Run from a clone's root, the source tree shadows the installed package: the installed
+    copy (which has the extension) is used instead, and doctor says so."""
+    _, cache = work
+    clone = _bare_checkout(tmp_path)
+    (clone / "s.py").write_text(SCRIPT)
+    code, out, err = run(["doctor"], clone, cache)
+    assert code == 0, out + err
+    assert "[ok] native module" in out and "source checkout" in out and str(clone) in out
+    plain = run(["s.py"], clone, cache, mode="plain")
+    assert run(["s.py"], clone, cache) == plain
+    code, out, err = run(["trace", "list"], clone, cache)
+    assert code == 0 and "s.py" in out and err == ""
+
+
+def test_source_checkout_without_installed_copy_says_why(work, tmp_path):
+    _, cache = work
+    clone = _bare_checkout(tmp_path)
+    alone = {"STRATUM_FROM_CHECKOUT": "1"}  # as if no installed copy existed
+    code, out, err = run(["doctor"], clone, cache, env_extra=alone)
+    assert code == 1
+    assert "source checkout without its built extension" in out and "pip install -e ." in out
+    for args in (["trace", "list"], ["run", "x.py"], ["cache", "stats"]):
+        code, out, err = run(args, clone, cache, env_extra=alone)
+        assert code == 1 and err.count("\n") == 1, (args, err)
+        assert err.startswith("stratum: running from a source checkout without its built "
+                              f"extension ({clone}); ") and "pip install -e ." in err
+
+
+@pytest.mark.parametrize("args", [["trace"], ["trace", "list"], ["trace", "show"],
+                                  ["trace", "merged"], ["trace", "prune"], ["trace", "clear"],
+                                  ["cache"], ["cache", "stats"], ["cache", "clear"],
+                                  ["cache", "gc"], ["doctor"]])
+def test_every_subcommand_help_has_a_description(work, args):
+    cwd, cache = work
+    code, out, _ = run([*args, "--help"], cwd, cache)
+    assert code == 0
+    paragraphs = out.split("\n\n")
+    assert paragraphs[0].startswith("usage:") and paragraphs[1].strip() \
+        and not paragraphs[1].startswith(("positional", "options")), out
+
+
+def test_help_names_the_actual_cache_dir(work, tmp_path):
+    cwd, _ = work
+    env = difftest.build_env("stratum", None)
+    env.pop("STRATUM_CACHE_DIR", None)
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    for args in (["--help"], ["cache", "--help"], ["trace", "list", "--help"]):
+        p = subprocess.run([sys.executable, "-m", "stratum", *args], cwd=cwd, env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0 and str(tmp_path / "xdg" / "stratum") in p.stdout, args
+
+
+def test_trace_show_hides_cheap_rows_and_shows_time_saved(work):
+    cwd, cache = work
+    assert run(["s.py"], cwd, cache, env_extra={"STRATUM_ADMIT": "all"})[0] == 0
+    assert run(["s.py"], cwd, cache, env_extra={"STRATUM_ADMIT": "all"})[0] == 0
+    doc = json.loads(run(["trace", "show", "--json"], cwd, cache)[1])
+    cheap = [n for n in doc["nodes"] if n["reason"] == "cheap operation (not worth caching)"]
+    code, out, _ = run(["trace", "show"], cwd, cache)
+    assert code == 0 and "cheap operation (not worth" not in out.split("┘")[0]
+    if cheap:
+        assert f"{len(cheap)} cheap operation" in out and "--all shows them" in out
+    code, out, _ = run(["trace", "show", "--all"], cwd, cache)
+    assert "hidden" not in out
+    if any(n["reused"] for n in doc["nodes"]):
+        assert "saved " in out
+
+
+def test_trace_prune_and_clear_keep_the_merged_graph_consistent(work):
+    cwd, cache = work
+    (cwd / "t.py").write_text(SCRIPT.replace("* 2", "* 3"))
+    for script in ("s.py", "s.py", "t.py", "s.py"):
+        assert run([script], cwd, cache)[0] == 0
+    assert run(["trace", "prune"], cwd, cache)[0] == 2
+    code, out, _ = run(["trace", "prune", "--script", "s.py", "--keep", "1"], cwd, cache)
+    assert (code, out) == (0, "removed 2 runs (2 left)\n")
+    runs = json.loads(run(["trace", "merged", "--json"], cwd, cache)[1])
+    doc = json.loads(run(["trace", "show", "--json"], cwd, cache)[1])
+    assert doc["run"]["script"].endswith("s.py")
+    merged = json.loads(run(["trace", "merged", "--json"], cwd, cache)[1])
+    assert merged == runs
+    # the merged graph counts the two runs left, as if the others had never been recorded
+    nodes = merged["nodes"]
+    assert nodes and max(n["runs"] for n in nodes) <= 2
+    assert run(["trace", "prune", "--older-than", "1"], cwd, cache)[1] == \
+        "removed 0 runs (2 left)\n"
+    code, out, _ = run(["trace", "clear"], cwd, cache)
+    assert (code, out) == (0, "removed 2 runs (0 left)\n")
+    merged = json.loads(run(["trace", "merged", "--json"], cwd, cache)[1])
+    assert merged["nodes"] == [] and merged["edges"] == []
+    assert "no recorded runs" in run(["trace", "show"], cwd, cache)[2]
+
+
+def test_closed_pipe_ends_quietly(work):
+    cwd, cache = work
+    assert run(["s.py"], cwd, cache)[0] == 0
+    env = difftest.build_env("stratum", cache)
+    for args in (["trace", "merged", "--json"], ["trace", "merged", "--dot", "-"],
+                 ["trace", "show"], ["trace", "list"]):
+        p = subprocess.Popen([sys.executable, "-m", "stratum", *args], cwd=cwd, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.stdout.close()  # the reader is gone before anything is written
+        err = p.stderr.read().decode()
+        p.wait(timeout=120)
+        assert err == "" and p.returncode == 1, (args, err)
+
+
+def test_run_missing_directory_is_a_usage_error(work):
+    cwd, cache = work
+    code, out, err = run(["run", "missing_dir/"], cwd, cache)
+    assert (code, out, err) == (2, "", "stratum run: no such script or directory: missing_dir/\n")

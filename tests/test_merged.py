@@ -197,7 +197,7 @@ def test_cli_json_dot_and_html(recorded):
         assert external not in page
 
     code, out, err = run_stratum(["trace", "merged", "1", "999"], work, cache)
-    assert code == 1 and "999" in err
+    assert code == 2 and "999" in err  # a usage error, as in trace show and replay
 
 
 def test_old_store_is_backfilled(recorded, tmp_path):

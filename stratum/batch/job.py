@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     ns = _parser().parse_args(argv)
+    for path in ns.scripts:  # a missing folder is a usage error; a missing script runs as
+        # python would run it (its own error, exit 2, in its slot of the batch)
+        if not os.path.exists(path) and (path.endswith(("/", os.sep)) or
+                                         not path.endswith(".py")):
+            sys.stderr.write(f"stratum run: no such script or directory: {path}\n")
+            return 2
     from stratum.batch.folders import expand
 
     ns.scripts = expand(ns.scripts)

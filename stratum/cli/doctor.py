@@ -16,6 +16,12 @@ def doctor(out) -> int:
     settings = Settings.from_env()
     out.write(f"stratum {__version__} on Python {sys.version.split()[0]} ({sys.executable})\n")
     healthy = True
+    import stratum
+
+    shadowed = getattr(stratum, "_checkout_shadowed", None)
+    if shadowed:
+        _check("package", True, f"the installed copy {stratum.__path__[0]} (the source checkout "
+               f"{shadowed} has no built extension)", out)
     try:
         from stratum import _native
 
@@ -30,7 +36,9 @@ def doctor(out) -> int:
             detail = "built in, loadable" if trap_ok else f"not loadable: {trap.unavailable_reason()}"
         _check("C frame hook (PEP 523)", trap_ok, detail, out)
     except ImportError as exc:
-        healthy = _check("native module", False, f"missing ({exc}): scripts run plain", out)
+        problem = stratum.checkout_problem()
+        healthy = _check("native module", False, f"missing ({problem or exc}): scripts run plain",
+                         out)
     from interposer import rewrite
 
     healthy &= _check("interposer", rewrite.SUPPORTED,

@@ -7,7 +7,8 @@ import sys
 
 
 def add_parser(tsub) -> None:
-    p = tsub.add_parser("merged", help="all runs stitched into one graph by lineage key")
+    text = "all runs stitched into one graph by lineage key"
+    p = tsub.add_parser("merged", help=text, description=text[:1].upper() + text[1:] + ".")
     p.add_argument("runs", nargs="*", type=int, metavar="RUN",
                    help="only these run ids (default: every run)")
     p.add_argument("--json", action="store_true", help="nodes and edges with all fields")
@@ -27,7 +28,7 @@ def run(ns, store) -> int:
         missing = [r for r in ns.runs if r not in known]
         if missing:
             sys.stderr.write(f"stratum: no recorded run with id {missing[0]}\n")
-            return 1
+            return 2  # a usage error, as everywhere a run id is given
     if ns.json and ns.dot == "-":
         sys.stderr.write("stratum: --json and --dot - both write to stdout; choose one\n")
         return 2

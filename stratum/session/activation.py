@@ -180,7 +180,10 @@ def activate(settings: Settings | None = None) -> Session | None:
         from stratum import _native  # noqa: F401 - fail early, before anything is patched
         from interposer import frames, rewrite
     except ImportError as exc:
-        warn(f"native module unavailable ({exc}); running without stratum")
+        import stratum
+
+        warn(f"native module unavailable ({stratum.checkout_problem() or exc}); "
+             "running without stratum")
         return None
     if not rewrite.SUPPORTED:
         warn(f"Python {sys.version_info[0]}.{sys.version_info[1]} is not supported yet; "

@@ -44,7 +44,10 @@ def start() -> None:
     try:
         from interposer import trap
     except ImportError as exc:
-        _warn(f"native module unavailable ({exc}); running without stratum")
+        import stratum
+
+        _warn(f"native module unavailable ({stratum.checkout_problem() or exc}); "
+              "running without stratum")
         return
     if not trap.available():
         _warn(f"entry trap unavailable ({trap.unavailable_reason()}); running without stratum")

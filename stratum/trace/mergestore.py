@@ -178,3 +178,12 @@ def needs_catch_up(db) -> bool:
     row = db.execute("SELECT max(id) FROM runs").fetchone()
     return bool(row and row[0] is not None and row[0] > merged_upto(db))
 
+
+
+def rebuild(db, load_nodes) -> int:
+    """Empty the merged tables and merge every run again (after runs were removed: a merged
+    node's totals, scripts and edges then count only the runs left); inside a write transaction."""
+    for table in ("merged_nodes", "merged_edges", "merged_members", "merged_scripts",
+                  "merged_meta"):
+        db.execute(f"DELETE FROM {table}")
+    return catch_up(db, load_nodes)

@@ -141,6 +141,38 @@ class TraceStore:
             mergestore.merge_run(self.db, run_id, run["script"], run["started"], nodes)
         return run_id
 
+    def delete_runs(self, ids) -> int:
+        """Remove these runs and their nodes; the merged graph is rebuilt from the runs left,
+        so no merged node keeps a removed run's sightings. Returns how many runs were removed."""
+        ids = sorted(set(ids))
+        if not ids:
+            return 0
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            removed = 0
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                self.db.execute(f"DELETE FROM nodes WHERE run_id IN ({marks})", chunk)
+                removed += self.db.execute(f"DELETE FROM runs WHERE id IN ({marks})",
+                                           chunk).rowcount
+            mergestore.rebuild(self.db, self.nodes)
+        return removed
+
+    def select_runs(self, keep: int | None = None, before: float | None = None,
+                    scripts: list[str] | None = None) -> list[int]:
+        """Ids of the runs a prune removes: of these ``scripts`` only (if given), started
+        before ``before`` (if given), and beyond the newest ``keep`` (if given) of those."""
+        where, args = [], []
+        if scripts is not None:
+            where.append(f"script IN ({','.join('?' * len(scripts))})")
+            args.extend(scripts)
+        sql = "SELECT id, started FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "")
+        rows = self.db.execute(sql + " ORDER BY id DESC", args).fetchall()
+        if keep is not None:
+            rows = rows[max(0, keep):]
+        return [r for r, started in rows if before is None or (started or 0) < before]
+
     def runs(self, limit: int = 50) -> list[dict]:
         cur = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
         cols = [c[0] for c in cur.description]
