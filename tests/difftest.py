@@ -497,11 +497,33 @@ def plain_result(workdir, script: str) -> tuple[int, bytes, bytes]:
     return p.returncode, p.stdout, p.stderr
 
 
-def run_batch(workdir, cache, *args, env: dict | None = None) -> tuple[int, bytes, bytes]:
+def run_batch(workdir, cache, *args, env: dict | None = None,
+              timeout: float = 600) -> tuple[int, bytes, bytes]:
     """``python -m stratum run ARGS`` in ``workdir`` with ``cache``; ``env`` overrides."""
     full = build_env("stratum", cache)
     full.update(env or {})
     p = subprocess.run([sys.executable, "-m", "stratum", "run", *args], cwd=workdir, env=full,
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
+
+
+def describe_differences(scripts, one, two, la: str = "--jobs 1", lb: str = "--jobs 2") -> str:
+    """Which script, which stream, what bytes: ``one`` and ``two`` hold one (exit code, stdout,
+    stderr) per script of ``scripts``; empty when they are equal."""
+    lines = []
+    for script, a, b in zip(scripts, one, two):
+        for what, x, y in zip(("exit code", "stdout", "stderr"), a, b):
+            if x == y:
+                continue
+            lines.append(f"{script}: {what} differs ({la} vs {lb})")
+            if isinstance(x, bytes):
+                diff = list(difflib.unified_diff(
+                    x.decode("utf-8", "backslashreplace").splitlines(),
+                    y.decode("utf-8", "backslashreplace").splitlines(), la, lb, lineterm=""))
+                if not diff:  # lost by decoding / line splitting: show the first byte apart
+                    diff = _diff_bytes(x, y, what, la, lb)
+                lines.extend(diff)
+            else:
+                lines.append(f"  {x!r} != {y!r}")
+    return "\n".join(lines)
 
