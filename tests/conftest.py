@@ -32,3 +32,11 @@ def corpus_data(tmp_path_factory):
     d = tmp_path_factory.mktemp("corpus-data")
     make_data(d)
     return d
+
+
+@pytest.fixture(scope="session")
+def corpus_workdir(tmp_path_factory):
+    """The one work dir path the corpus suites run their scripts in (rebuilt before each run),
+    so their plain runs are the same runs (``difftest.run_case(reuse_plain=True)``); named
+    ``work``, which misc_dunder_doc.py shows."""
+    return tmp_path_factory.mktemp("corpus-work") / "work"

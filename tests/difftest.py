@@ -19,9 +19,16 @@ How a case runs (``run_case``):
   is the same shape). Stratum runs also get ``STRATUM_CACHE_DIR=cache_dir`` and the caller's
   ``STRATUM_*`` settings (``STRATUM_STRICT``, ``STRATUM_NATIVE`` ...) except the harness's own
   ``STRATUM_DIFF_*`` switches.
+- stdin: the ``# STDIN:`` lines through a pipe, or ``/dev/null`` when there are none (what a
+  batch gives every script, so plain runs of both suites are the same runs).
 - Files: everything under the work dir after the run except ``__pycache__`` folders and input
   files left unchanged (script, helpers, data). Modified inputs are reported too; deleted
   inputs are listed in ``Result.deleted``.
+- Plain runs asked with ``reuse_plain=True`` are made once per process: a second one with the
+  same command, stdin, environment, work dir path and input bytes returns the first's result
+  (and puts the files it wrote back). The differential suite and the batch corpus suite run
+  every script in one work dir path holding the whole corpus (``corpus_folder_files``), so
+  their plain runs are shared.
 
 Script headers (first 15 lines) give per-script inputs:
 ``# ARGS: --alpha 0.5 "two words"`` (shlex-split) and one ``# STDIN: text`` line per input
@@ -108,6 +115,12 @@ def corpus_scripts(corpus_dir: Path = CORPUS_DIR, filter_text: str | None = None
 
 def helper_modules(corpus_dir: Path) -> list[Path]:
     return sorted(Path(corpus_dir).glob(HELPER_PREFIX + "*.py"))
+
+
+def corpus_folder_files(corpus_dir: Path = CORPUS_DIR) -> list[Path]:
+    """What a work dir holding the whole corpus holds besides the data: every runnable script
+    (whatever ``STRATUM_DIFF_FILTER`` says) and the helper modules."""
+    return [*corpus_scripts(corpus_dir, filter_text=""), *helper_modules(corpus_dir)]
 
 
 def read_spec(script_path: Path) -> CaseSpec:
@@ -232,14 +245,19 @@ def snapshot(workdir: Path, inputs: dict[str, bytes]) -> tuple[dict[str, bytes],
     return files, deleted
 
 
+_PLAIN_RUNS: dict[tuple, Result] = {}
+
+
 def run_case(script_path, workdir, mode: str, cache_dir=None, args=None, stdin=None, *,
              data_dir=None, support_files=None, timeout: float | None = None,
-             env_extra: dict | None = None) -> Result:
+             env_extra: dict | None = None, reuse_plain: bool = False) -> Result:
     """Run one script in ``workdir`` (rebuilt from scratch) in ``mode`` "plain" or "stratum".
 
-    ``args`` / ``stdin`` default to the script's ``# ARGS:`` / ``# STDIN:`` headers;
-    ``support_files`` defaults to the ``helpers_*.py`` modules next to the script;
-    ``data_dir`` defaults to freshly generated corpus data (copied into ``workdir/data``).
+    ``args`` / ``stdin`` default to the script's ``# ARGS:`` / ``# STDIN:`` headers (empty
+    stdin: ``/dev/null``); ``support_files`` defaults to the ``helpers_*.py`` modules next to
+    the script; ``data_dir`` defaults to freshly generated corpus data (copied into
+    ``workdir/data``). ``reuse_plain``: a plain run already made by this process in the same
+    setup is not made again (module docstring).
     """
     script_path = Path(script_path).resolve()
     workdir = Path(workdir)
@@ -265,10 +283,16 @@ def run_case(script_path, workdir, mode: str, cache_dir=None, args=None, stdin=N
     cmd = command(mode, script_path.name, list(args))
     env = build_env(mode, cache_dir)
     env.update(env_extra or {})
+    memo = None
+    if reuse_plain and mode == "plain":
+        memo = _plain_key(workdir, cmd, stdin, timeout, env, inputs)
+        if memo in _PLAIN_RUNS:
+            return _replayed(_PLAIN_RUNS[memo], workdir)
+    feed = {"input": stdin} if stdin else {"stdin": subprocess.DEVNULL}
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, cwd=workdir, env=env, input=stdin, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout, **feed)
         out, err, code = proc.stdout, proc.stderr, proc.returncode
     except subprocess.TimeoutExpired as e:
         out = e.stdout or b""
@@ -276,8 +300,34 @@ def run_case(script_path, workdir, mode: str, cache_dir=None, args=None, stdin=N
         code = -9999
     seconds = time.perf_counter() - t0
     files, deleted = snapshot(workdir, inputs)
-    return Result(stdout=out, stderr=err, exit_code=code, files=files, deleted=deleted,
-                  seconds=seconds, mode=mode)
+    result = Result(stdout=out, stderr=err, exit_code=code, files=files, deleted=deleted,
+                    seconds=seconds, mode=mode)
+    if memo is not None and not any((workdir / rel).is_symlink() for rel in files):
+        _PLAIN_RUNS[memo] = result  # (a symlink the run made could not be put back)
+    return result
+
+
+def _plain_key(workdir: Path, cmd, stdin: bytes, timeout, env: dict, inputs: dict) -> tuple:
+    import hashlib
+
+    h = hashlib.sha256()
+    for rel in sorted(inputs):
+        h.update(rel.encode() + b"\0" + hashlib.sha256(inputs[rel]).digest())
+    return (str(workdir.resolve()), tuple(cmd), stdin, timeout, tuple(sorted(env.items())),
+            h.hexdigest())
+
+
+def _replayed(result: Result, workdir: Path) -> Result:
+    """``result`` of an earlier identical plain run, the work dir left as that run left it."""
+    import dataclasses
+
+    for rel, data in result.files.items():
+        p = workdir / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    for rel in result.deleted:
+        (workdir / rel).unlink(missing_ok=True)
+    return dataclasses.replace(result, files=dict(result.files))
 
 
 # ---------------------------------------------------------------------------------- comparing
@@ -322,7 +372,8 @@ def compare(plain: Result, other: Result, la: str = "plain", lb: str | None = No
 
 
 def run_differential(script_path, workdir, cache_dir, *, data_dir=None,
-                     env_mode: bool = False) -> tuple[list[Result], list[str]]:
+                     env_mode: bool = False, support_files=None,
+                     reuse_plain: bool = False) -> tuple[list[Result], list[str]]:
     """plain, stratum cold (fresh cache_dir), stratum warm (same cache_dir); return results and
     all differences against the plain run.
 
@@ -331,14 +382,16 @@ def run_differential(script_path, workdir, cache_dir, *, data_dir=None,
     Every stratum run admits every reusable result (``STRATUM_ADMIT=all``; set
     ``STRATUM_DIFF_ADMIT=benefit`` for the default admission), so each script is checked with
     every reuse a slow machine could make, not only those this machine's timing admitted.
+    ``support_files`` and ``reuse_plain`` as in ``run_case``.
     """
     admit = {"STRATUM_ADMIT": os.environ.get("STRATUM_DIFF_ADMIT", "all")}
-    plain = run_case(script_path, workdir, "plain", None, data_dir=data_dir)
+    plain = run_case(script_path, workdir, "plain", None, data_dir=data_dir,
+                     support_files=support_files, reuse_plain=reuse_plain)
     cold = run_case(script_path, workdir, "stratum", cache_dir, data_dir=data_dir,
-                    env_extra=admit)
+                    support_files=support_files, env_extra=admit)
     trace_cold = last_trace(cache_dir)
     warm = run_case(script_path, workdir, "stratum", cache_dir, data_dir=data_dir,
-                    env_extra=admit)
+                    support_files=support_files, env_extra=admit)
     problems = compare(plain, cold, "plain", "stratum-cold") + \
         compare(plain, warm, "plain", "stratum-warm")
     results = [plain, cold, warm]
@@ -347,7 +400,7 @@ def run_differential(script_path, workdir, cache_dir, *, data_dir=None,
         pairs = []
         for label, expected in (("env-cold", trace_cold), ("env-warm", last_trace(cache_dir))):
             result = run_case(script_path, workdir, "env", env_cache, data_dir=data_dir,
-                              env_extra=admit)
+                              support_files=support_files, env_extra=admit)
             results.append(result)
             problems += compare(plain, result, "plain", label)
             pairs.append((label, expected, last_trace(env_cache)))
@@ -497,11 +550,33 @@ def plain_result(workdir, script: str) -> tuple[int, bytes, bytes]:
     return p.returncode, p.stdout, p.stderr
 
 
-def run_batch(workdir, cache, *args, env: dict | None = None) -> tuple[int, bytes, bytes]:
+def run_batch(workdir, cache, *args, env: dict | None = None,
+              timeout: float = 600) -> tuple[int, bytes, bytes]:
     """``python -m stratum run ARGS`` in ``workdir`` with ``cache``; ``env`` overrides."""
     full = build_env("stratum", cache)
     full.update(env or {})
     p = subprocess.run([sys.executable, "-m", "stratum", "run", *args], cwd=workdir, env=full,
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
+
+
+def describe_differences(scripts, one, two, la: str = "--jobs 1", lb: str = "--jobs 2") -> str:
+    """Which script, which stream, what bytes: ``one`` and ``two`` hold one (exit code, stdout,
+    stderr) per script of ``scripts``; empty when they are equal."""
+    lines = []
+    for script, a, b in zip(scripts, one, two):
+        for what, x, y in zip(("exit code", "stdout", "stderr"), a, b):
+            if x == y:
+                continue
+            lines.append(f"{script}: {what} differs ({la} vs {lb})")
+            if isinstance(x, bytes):
+                diff = list(difflib.unified_diff(
+                    x.decode("utf-8", "backslashreplace").splitlines(),
+                    y.decode("utf-8", "backslashreplace").splitlines(), la, lb, lineterm=""))
+                if not diff:  # lost by decoding / line splitting: show the first byte apart
+                    diff = _diff_bytes(x, y, what, la, lb)
+                lines.extend(diff)
+            else:
+                lines.append(f"  {x!r} != {y!r}")
+    return "\n".join(lines)
 

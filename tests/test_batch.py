@@ -94,30 +94,10 @@ def test_jobs_1_and_2_identical(corpus_dir, tmp_path):
                             str(out), *scripts)[2])
         got.append([(r["exit_code"], r["out_bytes"], r["err_bytes"]) for r in outputs(out)])
     if got[0] != got[1]:
-        detail = _describe_differences(scripts, got[0], got[1]) + "".join(
+        detail = difftest.describe_differences(scripts, got[0], got[1]) + "".join(
             f"\nstderr of the batch with --jobs {j}:\n" + e.decode("utf-8", "backslashreplace")
             for j, e in zip("12", fronts))
         pytest.fail(detail)
-
-
-def _describe_differences(scripts, one, two) -> str:
-    """Which script, which stream, what bytes: the message of a --jobs 1 / --jobs 2 mismatch."""
-    import difflib
-
-    lines = []
-    for script, a, b in zip(scripts, one, two):
-        for what, x, y in zip(("exit code", "stdout", "stderr"), a, b):
-            if x == y:
-                continue
-            lines.append(f"{script}: {what} differs (--jobs 1 vs --jobs 2)")
-            if isinstance(x, bytes):
-                lines.extend(difflib.unified_diff(
-                    x.decode("utf-8", "backslashreplace").splitlines(),
-                    y.decode("utf-8", "backslashreplace").splitlines(),
-                    "--jobs 1", "--jobs 2", lineterm=""))
-            else:
-                lines.append(f"  {x!r} != {y!r}")
-    return "\n".join(lines)
 
 
 def test_out_files_and_summary(corpus_dir, tmp_path):

@@ -41,12 +41,14 @@ def test_corpus_size():
 
 
 @pytest.mark.parametrize("script", [_param(s) for s in SCRIPTS])
-def test_plain_vs_stratum(script, corpus_data, tmp_path):
-    workdir = tmp_path / "work"
+def test_plain_vs_stratum(script, corpus_data, corpus_workdir, tmp_path):
     cache_dir = tmp_path / "cache"  # outside the work dir; fresh per case = cold first run
+    # The work dir holds the whole corpus, at the path tests/test_batch_corpus.py uses: a plain
+    # run that module made is not made again.
     results, problems = difftest.run_differential(
-        script, workdir, cache_dir, data_dir=corpus_data,
-        env_mode=difftest.env_mode_available() is None)
+        script, corpus_workdir, cache_dir, data_dir=corpus_data,
+        env_mode=difftest.env_mode_available() is None,
+        support_files=difftest.corpus_folder_files(), reuse_plain=True)
     if problems:
         pytest.fail(f"{script.name}: stratum is not byte-identical to plain python\n"
                     + "\n".join(r.summary() for r in results) + "\n\n" + "\n".join(problems),

@@ -41,10 +41,10 @@ print(back, back == exp, back.best(), type(back).__module__, type(back).__qualna
 m = Model(3).fit(X, y)
 m2 = pickle.loads(pickle.dumps(m))
 print(m2, type(m2).__module__, (m2.clf.predict(X) == m.clf.predict(X)).all())
-os.makedirs("out", exist_ok=True)
-with open("out/model.pkl", "wb") as f:
+os.makedirs("out_pickle", exist_ok=True)
+with open("out_pickle/model.pkl", "wb") as f:
     pickle.dump(m, f)
-with open("out/model.pkl", "rb") as f:
+with open("out_pickle/model.pkl", "rb") as f:
     m3 = pickle.load(f)
 print(m3, np.round(m3.clf.feature_importances_, 6))
 print("experiment pickle size stable:", len(blob) == len(pickle.dumps(back)))
