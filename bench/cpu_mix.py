@@ -37,15 +37,15 @@ Every script's stdout, stderr and exit code in both batches must equal its plain
 byte (checked in every repeat); any difference is printed and the exit status is 1.
 
 ``--pair``: two heavy scripts (a HistGradientBoostingClassifier fit on the churn table and a
-KMeans fit, or an ElasticNet fit with ``--pair-with elasticnet``, on the diamonds table, so no work is shared and
-only the thread pools interact) run: one after the other with plain python; started at the
-same moment with plain python; started at the same moment each as its own
+KMeans fit, or an ElasticNet fit with ``--pair-with elasticnet``, on the diamonds table, so no
+work is shared and only the thread pools interact) run: one after the other with plain python;
+started at the same moment with plain python; started at the same moment each as its own
 ``python -m stratum script.py`` process, budget on and ``STRATUM_CPU_BUDGET=0``. The two
 stratum processes use one empty cache dir (as two scripts of one user do with the default
 ``~/.cache/stratum``; ``--separate-caches`` gives each its own). Outputs checked against the
 sequential plain runs.
 
-    python bench/cpu_mix.py [--quick] [--repeat 1] [--jobs 2] [--rows 40000] [--scripts 35]
+    python bench/cpu_mix.py [--quick] [--repeat 1] [--jobs 2] [--rows 50000] [--scripts 35]
                             [--json out.json] [--verbose] [--keep] [--machine-pool]
     python bench/cpu_mix.py --pair [--quick] [--repeat 3] [--pair-with kmeans|elasticnet]
                             [--separate-caches]
@@ -236,7 +236,8 @@ _TOP = """\
 top = np.argsort(model.feature_importances_)[::-1][:5]
 print("{name}: top features", [X.columns[i] for i in top])
 """
-_SAMPLE = "X_train, y_train, X_test, y_test = X_train[:{n}], y_train[:{n}], X_test[:{m}], y_test[:{m}]\n"
+_SAMPLE = ("X_train, y_train, X_test, y_test = "
+           "X_train[:{n}], y_train[:{n}], X_test[:{m}], y_test[:{m}]\n")
 
 #: name -> (base, extra imports, body after the base's lines). Names say the model family.
 SCRIPTS: dict[str, tuple[str, str, str]] = {
@@ -631,8 +632,8 @@ def mix(ns, argv) -> int:
         print(f"repeat {rep + 1} ({' '.join(order)}; load {_load()}): plain {got['plain']:.2f}s "
               f"(cpu {got['plain_cpu']:.1f}s)  on {got['on']:.2f}s (cpu {got['on_cpu']:.1f}s)  "
               f"off {got['off']:.2f}s (cpu {got['off_cpu']:.1f}s)  limit {got['limit']:.2f}s "
-              f"(distinct node wall {cost['wall']:.2f}s, cpu {_fmt(cost['cpu'], unit='s')} / {cores} "
-              f"cores + import {imp:.2f}s)", flush=True)
+              f"(distinct node wall {cost['wall']:.2f}s, cpu {_fmt(cost['cpu'], unit='s')} / "
+              f"{cores} cores + import {imp:.2f}s)", flush=True)
     med = medians(figures)
     if ns.verbose:
         print("\n| script | plain s (median) |\n|---|---:|")
@@ -654,7 +655,8 @@ def mix(ns, argv) -> int:
     print(f"budget on / off: {med['on'] / med['off']:.2f} (wall), "
           f"{med['on_cpu'] / med['off_cpu']:.2f} (CPU); nodes: {med['nodes']:.0f} top-level, "
           f"{med['distinct_nodes']:.0f} distinct keys, their wall {med['node_wall']:.2f}s, "
-          f"CPU {_fmt(med['node_cpu'], unit='s')}; one import of the libraries {med['import']:.2f}s")
+          f"CPU {_fmt(med['node_cpu'], unit='s')}; one import of the libraries "
+          f"{med['import']:.2f}s")
     doc = {"figures": figures, "medians": med, "per_script_plain": per_script,
            "cores": cores, "scripts": scripts}
     return finish(ns, doc, base, problems)
@@ -771,7 +773,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="8 scripts, 6,000 rows, 1 repeat (CI); --pair: 6,000 rows")
     ap.add_argument("--scripts", type=int, default=len(ORDER), help="the first N of the batch")
-    ap.add_argument("--rows", type=int, default=50_000, help="diamonds rows (churn 3/4, reviews 1/4)")
+    ap.add_argument("--rows", type=int, default=50_000,
+                    help="diamonds rows (churn 3/4, reviews 1/4)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json")
