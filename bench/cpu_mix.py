@@ -398,28 +398,32 @@ def write_scripts(work: Path, names) -> list[str]:
 
 
 #: ``--pair``: the two heavy scripts (different tables: nothing shared, only the thread pools
-#: meet).
+#: meet). ``[[big|quick]]``: the default size's setting, and ``--quick``'s (CI: a light run).
 PAIR = {
     "hgb": ("c", "from sklearn.ensemble import HistGradientBoostingClassifier",
-            _clf("HistGradientBoostingClassifier(max_iter=500, max_leaf_nodes=63, "
+            _clf("HistGradientBoostingClassifier(max_iter=[[500|100]], max_leaf_nodes=63, "
                  "early_stopping=False, random_state=0)")),
     "kmeans": ("d", "from sklearn.cluster import KMeans", """\
 Z = StandardScaler().fit_transform(X)
-km = KMeans(n_clusters=24, n_init=20, random_state=0).fit(Z)
+km = KMeans(n_clusters=24, n_init=[[20|4]], random_state=0).fit(Z)
 print("{name}: inertia = %.2f" % km.inertia_)
 print(pd.Series(y).groupby(km.labels_).mean().round(4))
 """),
     "elasticnet": ("d", "from sklearn.linear_model import ElasticNet",
-                   _reg("ElasticNet(alpha=0.004, l1_ratio=0.5, max_iter=1000)", wide=True)),
+                   _reg("ElasticNet(alpha=[[0.004|0.02]], l1_ratio=0.5, max_iter=1000)",
+                        wide=True)),
 }
 
 
-def pair_text(name: str) -> str:
+def pair_text(name: str, quick: bool) -> str:
+    import re
+
     SCRIPTS[f"pair_{name}"] = PAIR[name]
     try:
-        return script_text(f"pair_{name}")
+        text = script_text(f"pair_{name}")
     finally:
         del SCRIPTS[f"pair_{name}"]
+    return re.sub(r"\[\[([^|\]]*)\|([^\]]*)\]\]", r"\2" if quick else r"\1", text)
 
 
 # ---------------------------------------------------------------------------------- running
@@ -696,7 +700,7 @@ def pair(ns, argv) -> int:
     write_data(work, ns.rows)
     scripts = []
     for name in ("hgb", ns.pair_with):
-        (work / f"pair_{name}.py").write_text(pair_text(name))
+        (work / f"pair_{name}.py").write_text(pair_text(name, ns.quick))
         scripts.append(f"pair_{name}.py")
     plain_env = difftest.build_env("plain", None)
     print(f"pair {' + '.join(scripts)}, {ns.rows} rows, {cores} cores, "
