@@ -607,7 +607,9 @@ def mix(ns, argv) -> int:
                 if plain_ref is None:
                     plain_ref = outs
                 else:  # plain python itself must be deterministic
-                    problems += differences("plain, repeat %d" % (rep + 1), outs, plain_ref)
+                    now = differences(f"plain, repeat {rep + 1}", outs, plain_ref)
+                    report_differences(now)
+                    problems += now
                 for s, t in each.items():
                     per_script[s].append(t)
             else:
@@ -669,27 +671,46 @@ def mix(ns, argv) -> int:
 # ---------------------------------------------------------------------------------- the pair
 
 
-def together(cmds, cwd, env_of, outdir: Path) -> tuple[float, float, dict]:
-    """Start every (name, cmd) at once; wall until the last ends, CPU of all, their outputs."""
+def together(cmds, cwd, env_of, outdir: Path) -> tuple[float, float, dict, dict]:
+    """Start every (name, cmd) at once: wall until the last ends, CPU of all, their outputs,
+    each one's wall."""
+    import threading
+
     outdir.mkdir(parents=True, exist_ok=True)
-    procs = []
+    envs = {name: env_of(name) for name, _ in cmds}
+    files = {name: (open(outdir / f"{name}.stdout", "wb"), open(outdir / f"{name}.stderr", "wb"))
+             for name, _ in cmds}
+    codes: dict = {}
+    each: dict = {}
+
+    def wait(name, p, t0):
+        try:
+            codes[name] = p.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        each[name] = time.perf_counter() - t0
+
     c0, t0 = _cpu(), time.perf_counter()
+    threads = []
     for name, cmd in cmds:
-        out = open(outdir / f"{name}.stdout", "wb")
-        err = open(outdir / f"{name}.stderr", "wb")
-        procs.append((name, out, err, subprocess.Popen(cmd, cwd=cwd, env=env_of(name),
-                                                       stdin=subprocess.DEVNULL, stdout=out,
-                                                       stderr=err)))
-    codes = {}
-    for name, out, err, p in procs:
-        codes[name] = p.wait(timeout=TIMEOUT)
+        out, err = files[name]
+        p = subprocess.Popen(cmd, cwd=cwd, env=envs[name], stdin=subprocess.DEVNULL,
+                             stdout=out, stderr=err)
+        threads.append(threading.Thread(target=wait, args=(name, p, t0)))
+        threads[-1].start()
+    for t in threads:
+        t.join()
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    for out, err in files.values():
         out.close()
         err.close()
-    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    if len(codes) != len(cmds):
+        raise SystemExit(f"a process of {[c for _, c in cmds]} did not end")
     results = {name: difftest.Result((outdir / f"{name}.stdout").read_bytes(),
                                      (outdir / f"{name}.stderr").read_bytes(), code)
                for name, code in codes.items()}
-    return wall, cpu, results
+    return wall, cpu, results, each
 
 
 def pair(ns, argv) -> int:
@@ -712,7 +733,7 @@ def pair(ns, argv) -> int:
               "on": "python -m stratum each, started together, CPU budget on",
               "off": f"python -m stratum each, started together, {BUDGET}=0"}
     figures: dict[str, list] = {k: [] for m in modes for k in (m, m + "_cpu")}
-    figures.update({s: [] for s in scripts}, load=[])
+    figures.update({f"{m}:{s}": [] for m in modes for s in scripts}, load=[])
     problems: list[str] = []
     ref = None
     for rep in range(ns.repeat):
@@ -724,11 +745,10 @@ def pair(ns, argv) -> int:
         for mode in order:
             if mode == "seq":
                 wall, cpu, res, each = plain_batch(work, scripts, plain_env)
-                for s, t in each.items():
-                    figures[s].append(t)
             elif mode == "plain":
-                wall, cpu, res = together([(s, [sys.executable, s]) for s in scripts], work,
-                                          lambda s: plain_env, base / "out" / f"{mode}{rep}")
+                wall, cpu, res, each = together(
+                    [(s, [sys.executable, s]) for s in scripts], work, lambda s: plain_env,
+                    base / "out" / f"{mode}{rep}")
             else:
                 def env_of(s, mode=mode):
                     cache = base / f"cache-{mode}-{rep}"
@@ -736,10 +756,12 @@ def pair(ns, argv) -> int:
                         cache = cache / Path(s).stem
                     cache.mkdir(parents=True, exist_ok=True)
                     return stratum_envs(cache, token_pool(ns, base))[mode == "off"]
-                wall, cpu, res = together(
+                wall, cpu, res, each = together(
                     [(s, [sys.executable, "-m", "stratum", s]) for s in scripts], work, env_of,
                     base / "out" / f"{mode}{rep}")
             got[mode], got[mode + "_cpu"], outs[mode] = wall, cpu, res
+            for s, t in each.items():
+                got[f"{mode}:{s}"] = t
         if ref is None:
             bad = {s: r for s, r in outs["seq"].items() if r.exit_code != 0}
             if bad:
@@ -753,18 +775,21 @@ def pair(ns, argv) -> int:
         for k, v in got.items():
             figures[k].append(v)
         print(f"repeat {rep + 1} (load {_load()}): " + "  ".join(
-            f"{m} {got[m]:.2f}s (cpu {got[m + '_cpu']:.1f}s)" for m in order), flush=True)
+            f"{m} {got[m]:.2f}s (cpu {got[m + '_cpu']:.1f}s; "
+            + ", ".join(f"{Path(s).stem} {got[f'{m}:{s}']:.2f}s" for s in scripts) + ")"
+            for m in order), flush=True)
     med = medians(figures)
     cmd = "python bench/cpu_mix.py " + " ".join(argv)
-    each = ", ".join(f"{s} {med[s]:.2f}s" for s in scripts)
+    each = ", ".join(f"{s} {med['seq:' + s]:.2f}s" for s in scripts)
     print(f"\n{cmd}\n{' + '.join(scripts)} (alone, plain: {each}), {ns.rows} rows, {cores} "
           f"cores, {'separate caches' if ns.separate_caches else 'one empty cache dir'}, "
           f"medians of {ns.repeat}, load average {med['load']:.2f} at the repeats' starts")
-    print("| run | seconds | sequential / this | together plain / this | CPU seconds |\n"
-          "|---|---:|---:|---:|---:|")
+    print("| run | seconds | sequential / this | together plain / this | CPU seconds | "
+          "each script's seconds |\n|---|---:|---:|---:|---:|---|")
     for m in modes:
+        each = ", ".join(f"{med[f'{m}:{s}']:.2f}" for s in scripts)
         print(f"| {labels[m]} | {med[m]:.2f} | {med['seq'] / med[m]:.2f}x | "
-              f"{med['plain'] / med[m]:.2f}x | {med[m + '_cpu']:.1f} |")
+              f"{med['plain'] / med[m]:.2f}x | {med[m + '_cpu']:.1f} | {each} |")
     print(f"budget on / off: {med['on'] / med['off']:.2f} (wall), "
           f"{med['on_cpu'] / med['off_cpu']:.2f} (CPU)")
     doc = {"figures": figures, "medians": med, "cores": cores, "scripts": scripts}
