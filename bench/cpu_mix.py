@@ -10,8 +10,8 @@ batch; nothing is downloaded.
 
 Generated data (``--rows`` scales them; ``--quick`` makes them small): ``diamonds.csv`` (a
 diamonds-like regression table: numeric + categorical columns, a few missing values),
-``churn.csv`` (a churn classification table, 3/4 as many rows) and ``reviews.csv`` (short
-review texts for TF-IDF, 1/4 as many rows). Generated scripts (35; ``--scripts N`` takes the
+``churn.csv`` (a churn classification table, 4/5 as many rows) and ``reviews.csv`` (short
+review texts for TF-IDF, 1/4 as many rows). Generated scripts (37; ``--scripts N`` takes the
 first N, ``--quick`` 8, a mix): agent-style edits of three base pipelines, each reading its
 CSV and running the same feature lines (work a batch can share), then a model: OpenMP / BLAS
 heavy fits (HistGradientBoosting, RandomForest with ``n_jobs``, KMeans, ElasticNet / Lasso,
@@ -45,7 +45,7 @@ stratum processes use one empty cache dir (as two scripts of one user do with th
 ``~/.cache/stratum``; ``--separate-caches`` gives each its own). Outputs checked against the
 sequential plain runs.
 
-    python bench/cpu_mix.py [--quick] [--repeat 1] [--jobs 2] [--rows 50000] [--scripts 35]
+    python bench/cpu_mix.py [--quick] [--repeat 1] [--jobs 2] [--rows 50000] [--scripts 37]
                             [--json out.json] [--verbose] [--keep] [--machine-pool]
     python bench/cpu_mix.py --pair [--quick] [--repeat 3] [--pair-with kmeans|elasticnet]
                             [--separate-caches]
@@ -76,7 +76,7 @@ TIMEOUT = 1800  # seconds for one command: a hung run fails the benchmark, it do
 
 
 def write_data(work: Path, rows: int, seed: int = 13) -> None:
-    """diamonds.csv (``rows``), churn.csv (3/4) and reviews.csv (1/4), all seeded."""
+    """diamonds.csv (``rows``), churn.csv (4/5) and reviews.csv (1/4), all seeded."""
     import numpy as np
     import pandas as pd
 
@@ -105,7 +105,7 @@ def write_data(work: Path, rows: int, seed: int = 13) -> None:
     d.loc[rng.random(n) < 0.01, "depth"] = np.nan
     d.to_csv(work / "diamonds.csv", index=False)
 
-    m = rows * 3 // 4
+    m = rows * 4 // 5
     contracts = np.array(["month-to-month", "one-year", "two-year"])
     payments = np.array(["electronic-check", "mailed-check", "bank-transfer", "credit-card"])
     internets = np.array(["dsl", "fiber", "none"])
@@ -248,7 +248,7 @@ SCRIPTS: dict[str, tuple[str, str, str]] = {
                      _reg("HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, "
                           "max_leaf_nodes=63, early_stopping=False, random_state=0)")),
     "d03_hgb_l2": ("d", "from sklearn.ensemble import HistGradientBoostingRegressor",
-                   _reg("HistGradientBoostingRegressor(max_iter=250, l2_regularization=1.0, "
+                   _reg("HistGradientBoostingRegressor(max_iter=400, l2_regularization=1.0, "
                         "early_stopping=False, random_state=0)")),
     "d04_rf_all": ("d", "from sklearn.ensemble import RandomForestRegressor",
                    _reg("RandomForestRegressor(n_estimators=40, max_depth=12, n_jobs=-1, "
@@ -259,7 +259,7 @@ SCRIPTS: dict[str, tuple[str, str, str]] = {
     "d06_enet": ("d", "from sklearn.linear_model import ElasticNet",
                  _reg("ElasticNet(alpha=0.005, l1_ratio=0.5, max_iter=1000)", wide=True)),
     "d07_lasso": ("d", "from sklearn.linear_model import Lasso",
-                  _reg("make_pipeline(StandardScaler(), Lasso(alpha=0.0002, max_iter=5000))")),
+                  _reg("make_pipeline(StandardScaler(), Lasso(alpha=0.0001, max_iter=5000))")),
     "d08_ridge_wide": ("d", "from sklearn.linear_model import Ridge",
                        _reg("Ridge(alpha=1.0)", wide=True)),
     "d09_ridge_alphas": ("d", "from sklearn.linear_model import Ridge", """\
@@ -280,6 +280,14 @@ for alpha in [0.1, 1.0, 10.0, 100.0]:
     "d12_knn": ("d", "from sklearn.neighbors import KNeighborsRegressor",
                 _SAMPLE.format(n=4000, m=1000)
                 + _reg("make_pipeline(StandardScaler(), KNeighborsRegressor(n_neighbors=10))")),
+    "d15_hgb_depths": ("d", "from sklearn.ensemble import HistGradientBoostingRegressor", """\
+for depth in [3, 6, None]:
+    model = HistGradientBoostingRegressor(max_iter=200, max_depth=depth, early_stopping=False,
+                                          random_state=0)
+    model.fit(X_train, y_train)
+    pred = model.predict(X_test)
+    print("{name}: max_depth=%s rmse = %.4f" % (depth, np.sqrt(mean_squared_error(y_test, pred))))
+"""),
     "d13_eda": ("d", "", """\
 print(df.shape)
 print(df.groupby("cut")["price"].agg(["mean", "median", "count"]).round(2))
@@ -295,7 +303,7 @@ print(df.pivot_table(index="cut", columns="color", values="log_price", aggfunc="
     "c01_hgb": ("c", "from sklearn.ensemble import HistGradientBoostingClassifier",
                 _clf("HistGradientBoostingClassifier(max_iter=200, random_state=0)")),
     "c02_hgb_slow": ("c", "from sklearn.ensemble import HistGradientBoostingClassifier",
-                     _clf("HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, "
+                     _clf("HistGradientBoostingClassifier(max_iter=500, learning_rate=0.05, "
                           "max_leaf_nodes=15, early_stopping=False, random_state=0)")),
     "c03_hgb_balanced": ("c", "from sklearn.ensemble import HistGradientBoostingClassifier",
                          _clf("HistGradientBoostingClassifier(max_iter=200, "
@@ -314,14 +322,14 @@ print(df.pivot_table(index="cut", columns="color", values="log_price", aggfunc="
     "c09_tree": ("c", "from sklearn.tree import DecisionTreeClassifier",
                  _clf("DecisionTreeClassifier(max_depth=6, random_state=0)", extra=_TOP)),
     "c10_rf": ("c", "from sklearn.ensemble import RandomForestClassifier",
-               _clf("RandomForestClassifier(n_estimators=40, max_depth=10, n_jobs=2, "
+               _clf("RandomForestClassifier(n_estimators=80, max_depth=10, n_jobs=2, "
                     "random_state=0)")),
     "c11_knn": ("c", "from sklearn.neighbors import KNeighborsClassifier",
                 _SAMPLE.format(n=4000, m=1000)
                 + _clf("make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=15))")),
     "c12_kmeans": ("c", "from sklearn.cluster import KMeans", """\
 Z = StandardScaler().fit_transform(X)
-km = KMeans(n_clusters=8, n_init=10, random_state=0).fit(Z)
+km = KMeans(n_clusters=10, n_init=20, random_state=0).fit(Z)
 print("{name}: inertia = %.2f" % km.inertia_)
 print(pd.Series(y).groupby(km.labels_).mean().round(4))
 """),
@@ -329,6 +337,12 @@ print(pd.Series(y).groupby(km.labels_).mean().round(4))
                        "from sklearn.linear_model import LogisticRegression",
                        _clf("PCA(n_components=60, random_state=0), "
                             "LogisticRegression(max_iter=500)", wide=True)),
+    "c15_kmeans_elbow": ("c", "from sklearn.cluster import KMeans", """\
+Z = StandardScaler().fit_transform(X)
+for k in [4, 6, 8, 10, 12]:
+    km = KMeans(n_clusters=k, n_init=5, random_state=0).fit(Z)
+    print("{name}: k=%d inertia = %.2f" % (k, km.inertia_))
+"""),
     "c14_eda": ("c", "", """\
 print(df.shape)
 print(df.groupby("contract")["churn"].mean().round(4))
@@ -803,7 +817,7 @@ def main(argv=None) -> int:
                     help="8 scripts, 6,000 rows, 1 repeat (CI); --pair: 6,000 rows")
     ap.add_argument("--scripts", type=int, default=len(ORDER), help="the first N of the batch")
     ap.add_argument("--rows", type=int, default=50_000,
-                    help="diamonds rows (churn 3/4, reviews 1/4)")
+                    help="diamonds rows (churn 4/5, reviews 1/4)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json")
