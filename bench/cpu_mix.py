@@ -42,8 +42,13 @@ work is shared and only the thread pools interact) run: one after the other with
 started at the same moment with plain python; started at the same moment each as its own
 ``python -m stratum script.py`` process, budget on and ``STRATUM_CPU_BUDGET=0``. The two
 stratum processes use one empty cache dir (as two scripts of one user do with the default
-``~/.cache/stratum``; ``--separate-caches`` gives each its own). Outputs checked against the
-sequential plain runs.
+``~/.cache/stratum``; ``--separate-caches`` gives each its own: the scripts share no work, so
+the cache dir decides nothing here but where traces go, and the token pool is shared either
+way). Outputs checked against the sequential plain runs; each process's seconds are reported.
+
+The load average is printed with every repeat: OpenMP code slows down many times over when
+other work holds the cores (a HistGradientBoosting fit measured 5x slower with 2 threads than
+with 1 at a load of 5), so compare ratios measured side by side on a quiet machine.
 
     python bench/cpu_mix.py [--quick] [--repeat 1] [--jobs 2] [--rows 50000] [--scripts 37]
                             [--json out.json] [--verbose] [--keep] [--machine-pool]
