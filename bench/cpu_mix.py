@@ -11,7 +11,7 @@ batch; nothing is downloaded.
 Generated data (``--rows`` scales them; ``--quick`` makes them small): ``diamonds.csv`` (a
 diamonds-like regression table: numeric + categorical columns, a few missing values),
 ``churn.csv`` (a churn classification table, 4/5 as many rows) and ``reviews.csv`` (short
-review texts for TF-IDF, 1/4 as many rows). Generated scripts (37; ``--scripts N`` takes the
+review texts for TF-IDF, 1/4 as many rows). Generated scripts (41; ``--scripts N`` takes the
 first N, ``--quick`` 8, a mix): agent-style edits of three base pipelines, each reading its
 CSV and running the same feature lines (work a batch can share), then a model: OpenMP / BLAS
 heavy fits (HistGradientBoosting, RandomForest with ``n_jobs``, KMeans, ElasticNet / Lasso,
@@ -50,7 +50,7 @@ The load average is printed with every repeat: OpenMP code slows down many times
 other work holds the cores (a HistGradientBoosting fit measured 5x slower with 2 threads than
 with 1 at a load of 5), so compare ratios measured side by side on a quiet machine.
 
-    python bench/cpu_mix.py [--quick] [--repeat 1] [--jobs 2] [--rows 50000] [--scripts 37]
+    python bench/cpu_mix.py [--quick] [--repeat 1] [--jobs 2] [--rows 50000] [--scripts 41]
                             [--json out.json] [--verbose] [--keep] [--machine-pool]
     python bench/cpu_mix.py --pair [--quick] [--repeat 3] [--pair-with kmeans|elasticnet]
                             [--separate-caches]
@@ -293,6 +293,17 @@ for depth in [3, 6, None]:
     pred = model.predict(X_test)
     print("{name}: max_depth=%s rmse = %.4f" % (depth, np.sqrt(mean_squared_error(y_test, pred))))
 """),
+    "d16_rf_sqrt": ("d", "from sklearn.ensemble import RandomForestRegressor",
+                    _reg("RandomForestRegressor(n_estimators=100, max_features=\"sqrt\", "
+                         "min_samples_leaf=3, n_jobs=-1, random_state=0)")),
+    "d17_enet_l1_ratios": ("d", "from sklearn.linear_model import ElasticNet", """\
+for l1_ratio in [0.2, 0.5, 0.8]:
+    model = make_pipeline(StandardScaler(),
+                          ElasticNet(alpha=0.0002, l1_ratio=l1_ratio, max_iter=5000))
+    model.fit(X_train, y_train)
+    pred = model.predict(X_test)
+    print("{name}: l1_ratio=%.1f r2 = %.4f" % (l1_ratio, r2_score(y_test, pred)))
+"""),
     "d13_eda": ("d", "", """\
 print(df.shape)
 print(df.groupby("cut")["price"].agg(["mean", "median", "count"]).round(2))
@@ -348,6 +359,14 @@ for k in [4, 6, 8, 10, 12]:
     km = KMeans(n_clusters=k, n_init=5, random_state=0).fit(Z)
     print("{name}: k=%d inertia = %.2f" % (k, km.inertia_))
 """),
+    "c16_hgb_lr_sweep": ("c", "from sklearn.ensemble import HistGradientBoostingClassifier", """\
+for lr in [0.03, 0.1, 0.3]:
+    model = HistGradientBoostingClassifier(learning_rate=lr, max_iter=200, early_stopping=False,
+                                           random_state=0)
+    model.fit(X_train, y_train)
+    proba = model.predict_proba(X_test)[:, 1]
+    print("{name}: lr=%.2f auc = %.4f" % (lr, roc_auc_score(y_test, proba)))
+"""),
     "c14_eda": ("c", "", """\
 print(df.shape)
 print(df.groupby("contract")["churn"].mean().round(4))
@@ -372,6 +391,8 @@ km = KMeans(n_clusters=6, n_init=10, random_state=0).fit(Z)
 print("{name}: inertia = %.4f" % km.inertia_)
 print(pd.Series(y).groupby(km.labels_).agg(["mean", "count"]).round(4))
 """),
+    "r08_tfidf_lbfgs": ("r", "from sklearn.linear_model import LogisticRegression",
+                        _clf("LogisticRegression(C=2.0, max_iter=500)")),
     "r07_eda": ("r", "", """\
 print(df["rating"].value_counts().sort_index())
 print(df.groupby("rating")["n_words"].describe().round(2))
