@@ -687,7 +687,9 @@ def mix(ns, argv) -> int:
             print(f"| {s} | {statistics.median(ts):.2f} |")
     cmd = "python bench/cpu_mix.py " + " ".join(argv)
     print(f"\n{cmd}\n{len(scripts)} scripts, {ns.rows} rows, --jobs {ns.jobs}, {cores} cores, "
-          f"medians of {ns.repeat}, load average {med['load']:.2f} at the repeats' starts")
+          f"medians of {ns.repeat}, load average {ns.load0:.2f} before the first run (the "
+          f"benchmark's own runs keep about {cores} cores busy; at the repeats' starts: median "
+          f"{med['load']:.2f})")
     print("| run | seconds | plain / this | CPU seconds |\n|---|---:|---:|---:|")
     for k, label in (("plain", "plain python, one after the other"),
                      ("on", f"stratum run --jobs {ns.jobs}, empty cache, CPU budget on"),
@@ -823,7 +825,9 @@ def pair(ns, argv) -> int:
     each = ", ".join(f"{s} {med['seq:' + s]:.2f}s" for s in scripts)
     print(f"\n{cmd}\n{' + '.join(scripts)} (alone, plain: {each}), {ns.rows} rows, {cores} "
           f"cores, {'separate caches' if ns.separate_caches else 'one empty cache dir'}, "
-          f"medians of {ns.repeat}, load average {med['load']:.2f} at the repeats' starts")
+          f"medians of {ns.repeat}, load average {ns.load0:.2f} before the first run (the "
+          f"benchmark's own runs keep about {cores} cores busy; at the repeats' starts: median "
+          f"{med['load']:.2f})")
     print("| run | seconds | sequential / this | together plain / this | CPU seconds | "
           "each script's seconds |\n|---|---:|---:|---:|---:|---|")
     for m in modes:
@@ -857,6 +861,7 @@ def main(argv=None) -> int:
     ap.add_argument("--machine-pool", action="store_true",
                     help="the budget's default machine-wide token pool, not one of its own")
     ns = ap.parse_args(argv)
+    ns.load0 = os.getloadavg()[0]  # before the benchmark's own work
     if ns.quick:
         ns.scripts, ns.rows, ns.repeat = 8, 6000, 1
     ns.scripts = max(1, min(ns.scripts, len(ORDER)))
