@@ -330,10 +330,10 @@ print(df.pivot_table(index="cut", columns="color", values="log_price", aggfunc="
                           _clf("LogisticRegression(C=0.1, max_iter=300)", wide=True)),
     "c06_liblinear": ("c", "from sklearn.linear_model import LogisticRegression",
                       _clf("make_pipeline(StandardScaler(), "
-                           "LogisticRegression(solver=\"liblinear\", C=1.0))")),
+                           "LogisticRegression(solver=\"liblinear\", C=1.0, random_state=0))")),
     "c07_liblinear_l1": ("c", "from sklearn.linear_model import LogisticRegression",
                          _clf("make_pipeline(StandardScaler(), LogisticRegression("
-                              "solver=\"liblinear\", l1_ratio=1.0, C=0.1))")),
+                              "solver=\"liblinear\", l1_ratio=1.0, C=0.1, random_state=0))")),
     "c08_gnb": ("c", "from sklearn.naive_bayes import GaussianNB", _clf("GaussianNB()")),
     "c09_tree": ("c", "from sklearn.tree import DecisionTreeClassifier",
                  _clf("DecisionTreeClassifier(max_depth=6, random_state=0)", extra=_TOP)),
@@ -375,9 +375,11 @@ print(df.describe().round(2))
 """),
     # --- reviews: text classification
     "r01_tfidf_liblinear": ("r", "from sklearn.linear_model import LogisticRegression",
-                            _clf("LogisticRegression(solver=\"liblinear\", C=1.0)")),
+                            _clf("LogisticRegression(solver=\"liblinear\", C=1.0, "
+                                 "random_state=0)")),
     "r02_tfidf_liblinear_c4": ("r", "from sklearn.linear_model import LogisticRegression",
-                               _clf("LogisticRegression(solver=\"liblinear\", C=4.0)")),
+                               _clf("LogisticRegression(solver=\"liblinear\", C=4.0, "
+                                    "random_state=0)")),
     "r03_tfidf_svc": ("r", "from sklearn.svm import LinearSVC",
                       _clf("LinearSVC(C=0.5, random_state=0)", auc=False)),
     "r04_tfidf_nb": ("r", "from sklearn.naive_bayes import MultinomialNB",
