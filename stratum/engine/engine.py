@@ -306,8 +306,9 @@ class Engine:
     def _tokens(self, call) -> int:
         """Take the CPU tokens a top-level call needs (``stratum.cpu``); returns how many."""
         settings = self.settings
-        if settings is not None and not settings.cpu_budget:
-            return 0
+        if settings is not None and not settings.cpu_budget or self.dry is not None:
+            return 0  # off; or a batch's dry run (a prediction: its audit hook would take the
+            # pool's first open for the script's own file write)
         spec = call.spec
         last = self._site_wall.get((spec.name, call.site))
         if last is not None and last < BUDGET_WORTH:
