@@ -620,4 +620,4 @@ def test_traceback_entries_can_be_read_one_by_one(tmp_path, active_engine):
         frame = entry.tb_frame
         assert frame.f_locals.get("__tracebackhide__", frame.f_globals.get("__tracebackhide__"))
     printed = "".join(traceback.format_exception(info.value))
-    assert "interposer" not in printed and "stratum" not in printed.replace(str(tmp_path), "")
+    assert not _stratum_frames(printed), printed  # by path: the clone may be named stratum

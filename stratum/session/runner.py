@@ -59,7 +59,10 @@ def run_script(path: str, args: list[str], transform=None) -> None:
     """Execute ``path`` as ``__main__``. Raises SystemExit / ScriptExit with the exit code."""
     abspath, source = load_script(path)
     sys.argv[:] = [path, *args]
-    sys.path[0:1] = [os.path.dirname(os.path.realpath(abspath))]
+    if not sys.flags.safe_path:
+        # ``python -m stratum`` put the current folder first; ``python script.py`` puts the
+        # script's. With -P neither adds a folder, and sys.path[0] is a PYTHONPATH entry.
+        sys.path[0:1] = [os.path.dirname(os.path.realpath(abspath))]
     loader = importlib.machinery.SourceFileLoader("__main__", abspath)
     module = _fresh_main(__loader__=loader, __file__=abspath)
     sys.modules["__main__"] = module
