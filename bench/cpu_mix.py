@@ -616,12 +616,17 @@ def medians(figures: dict) -> dict:
 # ---------------------------------------------------------------------------------- the batch
 
 
-def mix(ns, argv) -> int:
-    cores = len(os.sched_getaffinity(0))
-    base = Path(tempfile.mkdtemp(prefix="stratum-bench-cpumix-"))
+def _new_work(kind: str, rows: int) -> tuple[int, Path, Path]:
+    """(cores, a fresh temporary folder, its work/ folder holding the generated tables)."""
+    base = Path(tempfile.mkdtemp(prefix=f"stratum-bench-{kind}-"))
     work = base / "work"
     work.mkdir()
-    write_data(work, ns.rows)
+    write_data(work, rows)
+    return len(os.sched_getaffinity(0)), base, work
+
+
+def mix(ns, argv) -> int:
+    cores, base, work = _new_work("cpumix", ns.rows)
     scripts = write_scripts(work, ORDER[:ns.scripts])
     plain_env = difftest.build_env("plain", None)
     print(f"{len(scripts)} scripts, {ns.rows} rows, --jobs {ns.jobs}, {cores} cores, "
@@ -758,11 +763,7 @@ def together(cmds, cwd, env_of, outdir: Path) -> tuple[float, float, dict, dict]
 
 
 def pair(ns, argv) -> int:
-    cores = len(os.sched_getaffinity(0))
-    base = Path(tempfile.mkdtemp(prefix="stratum-bench-cpupair-"))
-    work = base / "work"
-    work.mkdir()
-    write_data(work, ns.rows)
+    cores, base, work = _new_work("cpupair", ns.rows)
     scripts = []
     for name in ("hgb", ns.pair_with):
         (work / f"pair_{name}.py").write_text(pair_text(name, ns.quick))
