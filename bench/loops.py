@@ -5,8 +5,9 @@ Every script of ``bench/loops/`` (numpy arithmetic in a 50x50 loop, pandas ``df.
 matplotlib ``ax.plot`` per point) runs as ``python script.py`` and ``python -m stratum
 script.py`` alternately, ``--repeat`` times each; every stratum run gets a FRESH cache dir, so
 nothing can be reused. Reported per script: median wall seconds, the slowdown
-stratum/plain (target <= 1.3x), the number of traced operations (nodes of the run's trace,
-``python -m stratum trace show --last --json``) and the cost of one traced operation,
+stratum/plain (target <= 1.3x), the number of library operations (nodes of the run's trace,
+``python -m stratum trace show --last --json``, plus the calls each folded call site of a hot
+loop ran untraced) and the cost of one traced operation,
 (stratum - plain) / nodes, in microseconds: capture, keying, recording and writing the trace.
 
     python bench/loops.py [--repeat N] [--quick] [--pythonpath DIR] [--json FILE] [filter,...]
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -62,9 +64,16 @@ def _nodes(cache_dir: Path, env: dict) -> int | None:
                           env=env, cwd=cache_dir, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL, timeout=600)
     try:
-        return len(json.loads(proc.stdout)["nodes"])
+        nodes = json.loads(proc.stdout)["nodes"]
     except (ValueError, KeyError):
         return None
+    # A folded call site (a hot loop, stratum/engine/fold.py) is one node standing for the
+    # calls that ran untraced after it: count those calls, which are operations too.
+    count = 0
+    for n in nodes:
+        m = re.match(r"ran untraced: (\d+) calls", n.get("reason") or "")
+        count += 1 + (int(m.group(1)) if n.get("kind") == "folded" and m else 0)
+    return count
 
 
 def bench_script(script: Path, base: Path, repeat: int, pythonpath: str) -> dict:

@@ -44,6 +44,15 @@ def _number(name: str, default: float) -> float:
     return value if value > 0 else default
 
 
+def _count(name: str, default: int) -> int:
+    """A whole number >= 0 from the environment (0 allowed: "never"); else ``default``."""
+    try:
+        value = int(os.environ[name])
+    except (KeyError, ValueError):
+        return default
+    return value if value >= 0 else default
+
+
 def default_cache_dir() -> Path:
     explicit = os.environ.get("STRATUM_CACHE_DIR")
     if explicit:
@@ -75,6 +84,10 @@ class Settings:
     # one CPU budget per machine shared by every stratum process (stratum/cpu/budget.py);
     # STRATUM_CPU_BUDGET=0 turns it off
     cpu_budget: bool = True
+    # STRATUM_FOLD_AFTER: a call site that ran this many top-level operations in a row with
+    # small results, none reused or cached, runs its later ones untraced (a hot loop:
+    # stratum/engine/fold.py); 0: never
+    fold_after: int = 64
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -93,6 +106,7 @@ class Settings:
             dryrun_seconds=_number("STRATUM_DRYRUN_SECONDS", 2.0),
             admit_all=os.environ.get("STRATUM_ADMIT", "").strip().lower() == "all",
             cpu_budget=_flag("STRATUM_CPU_BUDGET", True),
+            fold_after=_count("STRATUM_FOLD_AFTER", 64),
         )
 
 

@@ -27,6 +27,7 @@ from stratum.cpu import budget as cpu_budget
 from stratum.cpu import demand as cpu_demand
 from stratum.keys import libsettings
 from stratum.keys import randomness
+from stratum.engine import fold
 from stratum.engine import recipe
 from stratum.engine import restore
 from stratum._native import Hasher
@@ -109,6 +110,12 @@ class Engine:
         self._site_wall: dict[tuple, float] = {}  # (op, call site) -> its last wall seconds
         self._cpu_history = None  # stratum.cpu.demand.History, read at the first costly call
         self.cpu_waited = 0.0  # seconds top-level calls waited for CPU tokens
+        # Hot loops of cheap operations (stratum/engine/fold.py): per call instruction
+        # (code, offset), cheap top-level executions in a row, and the sites folded since.
+        self._fold_after = settings.fold_after if settings is not None else 64
+        self._cheap_in_a_row: dict[tuple, int] = {}
+        self._folded: dict[tuple, fold.Site] = {}
+        self.folded_calls = 0
 
     def adopt_thread(self) -> None:
         """Trace the calls of the calling thread from now on (and no other thread's).
@@ -208,6 +215,25 @@ class Engine:
         A failure of stratum's own (keying an odd object, a broken cache entry format) before
         the operation ran runs it plain, with one line on stderr; once it ran, its result or
         its exception is the script's, whatever stratum's bookkeeping meets afterwards."""
+        folded = self._folded
+        if folded and _extra is None:
+            frame = sys._getframe(_depth)
+            site = folded.get((frame.f_code, frame.f_lasti))
+            if site is not None and not self._open and not self._memo_open \
+                    and threading.get_ident() == self._main_thread:
+                if not kwargs and spec.effect == PURE and spec.random is None \
+                        and not spec.estimator_rules:
+                    changes = ()  # what fold.changes says, without its look at the arguments
+                else:
+                    try:
+                        changes = fold.changes(spec, args, kwargs or {}, recv)
+                        if changes is not None and spec.estimator_rules \
+                                and self._rng_holders(args, recv):
+                            changes = None
+                    except Exception:  # noqa: BLE001 - deciding failed: the traced path decides
+                        changes = None
+                if changes is not None:
+                    return self._run_folded(site, changes, fn, args, kwargs or {})
         started = [False]
         try:
             return self._dispatch(spec, fn, args, kwargs, recv, _depth + 1, _extra, _outside,
@@ -286,6 +312,61 @@ class Engine:
             if flight.hit and self._reuse(call, flight.value, t0):
                 return call.result
             return self._execute(call)
+
+    def _run_folded(self, site, changes, fn, args, kwargs):
+        """One operation of a folded site: plain, then what it changed is forgotten."""
+        t0 = time.perf_counter()
+        try:
+            result = site.call(fn, args, kwargs)
+        except BaseException:
+            self._folded_ran(site, changes, t0)
+            raise
+        self._folded_ran(site, changes, t0)
+        if site.getattr and _is_lib(type(result)):
+            self.lineage.add_owner(result, args[0])  # ``df.loc``, ``est.coef_``
+        return result
+
+    def _folded_ran(self, site, changes, t0) -> None:
+        site.node.seconds += time.perf_counter() - t0
+        site.count += 1
+        self.folded_calls += 1
+        for target in changes:
+            try:
+                self._changed(target, None, "mutated")
+            except Exception:  # noqa: BLE001 - at least its own key goes
+                if isinstance(target, np.ndarray):
+                    self.lineage.mutated_array(target)
+                self.lineage.forget(target)
+
+    def _count_cheap(self, call, result, reused, reason) -> None:
+        """Fold the call's site once enough top-level operations ran there in a row whose
+        results were small and neither reused nor worth caching (``stratum.engine.fold``)."""
+        frame = call.frame
+        where = (frame.f_code, frame.f_lasti)
+        admitted = call.reusable and reason is None
+        if reused or admitted or call.outside is not None or self.dry is not None \
+                or _nbytes(result) > fold.FOLD_BYTES:
+            self._cheap_in_a_row.pop(where, None)
+            return
+        n = self._cheap_in_a_row.get(where, 0) + 1
+        if n < self._fold_after:
+            self._cheap_in_a_row[where] = n
+            return
+        del self._cheap_in_a_row[where]
+        node = Node(self._next_seq, None, call.spec.name, call.site, (), (), fold.FOLDED, 0.0,
+                    0, call.effect, False, None, None, None)
+        self._next_seq += 1
+        node.recipe = ("x", "operations at this site ran untraced (a hot loop)")
+        self._folded[where] = site = fold.Site(trampoline(frame), node,
+                                               call.spec.name == "operator.getattr")
+        site.settle(self._fold_after)
+        if len(self.nodes) < MAX_NODES:
+            self.nodes.append(node)
+
+    def settle_folds(self) -> None:
+        """Before the trace is stored: each folded site's node says how many calls it ran."""
+        for site in self._folded.values():
+            site.settle(self._fold_after)
 
     def _reuse(self, call, stored, t0) -> bool:
         """Restore a cached call (fitted state, RNG, warnings); False if the entry is unusable."""
@@ -685,6 +766,13 @@ class Engine:
     def _record(self, call, result, seconds, reused, reason):
         if call.reusable and not reused:
             self._site_seconds[call.site] = seconds
+        try:
+            self._record_node(call, result, seconds, reused, reason)
+        finally:
+            if call.parent is None and self._fold_after:
+                self._count_cheap(call, result, reused, reason)
+
+    def _record_node(self, call, result, seconds, reused, reason):
         if len(self.nodes) >= MAX_NODES:
             self.dropped_nodes += 1
             return

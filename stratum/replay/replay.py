@@ -32,6 +32,7 @@ import pickle
 import sys
 from dataclasses import dataclass, field
 
+from stratum.engine.fold import FOLDED
 from stratum.keys.derive import derive
 
 TEXT_OPS = frozenset({"fstring.format", "fstring.concat", "builtins.str", "builtins.repr",
@@ -86,11 +87,17 @@ def resolve_run(nodes, check=None):
     """
     keymap: dict[str, tuple] = {}  # lineage key -> (producer seq, selector)
     bad: dict[str, str] = {}  # lineage key -> why its value cannot be re-executed
+    folded = None  # why nothing after a folded site can be re-executed (stratum/engine/fold.py)
     for n in nodes:
         if n["parent"] is not None:
             continue  # done again by the operation that ran it
+        if n["kind"] == FOLDED and folded is None:
+            folded = (f"comes after {n['op']} at {n['site']}, whose operations ran untraced "
+                      "in a hot loop (STRATUM_FOLD_AFTER=0 traces them all)")
         recipe = pickle.loads(n["recipe"]) if n["recipe"] else ("x", "no recipe recorded")
         problem = recipe[1] if recipe[0] == "x" else None
+        if folded is not None:
+            problem = folded
         refs = {}
         if problem is None:
             target, args, kwargs, extra = recipe

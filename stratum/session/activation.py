@@ -58,6 +58,8 @@ class Session:
     def _record(self, exit_code: int) -> None:
         engine = self.engine
         seconds = time.perf_counter() - self._t0
+        if engine is not None:
+            engine.settle_folds()
         nodes = engine.nodes if engine is not None else []
         reused = sum(1 for n in nodes if n.reused)
         if self.cache_dir_ok:

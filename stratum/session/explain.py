@@ -29,6 +29,10 @@ def report(session, out) -> None:
         for n in parallel:
             lines.append(f"stratum:   {n.op} at {n.site} kept {n.cpu / n.seconds:.1f} cores busy "
                          f"({n.cpu:.3f} CPU s in {n.seconds:.3f}s)")
+    if engine is not None and engine.folded_calls:
+        sites = sum(1 for n in nodes if n.kind == "folded")
+        lines.append(f"stratum: {engine.folded_calls} cheap operations at {sites} call sites in "
+                     "hot loops ran untraced (STRATUM_FOLD_AFTER); replay stops at the first")
     if engine is not None and engine.dropped_nodes:
         lines.append(f"stratum: {engine.dropped_nodes} further operations were not recorded")
     if not session.settings.cache_enabled or not session.cache_dir_ok:
@@ -36,7 +40,7 @@ def report(session, out) -> None:
     reasons = Counter()
     costly = {}
     for n in executed:
-        if n.reason and n.reason != "cheap operation (not worth caching)":
+        if n.reason and n.reason != "cheap operation (not worth caching)" and n.kind != "folded":
             reasons[n.reason] += 1
             costly.setdefault(n.reason, []).append(n)
     for reason, count in reasons.most_common():
