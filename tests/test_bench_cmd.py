@@ -69,6 +69,17 @@ def test_bench_folder_table_json_html(folder, tmp_path):
         assert re.search(rf"^{mode}: ", out, re.M), out
     for name in SCRIPTS:
         assert f"scripts/{name}" in out
+    # progress off a terminal: a plain line per finished step on stderr, naming mode and script
+    assert "\x1b" not in err and "\r" not in err
+    assert not re.search(r"^stratum bench: \w+ \d+/\d+ ", out, re.M)  # stdout: the report only
+    for k, name in enumerate(sorted(SCRIPTS), 1):
+        assert re.search(rf"^stratum bench: cold {k}/3 scripts/{name} \(run 1/1\): "
+                         rf"plain [0-9.]+s, stratum [0-9.]+s$", err, re.M), err
+        assert f"stratum bench: rerun {2 * k - 1}/6 scripts/{name} (prime): " in err, err
+        assert f"stratum bench: rerun {2 * k}/6 scripts/{name} (run 1/1): " in err, err
+    if HAS_BATCH:
+        assert re.search(r"^stratum bench: batch 1/1 all 3 scripts \(run 1/1\): plain [0-9.]+s, "
+                         r"batch [0-9.]+s$", err, re.M), err
     assert "total (3 scripts)" in out and "MISMATCH" not in out
     if not HAS_BATCH:
         assert "batch mode unavailable" in out
@@ -152,3 +163,47 @@ def test_bench_batch_mode_real(folder, tmp_path):
     assert res["available"] and "error" not in res
     assert [r["script"] for r in res["scripts"]] == [f"scripts/{n}" for n in sorted(SCRIPTS)]
     assert all(r["identical"] for r in res["scripts"]) and res["total"]["stratum_s"] > 0
+
+
+def test_live_progress_line_names_mode_and_script():
+    """On a terminal: one live line, ``cold 3/7 clf_forest.py ...``, erased at the end."""
+    import io
+
+    from rich.console import Console
+
+    from stratum.cli.bench import progress
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=80, force_terminal=True, color_system=None)
+    with progress.Live(console, total=9) as live:
+        steps = progress.LiveSteps("cold", 7, live)
+        for name in ("a.py", "b.py"):
+            steps.begin(f"scripts/{name}", "run 1/1")
+            steps.done("plain 0.10s, stratum 0.20s")
+        steps.begin("scripts/clf_forest.py", "run 1/1")
+        live.progress.refresh()
+        shown = buf.getvalue()
+    assert "cold 3/7 clf_forest.py run 1/1" in shown, shown
+    assert "2/9" in shown  # steps done of all modes
+    assert "\x1b[" in shown or "\r" in shown  # redrawn in place
+
+
+def test_plain_progress_lines():
+    import io
+
+    from stratum.cli.bench import progress
+
+    buf = io.StringIO()
+    with progress.Reporter({"rerun": 2, "batch": 1}, stream=buf) as reporter:
+        steps = reporter("rerun")
+        steps.begin("scripts/a.py", "prime")
+        steps.done("stratum 0.30s (cache primed)")
+        steps.begin("scripts/a.py", "run 1/1")
+        steps.done("plain 0.10s, stratum 0.20s")
+        batch = reporter("batch")
+        batch.begin("all 1 scripts", "run 1/1")
+        batch.done("plain 0.10s, batch 0.20s")
+    assert buf.getvalue().splitlines() == [
+        "stratum bench: rerun 1/2 scripts/a.py (prime): stratum 0.30s (cache primed)",
+        "stratum bench: rerun 2/2 scripts/a.py (run 1/1): plain 0.10s, stratum 0.20s",
+        "stratum bench: batch 1/1 all 1 scripts (run 1/1): plain 0.10s, batch 0.20s"]
