@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from stratum.cli.bench import render
 
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    # a terminal: its width (the tables fit it); else the report's natural width, >= 120
+    console = Console(width=None if sys.stdout.isatty() else render.report_width(results))
     render.print_report(console, results, ns.repeat)
     if ns.json:
         Path(ns.json).write_text(json.dumps(doc, indent=1) + "\n")
