@@ -391,3 +391,35 @@ def test_scan_imports_leading_and_late(tmp_path):
     assert got.late == ["pandas", "sklearn", "sklearn.metrics"]
     p.write_text("import numpy\ndef (:\n")
     assert batch_plan.scan_imports(str(p)).leading == []
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_summary_table_fits_the_terminal(width):
+    """Long paths fold, statuses and numbers stay whole: nothing cut to "…"."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    from stratum.batch import job
+
+    plans = [batch_plan.ScriptPlan(i, s, "/x/" + s, batch_plan.Imports())
+             for i, s in enumerate(["agents/session_0042/clf_random_forest_tuned_again.py",
+                                    "crash_segv.py"])]
+    state = job._Batch(plans, {}, 2)
+    state.preloaded, state.import_seconds = ["numpy", "pandas", "sklearn"], 1.25
+    rows = [{"script": p.script, "exit_code": code, "seconds": secs, "reused": reused,
+             "executed": executed, "prediction": "its own history (12 nodes)"}
+            for p, code, secs, reused, executed in zip(plans, (0, -11), (123.456, 0.5),
+                                                       (1234, 0), (56789, 3))]
+    buf = io.StringIO()
+    Console(file=buf, width=width, color_system=None).print(
+        job.summary_table(rows, state, None, explain=True))
+    text = buf.getvalue()
+    assert "…" not in text and max(map(len, text.splitlines())) <= width, text
+    for word in ("script", "status", "seconds", "reused", "executed", "predicted",
+                 "killed by SIGSEGV", "exit 0", "123.46", "1234", "56789", "0.50"):
+        assert word in text, (word, text)
+    column = "".join(re.split("[│┃]", line)[2].strip() for line in text.splitlines()
+                     if line.startswith(("│", "┃")))
+    assert plans[0].script in column and "crash_segv.py" in column

@@ -432,7 +432,15 @@ def _print_outputs(rows) -> None:
 
 
 def _table(rows, state: _Batch, shared: dict | None = None, explain: bool = False) -> None:
+    """The summary table on stderr: the terminal's width, else 120 columns."""
     from rich.console import Console
+
+    table = summary_table(rows, state, shared, explain)
+    Console(stderr=True, width=None if sys.stderr.isatty() else 120).print(table)
+
+
+def summary_table(rows, state: _Batch, shared: dict | None = None, explain: bool = False):
+    """One row per script: status, seconds, operations reused / executed (a rich Table)."""
     from rich.table import Table
 
     from stratum.batch import shared as batch_shared
@@ -464,4 +472,4 @@ def _table(rows, state: _Batch, shared: dict | None = None, explain: bool = Fals
         extra = (r["prediction"] or "nothing (order given)",) if explain else ()
         table.add_row(str(k), r["script"], f"[{style}]{status}[/]", f"{r['seconds']:.2f}",
                       str(r["reused"]), str(r["executed"]), *extra)
-    Console(stderr=True, width=None if sys.stderr.isatty() else 120).print(table)
+    return table
