@@ -158,5 +158,6 @@ def measure_workload(files: list[tuple[str, str, str]], rows: int, modes: list[s
     doc["harness"] = shlex.join(["python", *shown])
     doc["rows"] = rows
     doc["descriptions"] = {name: desc for name, desc, _ in files}
-    report.print_report(Console(width=None if sys.stdout.isatty() else 160), results, repeat)
+    report.print_report(Console(width=None if sys.stdout.isatty() else
+                                report.report_width(results)), results, repeat)
     return doc, 1 if report.failed(results) else 0

@@ -164,8 +164,44 @@ def test_printed_outputs_in_given_order(corpus_dir, tmp_path):
         want_out += (b"\n" if k else b"") + f"==> {s} (exit {rc}, TIME) <==\n".encode() + out
         want_err += err
     assert re.sub(rb", [0-9]+\.[0-9]{2}s\) <==", b", TIME) <==", stdout) == want_out
-    assert stderr.startswith(want_err)  # then the summary table
-    assert b"stratum run: 2 scripts" in stderr[len(want_err):]
+    # stderr (not a terminal): a progress line per script as it finished, then the scripts'
+    # stderr in the order given, then the summary table
+    progress = re.match(rb"(stratum run: \[[12]/2\] [^\n]*\n){2}", stderr)
+    assert progress, stderr
+    rest = stderr[progress.end():]
+    assert rest.startswith(want_err)
+    assert b"stratum run: 2 scripts" in rest[len(want_err):]
+
+
+def test_progress_lines_off_a_terminal(tmp_path):
+    """Off a terminal a line per script as it finishes (name, exit, seconds, reuse), flushed on
+    stderr, no control codes; stdout stays the scripts' own; a rerun says what it reused."""
+    import re
+
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "a_fit.py").write_text(  # a fit long enough to be worth caching
+        "import numpy as np\nfrom sklearn.ensemble import RandomForestRegressor\n"
+        "X = np.random.default_rng(0).normal(size=(2000, 4))\n"
+        "m = RandomForestRegressor(n_estimators=30, random_state=0).fit(X, X.sum(axis=1))\n"
+        "print(round(float(m.predict(X[:3]).sum()), 6))\n")
+    (work / "b_exit.py").write_text("print('bye')\nraise SystemExit(3)\n")
+    out = tmp_path / "o"
+    for attempt in ("cold", "warm"):
+        code, stdout, stderr = batch(work, tmp_path / "cache", "--out", str(out), "a_fit.py",
+                                     "b_exit.py")
+        assert code == 1 and stdout == b"", stderr
+        assert b"\x1b" not in stderr and b"\r" not in stderr
+        lines = re.findall(rb"^stratum run: \[([12])/2\] (\S+): (exit \d+), [0-9.]+s(.*)$",
+                           stderr, re.M)
+        assert sorted(n for n, *_ in lines) == [b"1", b"2"], stderr
+        got = {name: (status, tail) for _, name, status, tail in lines}
+        assert set(got) == {b"a_fit.py", b"b_exit.py"}
+        assert got[b"b_exit.py"][0] == b"exit 3"
+        status, tail = got[b"a_fit.py"]
+        reused, total = map(int, re.fullmatch(rb", (\d+)/(\d+) operations reused", tail).groups())
+        assert status == b"exit 0" and total > 0
+        assert (reused == 0) if attempt == "cold" else (reused > 0)
 
 
 SHARED = """\
@@ -355,3 +391,35 @@ def test_scan_imports_leading_and_late(tmp_path):
     assert got.late == ["pandas", "sklearn", "sklearn.metrics"]
     p.write_text("import numpy\ndef (:\n")
     assert batch_plan.scan_imports(str(p)).leading == []
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_summary_table_fits_the_terminal(width):
+    """Long paths fold, statuses and numbers stay whole: nothing cut to "…"."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    from stratum.batch import job
+
+    plans = [batch_plan.ScriptPlan(i, s, "/x/" + s, batch_plan.Imports())
+             for i, s in enumerate(["agents/session_0042/clf_random_forest_tuned_again.py",
+                                    "crash_segv.py"])]
+    state = job._Batch(plans, {}, 2)
+    state.preloaded, state.import_seconds = ["numpy", "pandas", "sklearn"], 1.25
+    rows = [{"script": p.script, "exit_code": code, "seconds": secs, "reused": reused,
+             "executed": executed, "prediction": "its own history (12 nodes)"}
+            for p, code, secs, reused, executed in zip(plans, (0, -11), (123.456, 0.5),
+                                                       (1234, 0), (56789, 3))]
+    buf = io.StringIO()
+    Console(file=buf, width=width, color_system=None).print(
+        job.summary_table(rows, state, None, explain=True))
+    text = buf.getvalue()
+    assert "…" not in text and max(map(len, text.splitlines())) <= width, text
+    for word in ("script", "status", "seconds", "reused", "executed", "predicted",
+                 "killed by SIGSEGV", "exit 0", "123.46", "1234", "56789", "0.50"):
+        assert word in text, (word, text)
+    column = "".join(re.split("[│┃]", line)[2].strip() for line in text.splitlines()
+                     if line.startswith(("│", "┃")))
+    assert plans[0].script in column and "crash_segv.py" in column

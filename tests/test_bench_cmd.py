@@ -69,6 +69,17 @@ def test_bench_folder_table_json_html(folder, tmp_path):
         assert re.search(rf"^{mode}: ", out, re.M), out
     for name in SCRIPTS:
         assert f"scripts/{name}" in out
+    # progress off a terminal: a plain line per finished step on stderr, naming mode and script
+    assert "\x1b" not in err and "\r" not in err
+    assert not re.search(r"^stratum bench: \w+ \d+/\d+ ", out, re.M)  # stdout: the report only
+    for k, name in enumerate(sorted(SCRIPTS), 1):
+        assert re.search(rf"^stratum bench: cold {k}/3 scripts/{name} \(run 1/1\): "
+                         rf"plain [0-9.]+s, stratum [0-9.]+s$", err, re.M), err
+        assert f"stratum bench: rerun {2 * k - 1}/6 scripts/{name} (prime): " in err, err
+        assert f"stratum bench: rerun {2 * k}/6 scripts/{name} (run 1/1): " in err, err
+    if HAS_BATCH:
+        assert re.search(r"^stratum bench: batch 1/1 all 3 scripts \(run 1/1\): plain [0-9.]+s, "
+                         r"batch [0-9.]+s$", err, re.M), err
     assert "total (3 scripts)" in out and "MISMATCH" not in out
     if not HAS_BATCH:
         assert "batch mode unavailable" in out
@@ -152,3 +163,120 @@ def test_bench_batch_mode_real(folder, tmp_path):
     assert res["available"] and "error" not in res
     assert [r["script"] for r in res["scripts"]] == [f"scripts/{n}" for n in sorted(SCRIPTS)]
     assert all(r["identical"] for r in res["scripts"]) and res["total"]["stratum_s"] > 0
+
+
+def _result(names, exits=None):
+    """A mode's result as ``modes`` makes it, with numbers of every width."""
+    rows = []
+    for k, name in enumerate(names):
+        p, t = 10.0 ** (k % 4) + 0.123456, 0.5 + k
+        rows.append({"script": name, "plain_s": p, "stratum_s": t, "speedup": p / t,
+                     "exit_plain": 0, "exit_stratum": 0 if exits is None else exits[k],
+                     "identical": True, "mismatch_runs": [], "diff": "",
+                     "plain_deterministic": True, "trace": {"reused": 100 * k, "nodes": 999}})
+    p, t = sum(r["plain_s"] for r in rows), sum(r["stratum_s"] for r in rows)
+    return {"mode": "rerun", "available": True, "description": modes.DESCRIPTIONS["rerun"],
+            "scripts": rows, "total": {"plain_s": p, "stratum_s": t, "speedup": p / t,
+                                       "identical": True}}
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_tables_fit_the_terminal(width):
+    """At 80 and 120 columns: no header or cell cut to "…", every number and header shown."""
+    import io
+
+    from rich.console import Console
+
+    from stratum.cli.bench import render
+
+    names = ["scripts/clf_forest.py", "scripts/eda_groupby_agg.py", "b.py",
+             "scripts/reg_ridge_alphas_with_a_rather_long_name.py"]
+    res = _result(names, exits=[0, 0, 2, 0])
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, force_terminal=True, color_system=None)
+    render.print_report(console, [res], 3)
+    text = buf.getvalue()
+    assert "…" not in text and "..." not in text, text
+    assert max(len(line) for line in text.splitlines()) <= width
+    for header in ("script", "plain s", "stratum s", "speed-up", "reused", "exit", "same"):
+        assert header in text, (header, text)
+    for r in res["scripts"]:
+        for number in (f"{r['plain_s']:.3f}", f"{r['stratum_s']:.3f}", f"{r['speedup']:.2f}x",
+                       f"{r['trace']['reused']}/999"):
+            assert number in text, (number, text)
+    assert "0 vs 2" in text
+    # a long path folds onto more lines instead of being cut: the script column, read down,
+    # holds every name whole
+    column = "".join(line[1:].split("│" if "│" in line[1:] else "┃")[0].strip()
+                     for line in text.splitlines() if line.startswith(("│", "┃")))
+    for name in names:
+        assert name in column, (name, text)
+    assert "total (4 scripts)" in text or "total(4scripts)" in column
+
+
+def test_narrow_terminal_drops_columns_with_a_note():
+    import io
+
+    from rich.console import Console
+
+    from stratum.cli.bench import render
+
+    buf = io.StringIO()
+    Console(file=buf, width=56, color_system=None).print(
+        render.mode_table(_result(["scripts/clf_forest.py", "b.py"]), 56))
+    text = buf.getvalue()
+    assert "…" not in text and "left out for width: exit, reused" in text
+    assert "10.123" in text and "speed-up" in text
+
+
+def test_off_a_terminal_the_report_has_its_natural_width():
+    from stratum.cli.bench import render
+
+    short = _result(["a.py"])
+    assert render.report_width([short]) == render.PLAIN_WIDTH
+    long = _result(["x" * 150 + ".py"])
+    assert render.report_width([long]) > 150
+
+
+def test_live_progress_line_names_mode_and_script():
+    """On a terminal: one live line, ``cold 3/7 clf_forest.py ...``, erased at the end."""
+    import io
+
+    from rich.console import Console
+
+    from stratum.cli.bench import progress
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=80, force_terminal=True, color_system=None)
+    with progress.Live(console, total=9) as live:
+        steps = progress.LiveSteps("cold", 7, live)
+        for name in ("a.py", "b.py"):
+            steps.begin(f"scripts/{name}", "run 1/1")
+            steps.done("plain 0.10s, stratum 0.20s")
+        steps.begin("scripts/clf_forest.py", "run 1/1")
+        live.progress.refresh()
+        shown = buf.getvalue()
+    assert "cold 3/7 clf_forest.py run 1/1" in shown, shown
+    assert "2/9" in shown  # steps done of all modes
+    assert "\x1b[" in shown or "\r" in shown  # redrawn in place
+
+
+def test_plain_progress_lines():
+    import io
+
+    from stratum.cli.bench import progress
+
+    buf = io.StringIO()
+    with progress.Reporter({"rerun": 2, "batch": 1}, stream=buf) as reporter:
+        steps = reporter("rerun")
+        steps.begin("scripts/a.py", "prime")
+        steps.done("stratum 0.30s (cache primed)")
+        steps.begin("scripts/a.py", "run 1/1")
+        steps.done("plain 0.10s, stratum 0.20s")
+        batch = reporter("batch")
+        batch.begin("all 1 scripts", "run 1/1")
+        batch.done("plain 0.10s, batch 0.20s")
+    assert buf.getvalue().splitlines() == [
+        "stratum bench: rerun 1/2 scripts/a.py (prime): stratum 0.30s (cache primed)",
+        "stratum bench: rerun 2/2 scripts/a.py (run 1/1): plain 0.10s, stratum 0.20s",
+        "stratum bench: batch 1/1 all 1 scripts (run 1/1): plain 0.10s, batch 0.20s"]

@@ -6,6 +6,18 @@ This process plans the batch (``stratum.batch.plan``), forks the warm parent
 table, or with ``--out DIR`` the files ``DIR/<i>_<stem>.stdout`` / ``.stderr`` and
 ``DIR/summary.json``. It never imports a traced library itself, so nothing it does can show
 up in a script's output.
+
+What goes where:
+
+- stdout: only the scripts' own stdout, each under a ``==> script (exit N, S.SSs) <==``
+  header, in the order given, once all have run; nothing at all with ``--out``.
+- stderr, while the batch runs: on a terminal a live progress bar (running scripts; erased when
+  done); otherwise one plain line per script as it finishes, flushed at once, e.g.
+  ``stratum run: [2/5] eda.py: exit 0, 0.52s, 3/10 operations reused`` (:class:`_Lines`).
+- stderr, after: the scripts' own stderr in the order given (without ``--out``), then the
+  summary table.
+
+Progress is never written while a script's output is being copied, so the two never interleave.
 """
 from __future__ import annotations
 
@@ -234,15 +246,13 @@ class _Batch:
     def follow(self) -> None:
         if self.events is None or self.events.closed:
             return
-        progress = _Progress(self) if sys.stderr.isatty() else None
+        progress = _Progress(self) if sys.stderr.isatty() else _Lines(self)
         try:
             for line in self.events:
                 self._handle(json.loads(line))
-                if progress is not None:
-                    progress.update()
+                progress.update()
         finally:
-            if progress is not None:
-                progress.stop()
+            progress.stop()
             self._close()
 
     def _close(self) -> None:
@@ -254,6 +264,7 @@ class _Batch:
 
     def finish_leftovers(self, flags) -> None:
         """Scripts the warm parent did not run (it failed): run each as python -m stratum."""
+        lines = None if sys.stderr.isatty() else _Lines(self)
         for i, plan in enumerate(self.plans):
             if self.exit_codes[i] is not None or self.started[i] is not None:
                 continue
@@ -266,6 +277,8 @@ class _Batch:
                                       stdin=subprocess.DEVNULL, stdout=out, stderr=err)
             self.exit_codes[i] = proc.returncode
             self.seconds[i] = time.perf_counter() - t0
+            if lines is not None:
+                lines.update()
 
     def summary(self, settings) -> list[dict]:
         runs = self._runs(settings)
@@ -314,6 +327,49 @@ class _Batch:
         finally:
             store.close()
         return out
+
+
+def _counts(result_file) -> tuple[int, int] | None:
+    """(reused, executed) operations a worker reported, None if it wrote nothing."""
+    try:
+        with open(result_file) as fh:
+            got = json.load(fh)
+        return int(got["reused"]), int(got["executed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class _Lines:
+    """Progress off a terminal: one plain line per script as it finishes, on stderr, flushed
+    (no control codes: for a log file, a CI job or an agent reading the output)."""
+
+    def __init__(self, batch: _Batch):
+        self.batch = batch
+        self.shown: set[int] = {i for i, c in enumerate(batch.exit_codes) if c is not None}
+
+    def update(self) -> None:
+        b = self.batch
+        for i, code in enumerate(b.exit_codes):
+            if code is None or i in self.shown:
+                continue
+            self.shown.add(i)
+            sys.stderr.write(self.line(len(self.shown), b.n, b.plans[i].script, code,
+                                       b.seconds[i], _counts(b.files["result"][i])) + "\n")
+        sys.stderr.flush()
+
+    @staticmethod
+    def line(k: int, n: int, script: str, code: int, seconds: float,
+             counts: tuple[int, int] | None) -> str:
+        """``stratum run: [k/n] script: exit 0, 1.23s, 3/10 operations reused``."""
+        text = f"stratum run: [{k}/{n}] {script}: {_status(code)}, {seconds:.2f}s"
+        if counts is not None:
+            reused, executed = counts
+            text += (f", {reused}/{reused + executed} operations reused" if reused + executed
+                     else ", no library operations")
+        return text
+
+    def stop(self) -> None:
+        sys.stderr.flush()
 
 
 class _Progress:
@@ -376,7 +432,15 @@ def _print_outputs(rows) -> None:
 
 
 def _table(rows, state: _Batch, shared: dict | None = None, explain: bool = False) -> None:
+    """The summary table on stderr: the terminal's width, else 120 columns."""
     from rich.console import Console
+
+    table = summary_table(rows, state, shared, explain)
+    Console(stderr=True, width=None if sys.stderr.isatty() else 120).print(table)
+
+
+def summary_table(rows, state: _Batch, shared: dict | None = None, explain: bool = False):
+    """One row per script: status, seconds, operations reused / executed (a rich Table)."""
     from rich.table import Table
 
     from stratum.batch import shared as batch_shared
@@ -394,15 +458,18 @@ def _table(rows, state: _Batch, shared: dict | None = None, explain: bool = Fals
         caption += "\nshared part failed: scripts computed their shared work themselves"
     table = Table(title=f"stratum run: {len(rows)} scripts, {wall:.2f}s, --jobs {state.jobs}",
                   caption=caption)
-    cols = ("#", "script", "status", "seconds", "reused", "executed") + \
-        (("predicted from",) if explain else ())
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("script", "status", "predicted from")
-                         else "right")
+    # Numbers and statuses never wrap; long paths and predictions fold (no "…" at 80 columns).
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("script", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    for col in ("seconds", "reused", "executed"):
+        table.add_column(col, justify="right", no_wrap=True)
+    if explain:
+        table.add_column("predicted from", overflow="fold")
     for k, r in enumerate(rows, 1):
         status = _status(r["exit_code"])
         style = "green" if r["exit_code"] == 0 else "red"
         extra = (r["prediction"] or "nothing (order given)",) if explain else ()
         table.add_row(str(k), r["script"], f"[{style}]{status}[/]", f"{r['seconds']:.2f}",
                       str(r["reused"]), str(r["executed"]), *extra)
-    Console(stderr=True, width=None if sys.stderr.isatty() else 120).print(table)
+    return table

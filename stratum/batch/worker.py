@@ -52,9 +52,15 @@ def run(job) -> None:
 
 
 def _result(job, session) -> None:
+    """The run id and how many operations were reused / executed, for the batch's progress
+    line and summary (a script that dies before this leaves no file: the batch finds its run
+    by path and time, and prints no counts)."""
+    nodes = session.engine.nodes if session.engine is not None else []
+    reused = sum(1 for n in nodes if n.reused)
     try:
         with open(job.result, "w") as fh:
-            json.dump({"run_id": session.run_id}, fh)
+            json.dump({"run_id": session.run_id, "reused": reused,
+                       "executed": len(nodes) - reused}, fh)
     except OSError:
         pass
 

@@ -7,6 +7,9 @@ Each script runs as ``python s.py`` and as ``python -m stratum s.py`` from the c
 directory, alternately, in the modes asked for (see ``modes``). Every stratum run's stdout,
 stderr and exit code must equal the plain run's byte for byte: a mismatch is shown as a
 unified diff and makes the command exit 1. The scripts' own output is captured, never shown.
+
+stdout is the report (``render``: a table per mode, then the mismatches); progress goes to
+stderr while it runs (``progress``: a live line on a terminal, else a line per finished step).
 """
 from __future__ import annotations
 
@@ -18,10 +21,10 @@ import shlex
 import shutil
 import sys
 import tempfile
-from contextlib import nullcontext
 from pathlib import Path
 
 from stratum.cli.bench import modes as _modes
+from stratum.cli.bench.progress import Reporter, Steps
 from stratum.batch.folders import expand
 
 
@@ -47,34 +50,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return ns
 
 
-def _progress(total: int):
-    """A progress bar on stderr when it is a terminal; otherwise nothing is drawn."""
-    if not sys.stderr.isatty() or total == 0:
-        return nullcontext(lambda _mode: (lambda: None))
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    class _Bar:
-        def __enter__(self):
-            self.p = Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
-                              TimeElapsedColumn(), console=Console(stderr=True), transient=True)
-            self.p.__enter__()
-            self.task = self.p.add_task("stratum bench", total=total)
-            return self.ticker
-
-        def ticker(self, mode):
-            self.p.update(self.task, description=f"stratum bench: {mode}")
-            return lambda: self.p.advance(self.task)
-
-        def __exit__(self, *exc):
-            self.p.__exit__(*exc)
-
-    return _Bar()
-
-
 def measure(scripts: list[str], mode_names: list[str], repeat: int, cwd: Path,
-            ticker=lambda _mode: (lambda: None)) -> list[dict]:
-    """Run every mode asked for; the results are plain dicts (what ``--json`` writes)."""
+            ticker=lambda _mode: Steps()) -> list[dict]:
+    """Run every mode asked for; the results are plain dicts (what ``--json`` writes).
+    ``ticker(mode)`` gives the ``Steps`` a mode reports its progress to."""
     tmp = Path(tempfile.mkdtemp(prefix="stratum-bench-"))
     try:
         return [_modes.RUNNERS[m](scripts, cwd, repeat, tmp, ticker(m)) for m in mode_names]
@@ -101,15 +80,16 @@ def main(argv: list[str] | None = None) -> int:
                          else "stratum bench: no .py files found\n")
         return 2
     cwd = Path.cwd()
-    total = sum(_modes.steps(m, len(scripts), ns.repeat) for m in ns.modes)
-    with _progress(total) as ticker:
-        results = measure(scripts, ns.modes, ns.repeat, cwd, ticker)
+    totals = {m: _modes.steps(m, len(scripts), ns.repeat) for m in ns.modes}
+    with Reporter(totals) as reporter:
+        results = measure(scripts, ns.modes, ns.repeat, cwd, reporter)
     doc = document(argv, scripts, ns.repeat, cwd, results)
     from rich.console import Console
 
     from stratum.cli.bench import render
 
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    # a terminal: its width (the tables fit it); else the report's natural width, >= 120
+    console = Console(width=None if sys.stdout.isatty() else render.report_width(results))
     render.print_report(console, results, ns.repeat)
     if ns.json:
         Path(ns.json).write_text(json.dumps(doc, indent=1) + "\n")

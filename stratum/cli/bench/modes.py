@@ -2,6 +2,9 @@
 
 Every mode alternates plain and stratum (A B, then B A, ...) so a drift of the machine hits both
 sides equally, and compares every stratum run's output with the plain run it is paired with.
+Each mode reports its steps (one script's pair of runs, a priming run, one whole batch) to the
+``stratum.cli.bench.progress.Steps`` it is given: ``begin`` with the script, ``done`` with the
+seconds; ``steps`` says how many a mode makes.
 
 - cold:    each stratum run gets a fresh, empty cache: the pure cost of tracing;
 - rerun:   one cache per script, primed by one run, then repeated runs reuse it;
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from stratum.cli.bench.progress import Steps
 from stratum.cli.bench.runs import (Outcome, breakdown, differences, env_for, outcome_from_files,
                                     plain_cmd, run, stratum_cmd, trace_of)
 
@@ -36,7 +40,10 @@ DESCRIPTIONS = {
              "(per-script seconds are the batch's own, without interpreter start: compare totals)",
 }
 
-Tick = Callable[[], None]
+def _note(plain: Outcome, other: Outcome, label: str = "stratum") -> str:
+    """What a finished step's progress line says: both times, and a difference if any."""
+    same = "" if plain.shown() == other.shown() else ", OUTPUT DIFFERS"
+    return f"plain {plain.seconds:.2f}s, {label} {other.seconds:.2f}s{same}"
 
 
 @dataclass
@@ -104,11 +111,16 @@ def _stratum_traced(script: str, cwd: Path, cache: Path) -> tuple[Outcome, dict 
     return out, trace_of(cache, script, cwd)
 
 
-def cold(scripts: list[str], cwd: Path, repeat: int, tmp: Path, tick: Tick) -> dict:
+def _what(r: int, repeat: int) -> str:
+    return f"run {r + 1}/{repeat}"
+
+
+def cold(scripts: list[str], cwd: Path, repeat: int, tmp: Path, tick: Steps) -> dict:
     rows = []
     for i, s in enumerate(scripts):
         pairs = []
         for r in range(repeat):
+            tick.begin(s, _what(r, repeat))
             cache = tmp / f"cold-{i}-{r}"
 
             def strat():
@@ -119,37 +131,40 @@ def cold(scripts: list[str], cwd: Path, repeat: int, tmp: Path, tick: Tick) -> d
 
             plain, (out, trace) = _alternate(r, lambda: run(plain_cmd(s), cwd), strat)
             pairs.append(Pair(plain, out, trace))
-            tick()
+            tick.done(_note(plain, out))
         rows.append(script_result(s, pairs))
     return _mode_result("cold", rows)
 
 
-def rerun(scripts: list[str], cwd: Path, repeat: int, tmp: Path, tick: Tick) -> dict:
+def rerun(scripts: list[str], cwd: Path, repeat: int, tmp: Path, tick: Steps) -> dict:
     rows = []
     for i, s in enumerate(scripts):
         cache = tmp / f"rerun-{i}"
+        tick.begin(s, "prime")
         prime = run(stratum_cmd(s), cwd, cache)  # also checked: a cold run must match too
-        tick()
+        tick.done(f"stratum {prime.seconds:.2f}s (cache primed)")
         pairs = []
         for r in range(repeat):
+            tick.begin(s, _what(r, repeat))
             plain, (out, trace) = _alternate(r, lambda: run(plain_cmd(s), cwd),
                                              lambda: _stratum_traced(s, cwd, cache))
             pairs.append(Pair(plain, out, trace))
-            tick()
+            tick.done(_note(plain, out))
         shutil.rmtree(cache, ignore_errors=True)
         rows.append(script_result(s, pairs, [("prime", prime)]))
     return _mode_result("rerun", rows)
 
 
-def session(scripts: list[str], cwd: Path, repeat: int, tmp: Path, tick: Tick) -> dict:
+def session(scripts: list[str], cwd: Path, repeat: int, tmp: Path, tick: Steps) -> dict:
     pairs: list[list[Pair]] = [[] for _ in scripts]
     for r in range(repeat):
         cache = tmp / f"session-{r}"
         for i, s in enumerate(scripts):
+            tick.begin(s, _what(r, repeat))
             plain, (out, trace) = _alternate(r, lambda: run(plain_cmd(s), cwd),
                                              lambda: _stratum_traced(s, cwd, cache))
             pairs[i].append(Pair(plain, out, trace))
-            tick()
+            tick.done(_note(plain, out))
         shutil.rmtree(cache, ignore_errors=True)
     return _mode_result("session", [script_result(s, p) for s, p in zip(scripts, pairs)])
 
@@ -203,7 +218,7 @@ def _batch_run(scripts: list[str], cwd: Path, cache: Path, out_dir: Path
     return wall, entries
 
 
-def batch(scripts: list[str], cwd: Path, repeat: int, tmp: Path, tick: Tick) -> dict:
+def batch(scripts: list[str], cwd: Path, repeat: int, tmp: Path, tick: Steps) -> dict:
     if not batch_available():
         return {"mode": "batch", "available": False, "description": DESCRIPTIONS["batch"],
                 "note": "batch mode unavailable: this stratum has no `python -m stratum run` "
@@ -213,11 +228,13 @@ def batch(scripts: list[str], cwd: Path, repeat: int, tmp: Path, tick: Tick) -> 
     plain_totals, batch_walls = [], []
     for r in range(repeat):
         cache, out_dir = tmp / f"batch-cache-{r}", tmp / f"batch-out-{r}"
+        tick.begin(f"all {len(scripts)} scripts", _what(r, repeat))
         try:
             plains, (wall, entries) = _alternate(
                 r, lambda: [run(plain_cmd(s), cwd) for s in scripts],
                 lambda: _batch_run(scripts, cwd, cache, out_dir))
         except BatchFailed as exc:
+            tick.done("the batch command failed (see the report)")
             return {"mode": "batch", "available": True, "description": DESCRIPTIONS["batch"],
                     "error": str(exc)}
         finally:
@@ -228,7 +245,10 @@ def batch(scripts: list[str], cwd: Path, repeat: int, tmp: Path, tick: Tick) -> 
         for i, (plain, entry) in enumerate(zip(plains, entries)):
             pairs[i].append(Pair(plain, entry["outcome"]))
             counts[i] = {"reused": entry["reused"], "executed": entry["executed"]}
-        tick()
+        differ = [s for s, p, e in zip(scripts, plains, entries)
+                  if p.shown() != e["outcome"].shown()]
+        tick.done(f"plain {plain_totals[-1]:.2f}s, batch {wall:.2f}s"
+                  + (f", OUTPUT DIFFERS: {', '.join(differ)}" if differ else ""))
     rows = []
     for s, p, c in zip(scripts, pairs, counts):
         row = script_result(s, p)
@@ -244,7 +264,7 @@ RUNNERS = {"cold": cold, "rerun": rerun, "session": session, "batch": batch}
 
 
 def steps(mode: str, n_scripts: int, repeat: int) -> int:
-    """How many progress ticks ``mode`` makes."""
+    """How many steps ``mode`` reports (``Steps.begin`` ... ``done``)."""
     if mode == "batch":
         return repeat if batch_available() else 0
     return n_scripts * (repeat + (1 if mode == "rerun" else 0))
