@@ -20,6 +20,7 @@ from stratum.trace.layout import layered_rows
 from stratum.trace.pipeline import pipeline_view, short_op, short_site  # noqa: F401
 
 COLOURS = {"executed": "#e07b39", "reused": "#2e9e5b", "both": "#3b73b9", "per-run": "#9aa0a6"}
+TINTS = {"executed": "#fbe7da", "reused": "#dcf1e4", "both": "#e0e9f6", "per-run": "#e8eaed"}
 
 
 def status(n) -> str:
@@ -247,6 +248,7 @@ def _box(st, xy, w, lines, top_cost, marked, title) -> str:
     return "".join([
         f'<g {attrs}><title>{html.escape(title)}</title>',
         f'<rect class="box" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{BOX_H}" rx="7" '
+        f'fill="{"#f3f4f6" if st.kind == "steps" else TINTS[st.status]}" '
         f'stroke="{"#1d2430" if st.shared else colour}" stroke-width="{2.5 if st.shared else 1.2}"'
         f'{dash}/>',
         f'<rect x="{x:.1f}" y="{y:.1f}" width="6" height="{BOX_H}" rx="3" fill="{colour}"/>',
@@ -336,8 +338,6 @@ p{margin:2px 0;font-size:13px}.costliest{white-space:nowrap;overflow:hidden;text
 .viewport.dragging{cursor:grabbing}
 svg.graph{display:block;width:100%;height:100%}
 .edges path{fill:none;stroke:#9aa1aa;stroke-width:1.4}
-.node rect.box{fill:#fff}
-.node.steps rect.box{fill:#f3f4f6}
 .node text{font-size:11px;fill:#5b6470}
 .node text.label{font-size:13px;font-weight:600;fill:#1d2430}
 .node text.cost{fill:#1d2430}
