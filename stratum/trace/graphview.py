@@ -203,9 +203,11 @@ def to_html(graph, cap: int = 500, title: str = "stratum merged graph") -> str:
                f"nodes drawn as {len(view.stages)} stage(s) \u00b7 "
                f"{seconds_text(t['executed_seconds'])} computed, "
                f"{seconds_text(saved)} saved by reuse")
-    away = f", {view.folded_away} of them feeding nothing drawn" if view.folded_away else ""
-    folded = (f"{view.folded_total} cheap operation(s) folded into the stages around them{away}"
-              f"; {view.prints} print(s) and other outputs not drawn. "
+    groups = [st for st in view.stages if st.kind == "steps"]
+    away = f" ({view.folded_away} feeding nothing drawn)" if view.folded_away else ""
+    folded = (f"{sum(len(st.members) for st in groups)} cheap op(s) drawn as {len(groups)} "
+              f"dashed box(es); {view.folded_total} more folded into the stages around them"
+              f"{away}; {view.prints} print(s) not drawn. "
               "Hover a box for details; wheel or buttons zoom, drag pans.")
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
