@@ -18,6 +18,7 @@ from stratum.trace import graphview
 from stratum.trace import mergestore
 from stratum.trace.layout import layered_rows  # noqa: E402
 from stratum.trace.merged import MergedGraph, MergedNode  # noqa: E402
+from stratum.trace.pipeline import pipeline_view  # noqa: E402
 from stratum.trace.store import TraceStore  # noqa: E402
 
 PREFIX = """\
@@ -187,14 +188,19 @@ def test_cli_json_dot_and_html(recorded):
     code, out, err = run_stratum(["trace", "merged", "--html", str(html_path)], work, cache)
     assert code == 0 and "shared" in out and "read_csv" in out
     page = html_path.read_text()
-    assert page.count("<svg") == 2  # the legend and the graph
-    drawn = [n for n in g.nodes.values() if n.parent is None]
-    assert len(re.findall(r'<g class="node ', page)) == len(drawn)
-    assert f'data-nodes="{len(drawn)}"' in page
-    assert re.search(r'class="node [a-z-]+ shared"', page)
-    assert "<title>pandas.read_csv" in page
-    for external in ("http:", "https:", "<script", "<link", "src=", "@import"):
+    view = pipeline_view(g)
+    assert page.count("<svg") == 1  # the graph; the legend is HTML
+    assert len(re.findall(r'<g class="node ', page)) == len(view.stages)
+    assert f'data-nodes="{len(view.stages)}"' in page
+    labels = set(re.findall(r'data-label="([^"]*)"', page))
+    assert {"read_csv", "cross_val_score(LogisticRegression)", "fit DecisionTreeClassifier",
+            "predict DecisionTreeClassifier"} <= labels
+    assert not any("print" in label for label in labels)  # sinks are counted, not drawn
+    assert re.search(r'class="node [a-z-]+ shared"', page)  # read_csv: 3 scripts
+    assert "pandas.read_csv" in page and 'id="saved-table"' in page
+    for external in ("http:", "https:", "<script src", "<link", "src=", "@import"):
         assert external not in page
+    assert page.count("<script>") == 1  # inline: the page needs no other file
 
     code, out, err = run_stratum(["trace", "merged", "1", "999"], work, cache)
     assert code == 2 and "999" in err  # a usage error, as in trace show and replay
@@ -326,7 +332,58 @@ def test_html_folds_children_and_caps_large_graphs():
     edges = [(f"n{i}", f"n{i + 1}") for i in range(39)] + [("n3", "c2")]
     g = MergedGraph(None, nodes, edges, None, 1, 1)
     page = graphview.to_html(g)
-    assert len(re.findall(r'<g class="node ', page)) == 40 and "+2" in page
+    assert len(re.findall(r'<g class="node ', page)) == 40  # each costs 10 ms: a stage
+    [n0] = [s for s in pipeline_view(g).stages if s.id == "n0"]
+    assert n0.folded == 2 and n0.members == ["n0"]  # c1 and c2 are inside it
     capped = graphview.to_html(g, cap=10)
     assert len(re.findall(r'<g class="node ', capped)) == 10 and "showing 10 of 40" in capped
-    assert len(re.findall(r'class="node [a-z-]+ shared"', capped)) == 5
+    assert len(re.findall(r'class="node [a-z-]+ shared', capped)) == 5
+
+
+def _op_node(nid, op, seconds=1e-5, effect="pure", kind="Series", scripts=1, site="s.py:1",
+             per_run=False):
+    nid = f"1:{nid}" if per_run else nid
+    return MergedNode(nid, None if per_run else nid, op, kind, site, effect, None, 1, scripts,
+                      1, 0, seconds, 0.0, 8, 1, 1, 0.0, 0.0)
+
+
+def test_pipeline_view_folds_cheap_ops_and_names_estimators():
+    """Cheap ops feeding a stage are one group; prints are counted; an estimator is folded
+    into the calls that use it, which are labelled with it; per-run sightings of one call site
+    are one stage; stages come costliest first."""
+    sk = "sklearn.ensemble._forest.RandomForestClassifier"
+    lr = "sklearn.linear_model._logistic.LogisticRegression"
+    cv = "sklearn.model_selection._validation.cross_val_score"
+    nodes = [_op_node("read", "pandas.read_csv", 0.002, "source", "DataFrame", 2),
+             *[_op_node(f"g{i}", "operator.getitem") for i in range(6)],
+             _op_node("p1", "builtins.print", effect="sink", per_run=True),
+             _op_node("rf", sk, kind="RandomForestClassifier", site="a.py:8"),
+             _op_node("lr", lr, kind="LogisticRegression", site="b.py:8"),
+             _op_node("cv1", cv, 5.0, kind="ndarray", site="a.py:9"),
+             _op_node("cv2", cv, 0.5, kind="ndarray", site="b.py:9"),
+             _op_node("fit", f"{lr}.fit", 0.2, "fit", "LogisticRegression", site="b.py:10"),
+             _op_node("m", "numpy.ndarray.mean", site="b.py:11"),
+             _op_node("r1", "numpy.random.rand", 0.3, kind="ndarray", per_run=True),
+             MergedNode("2:r1", None, "numpy.random.rand", "ndarray", "s.py:1", "pure", None, 1,
+                        1, 1, 0, 0.5, 0.0, 8, 2, 2, 0.0, 0.0)]
+    edges = [("read", "g0")] + [(f"g{i}", f"g{i + 1}") for i in range(5)] + [
+        ("g5", "p1"), ("g5", "cv1"), ("g5", "cv2"), ("g5", "fit"), ("rf", "cv1"), ("lr", "cv2"),
+        ("lr", "fit"), ("cv2", "m")]
+    g = MergedGraph(None, {n.id: n for n in nodes}, edges, None, 2, 2)
+    view = pipeline_view(g)
+    by_label = {s.label: s for s in view.stages}
+    assert set(by_label) == {
+        "read_csv", "6 cheap ops: getitem", "cross_val_score(RandomForestClassifier)",
+        "cross_val_score(LogisticRegression)", "fit LogisticRegression", "rand"}
+    assert view.stages[0].label == "cross_val_score(RandomForestClassifier)"  # costliest first
+    assert view.prints == 1
+    group = by_label["6 cheap ops: getitem"]
+    assert group.kind == "steps" and group.site == "s.py:1"
+    assert by_label["cross_val_score(LogisticRegression)"].folded == 2  # the estimator, mean()
+    rand = by_label["rand"]
+    assert rand.per_run and rand.members == ["1:r1", "2:r1"] and rand.runs == 2
+    assert abs(rand.cost - 0.4) < 1e-9
+    ids = {s.label: s.id for s in view.stages}
+    assert (ids["read_csv"], group.id) in view.edges
+    assert (group.id, ids["cross_val_score(LogisticRegression)"]) in view.edges
+    assert not any(ids["rand"] in e for e in view.edges)
