@@ -472,7 +472,7 @@ def compare_traces(expected: dict | None, got: dict | None, label: str,
     if got is None and expected is not None and not expected["nodes"] \
             and label.startswith("env"):
         return []  # STRATUM=1 records no run for a program that never imported a traced
-        # library (it never started stratum: README, "Three ways in")
+        # library (it never started stratum: docs/usage.md, "Three ways in")
     if expected is None or got is None:
         return [] if expected is got else [f"{label}: trace missing "
                                            f"(python -m stratum: {expected is not None}, "

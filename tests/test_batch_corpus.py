@@ -13,8 +13,8 @@ on what another left there, whatever order ``--jobs 2`` runs them in. The files 
 leaves behind are compared too (the union of the files the plain runs wrote, which must not
 overlap: two scripts writing one path would race under ``--jobs 2``).
 
-Not batchable as written: the ``# ARGS:`` / ``# STDIN:`` headers (README, "Batch mode" /
-"Known limitations": scripts of a batch take no arguments of their own and read an empty
+Not batchable as written: the ``# ARGS:`` / ``# STDIN:`` headers (docs/batch.md,
+"Limitations": scripts of a batch take no arguments of their own and read an empty
 stdin). Those scripts are still in the batch, compared with a plain run without arguments and
 with stdin /dev/null, which is what a batch gives them.
 
@@ -36,8 +36,8 @@ import difftest  # noqa: E402
 pytestmark = pytest.mark.differential
 
 SCRIPTS = difftest.corpus_scripts()
-# Scripts a batch cannot run as plain python would, each with the documented limitation (README,
-# "Batch mode") that makes it so. None today.
+# Scripts a batch cannot run as plain python would, each with the documented limitation
+# (docs/batch.md) that makes it so. None today.
 NOT_BATCHABLE: dict[str, str] = {}
 NAMES = [s.name for s in SCRIPTS if s.stem not in NOT_BATCHABLE]
 BATCH_TIMEOUT = 1800.0
@@ -120,11 +120,12 @@ def test_corpus_batch_matches_plain_runs(jobs, corpus_workdir, corpus_data, plai
 
 
 def _same_pickled_value(a: bytes, b: bytes) -> bool:
-    """Two pickles of equal values (README, "Known limitations": values reused separately from
-    the cache do not share the objects they shared when computed, so a pickle of a structure
-    holding both can differ in bytes, never in value). Scripts of a batch share one cache: one
-    script's ``read_csv`` reused by another carries its own copy of the ``"python"`` storage
-    string of pandas' ``StringDtype``, which plain python shares with the columns' dtypes."""
+    """Two pickles of equal values (docs/reuse.md, "Known limitations": values reused
+    separately from the cache do not share the objects they shared when computed, so a pickle
+    of a structure holding both can differ in bytes, never in value). Scripts of a batch share
+    one cache: one script's ``read_csv`` reused by another carries its own copy of the
+    ``"python"`` storage string of pandas' ``StringDtype``, which plain python shares with the
+    columns' dtypes."""
     import pickle
 
     if not (a.startswith(b"\x80") and b.startswith(b"\x80")):  # not protocol 2+ pickles
