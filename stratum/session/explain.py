@@ -19,7 +19,7 @@ def report(session, out) -> None:
     top_level = [n for n in executed if n.parent is None and n.cpu is not None]
     cpu = sum(n.cpu for n in top_level)
     wall = sum(n.seconds for n in top_level)
-    if wall > 0:
+    if wall >= 0.001:  # below that, a ratio of clock readings says nothing
         lines.append(f"stratum: CPU seconds of executed operations: {cpu:.3f} in {wall:.3f}s "
                      f"({cpu / wall:.1f} cores busy on average)"
                      + (f"; waited {engine.cpu_waited:.3f}s for cores other stratum processes "
