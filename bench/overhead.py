@@ -14,7 +14,7 @@ Separately: interpreter start + imports, ``python -c "import numpy, pandas, skle
     python bench/overhead.py [--repeat N] [--quick] [--json FILE] [filter,...]
 
 ``--quick`` (CI): three scripts, one repeat. Machines are noisy: compare ratios measured side
-by side in one run, never absolute seconds across runs (DESIGN section 6).
+by side in one run, never absolute seconds across runs.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Differential test harness: run a script plainly and under stratum, compare everything.
 
-The contract (DESIGN.md section 1) says ``python -m stratum script.py args`` behaves byte for
+The contract (docs/architecture.md, "The contract") says ``python -m stratum script.py args`` behaves byte for
 byte like ``python script.py args``. This module runs one corpus script both ways and captures
 what a user could observe: stdout bytes, stderr bytes, exit code and the files the script wrote.
 

@@ -132,7 +132,7 @@ def test_missing_script_is_a_usage_error(tmp_path):
 
 
 def test_batch_summary_contract(tmp_path):
-    """The reader of ``stratum run --out DIR`` (DESIGN section 5) on a summary written by hand."""
+    """The reader of ``stratum run --out DIR`` on a summary written by hand."""
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     (out_dir / "0_a.stdout").write_bytes(b"hello\n")

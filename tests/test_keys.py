@@ -1,4 +1,4 @@
-"""Lineage keys (stratum/keys/lineage.py, DESIGN section 3): equal content, equal key across
+"""Lineage keys (stratum/keys/lineage.py): equal content, equal key across
 instances; any change, a different key."""
 from __future__ import annotations
 

@@ -172,7 +172,7 @@ def _files(scripts, out_dir, work) -> dict:
 
 def _shared_report(files, out_dir) -> dict | None:
     """The shared part's report, copied to ``out_dir/shared.json`` (summary.json stays the
-    list of DESIGN §5)."""
+    list of runs that docs/batch.md describes)."""
     try:
         with open(files["shared"]) as fh:
             report = json.load(fh)

@@ -1,6 +1,6 @@
 """The reuse store: lineage key -> value, in memory and on disk, shared by concurrent processes.
 
-Layout of the cache directory (DESIGN section 4)::
+Layout of the cache directory::
 
     secret              32 random bytes, 0600: the HMAC key every entry is signed with
     index.db            SQLite (WAL): entries(key, size, cost, created, last_used, hits)

@@ -1,6 +1,6 @@
 """Eager dispatch of intercepted operations: key -> lookup -> (restore | execute, admit) -> record.
 
-Every operation the interposer sees arrives at ``Engine.call``. Its key follows DESIGN §3;
+Every operation the interposer sees arrives at ``Engine.call``. Its key is described in docs/reuse.md;
 an operation is reused only when the registry says it is pure / a source / a fit and every
 input could be keyed soundly (randomness seeded, no opaque arguments). Anything else is
 executed as is and still recorded, with the reason it could not be reused.

@@ -1,4 +1,4 @@
-"""Keys: the lineage key of every value (DESIGN section 3, docs/architecture.md).
+"""Keys: the lineage key of every value (docs/reuse.md, docs/architecture.md).
 
 A traced value carries the key of the operation that made it; anything else is keyed by content
 (``keyrules``: per-type content feeders registered with ``lineage``), files by path, size, mtime

@@ -1,4 +1,4 @@
-"""Lineage keys (DESIGN §3).
+"""Lineage keys (docs/reuse.md).
 
 A value produced by a traced operation carries the key of that operation (identity map with
 weak references: no hashing on the hot path). Anything else is keyed by content: canonical

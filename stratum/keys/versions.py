@@ -1,4 +1,4 @@
-"""The library versions that are part of every key (DESIGN §3), without importing anything."""
+"""The library versions that are part of every key, without importing anything."""
 from __future__ import annotations
 
 import sys

@@ -182,7 +182,7 @@ def _resolve(path: str, cwd: Path, out_dir: Path) -> Path:
 
 
 def read_summary(out_dir: Path, cwd: Path) -> list[dict]:
-    """``DIR/summary.json`` of ``stratum run --out DIR`` (DESIGN section 5), with the outputs.
+    """``DIR/summary.json`` of ``stratum run --out DIR``, with the outputs.
 
     One entry per script in the order given: ``script``, ``outcome`` (exit code, stdout and
     stderr bytes, seconds), ``reused``, ``executed``.
