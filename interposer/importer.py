@@ -51,17 +51,18 @@ class Finder(importlib.abc.MetaPathFinder):
         if self._busy:
             return None
         self._busy = True
+        spec = None
         try:
-            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-            if spec is None:
-                for finder in sys.meta_path:
-                    if finder is self or finder is importlib.machinery.PathFinder:
-                        continue
-                    find = getattr(finder, "find_spec", None)
-                    if find is not None:
-                        spec = find(fullname, path, target)
-                        if spec is not None:
-                            break
+            # The other finders in python's own order: built-in and frozen modules are found
+            # before any directory of sys.path is searched for them.
+            for finder in sys.meta_path:
+                if finder is self:
+                    continue
+                find = getattr(finder, "find_spec", None)
+                if find is not None:
+                    spec = find(fullname, path, target)
+                    if spec is not None:
+                        break
         finally:
             self._busy = False
         if spec is None or spec.loader is None:

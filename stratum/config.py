@@ -87,7 +87,7 @@ class Settings:
     # STRATUM_FOLD_AFTER: a call site that ran this many top-level operations in a row with
     # small results, none reused or cached, runs its later ones untraced (a hot loop:
     # stratum/engine/fold.py); 0: never
-    fold_after: int = 64
+    fold_after: int = 32
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -106,7 +106,7 @@ class Settings:
             dryrun_seconds=_number("STRATUM_DRYRUN_SECONDS", 2.0),
             admit_all=os.environ.get("STRATUM_ADMIT", "").strip().lower() == "all",
             cpu_budget=_flag("STRATUM_CPU_BUDGET", True),
-            fold_after=_count("STRATUM_FOLD_AFTER", 64),
+            fold_after=_count("STRATUM_FOLD_AFTER", 32),
         )
 
 

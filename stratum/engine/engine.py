@@ -112,7 +112,7 @@ class Engine:
         self.cpu_waited = 0.0  # seconds top-level calls waited for CPU tokens
         # Hot loops of cheap operations (stratum/engine/fold.py): per call instruction
         # (code, offset), cheap top-level executions in a row, and the sites folded since.
-        self._fold_after = settings.fold_after if settings is not None else 64
+        self._fold_after = settings.fold_after if settings is not None else 32
         self._cheap_in_a_row: dict[tuple, int] = {}
         self._folded: dict[tuple, fold.Site] = {}
         self.folded_calls = 0

@@ -8,7 +8,7 @@ and none of those results was ever worth caching: each is cheaper to recompute t
 
 The rule. A *call site* is one call instruction of the script's code (code object and
 instruction offset, so the three operations of ``(b - w) * 2.0 + 1.0`` are three sites). A site
-whose last ``fold_after`` top-level operations (``STRATUM_FOLD_AFTER``, default 64) in a row
+whose last ``fold_after`` top-level operations (``STRATUM_FOLD_AFTER``, default 32) in a row
 were neither reused from the cache nor admitted to it, and each returned at most
 :data:`FOLD_BYTES`, is *folded*: its later operations run plain, through the same trampoline as
 a traced one (so warnings and tracebacks name the script's line), keeping only what soundness
