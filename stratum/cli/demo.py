@@ -44,7 +44,8 @@ TIMEOUT = 600  # seconds for one run: a hung run fails the demo instead of hangi
 
 # ---- the data set ----------------------------------------------------------------------------
 MAKE_DATA = '''\
-"""Write data/customers.csv: a generated customer-churn table (fixed seed, no download)."""
+"""Write data/customers.csv and data/usage.csv: a generated customer-churn data set (a fixed
+seed, no download): one row per customer, and one row per session of use."""
 import argparse
 import os
 
@@ -70,7 +71,7 @@ total = np.round(monthly * tenure * rng.normal(1.0, 0.03, n), 2)
 age = rng.integers(18, 85, n).astype(float)
 products = rng.integers(1, 6, n)
 calls = rng.poisson(1.0 + 1.5 * (internet == 1), n)
-usage = np.round(rng.gamma(2.0, 80.0, n), 1)
+usage_gb = np.round(rng.gamma(2.0, 80.0, n), 1)
 logit = (-0.6 + 1.1 * (contract == 0) - 0.9 * (contract == 2) - 0.035 * tenure
          + 0.018 * (monthly - 60) + 0.35 * calls + 0.4 * (payment == 0)
          + 0.25 * (internet == 1) - 0.1 * products + 0.15 * np.sin(region)
@@ -78,32 +79,61 @@ logit = (-0.6 + 1.1 * (contract == 0) - 0.9 * (contract == 2) - 0.035 * tenure
 churn = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
 df = pd.DataFrame({{"customer_id": np.arange(100000, 100000 + n), "tenure": tenure,
                    "monthly_charges": monthly, "total_charges": total, "age": age,
-                   "n_products": products, "support_calls": calls, "usage_gb": usage,
+                   "n_products": products, "support_calls": calls, "usage_gb": usage_gb,
                    "contract": contracts[contract], "payment": payments[payment],
                    "internet": internets[internet], "region": regions[region],
                    "churn": churn}})
 df.loc[rng.random(n) < 0.03, "total_charges"] = np.nan
 df.loc[rng.random(n) < 0.05, "age"] = np.nan
 df.loc[rng.random(n) < 0.02, "payment"] = np.nan
+
+# usage.csv: one row per session; customers who churn were less active, and not lately
+sessions = rng.poisson(6 + 10 / (1 + np.exp(logit)))
+who = np.repeat(np.arange(n), sessions)
+m = len(who)
+last_day = np.where((churn == 1) & (rng.random(n) < 0.6), rng.integers(240, 366, n), 365)[who]
+day = pd.Timestamp("2024-01-01") + pd.to_timedelta((rng.random(m) * last_day).astype(int),
+                                                  unit="D")
+channel = np.array(["app", "web", "phone", "store"])[
+    np.where(rng.random(m) < 0.3 * (internet[who] == 2), 2, rng.choice(4, m))]
+usage = pd.DataFrame({{"customer_id": df["customer_id"].to_numpy()[who],
+                      "day": day.strftime("%Y-%m-%d"), "channel": channel,
+                      "minutes": np.round(rng.gamma(2.0, 6.0, m), 1),
+                      "data_gb": np.round(rng.gamma(1.5, 0.4, m), 3)}})
+usage = usage.sort_values(["day", "customer_id"], kind="stable")
 os.makedirs("data", exist_ok=True)
 df.to_csv("data/customers.csv", index=False)
-print(f"data/customers.csv: {{len(df)}} rows, {{df.shape[1]}} columns, "
-      f"{{int(df.isna().sum().sum())}} missing values, churn rate {{df.churn.mean():.3f}}")
+usage.to_csv("data/usage.csv", index=False)
+print(f"data/customers.csv: {{len(df)}} customers, {{df.shape[1]}} columns, "
+      f"{{int(df.isna().sum().sum())}} missing values, churn rate {{df.churn.mean():.3f}}; "
+      f"data/usage.csv: {{len(usage)}} sessions")
 '''
 
 # ---- the scripts: a baseline and named edits of it ---------------------------------------------
 BASELINE = '''\
-"""Customer churn: cross-validated ROC AUC of a model on data/customers.csv."""
+"""Customer churn: cross-validated ROC AUC of a model on data/customers.csv + usage.csv."""
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 df = pd.read_csv("data/customers.csv")
+usage = pd.read_csv("data/usage.csv", parse_dates=["day"])
 
 # clean-up: fill the gaps
 df["total_charges"] = df["total_charges"].fillna(df["monthly_charges"] * df["tenure"])
 df["age"] = df["age"].fillna(df["age"].median())
 df["payment"] = df["payment"].fillna("unknown")
+
+# usage per customer: activity, recency, channel mix
+per_customer = usage.groupby("customer_id").agg(
+    sessions=("minutes", "size"), minutes_mean=("minutes", "mean"),
+    gb_total=("data_gb", "sum"), last_seen=("day", "max"))
+per_customer["days_since_seen"] = (usage["day"].max() - per_customer["last_seen"]).dt.days
+channels = pd.crosstab(usage["customer_id"], usage["channel"], normalize="index")
+df = df.join(per_customer.drop(columns="last_seen"), on="customer_id")
+df = df.join(channels.add_prefix("share_"), on="customer_id")
+df = df.fillna({"sessions": 0, "minutes_mean": 0.0, "gb_total": 0.0, "days_since_seen": 365})
+df = df.fillna({c: 0.0 for c in df.columns if c.startswith("share_")})
 
 # features
 df["charges_per_product"] = df["monthly_charges"] / df["n_products"]
@@ -146,7 +176,7 @@ EDITS: tuple[Edit, ...] = (
     Edit("01_baseline", "baseline: random forest"),
     Edit("02_deeper_trees", "hyper-parameter: max_depth 8 -> 12",
          ((MODEL_LINE, MODEL_LINE.replace("max_depth=8", "max_depth=12")),)),
-    Edit("03_calls_feature", "added feature: support calls per year",
+    Edit("03_calls_feature", "new feature: support calls per year",
          ((FEATURE_LINE, FEATURE_LINE + 'df["calls_per_year"] = df["support_calls"] / '
                                         '(df["tenure"] / 12 + 1)\n'),)),
     Edit("04_logistic", "other model: logistic regression",
@@ -158,7 +188,7 @@ EDITS: tuple[Edit, ...] = (
            "from sklearn.preprocessing import StandardScaler\n"),
           (MODEL_LINE, 'model = make_pipeline(StandardScaler(), '
                        'LogisticRegression(solver="liblinear"))\n'))),
-    Edit("05_importances", "added report: top features of a fit on all rows",
+    Edit("05_importances", "new report: top features of a full fit",
          ((REPORT_END, REPORT_END + "model.fit(X, y)\n"
            "top = pd.Series(model.feature_importances_, index=X.columns).nlargest(5)\n"
            'print("top features:", ", ".join(f"{name} {value:.3f}" '
@@ -224,6 +254,7 @@ class Demo:
         self.progress = Progress(out)
         self.rows_out: list[Row] = []
         self.problems: list[str] = []  # outputs that differ, runs that failed
+        self.printed: dict[str, bytes] = {}  # script -> what its plain run printed
 
     # -- setup
     def write_files(self) -> list[str]:
@@ -251,6 +282,7 @@ class Demo:
     def plain(self, script: str) -> Outcome:
         self.progress.start(f"plain    python {script}")
         out = _run([sys.executable, script], self.folder)
+        self.printed[script] = out.stdout
         self.progress.done(out.seconds, "" if out.exit_code == 0 else
                            f"  (exit {out.exit_code})")
         if out.exit_code != 0:
@@ -287,7 +319,8 @@ class Demo:
         out_dir = self.folder / "batch-out"
         shutil.rmtree(out_dir, ignore_errors=True)
         cmd = [sys.executable, "-m", "stratum", "run", "--out", "batch-out", *scripts]
-        self.progress.start(f"stratum  python -m stratum run {len(scripts)} scripts  (one batch)")
+        numbers = ", ".join(Path(s).name.partition("_")[0] for s in scripts)
+        self.progress.start(f"stratum  python -m stratum run scripts {numbers}  (one batch)")
         run = _run(cmd, self.folder, self.cache)
         self.progress.done(run.seconds)
         try:
@@ -334,8 +367,18 @@ class Demo:
         console = Console(file=self.out, width=None if self.out.isatty() else 110,
                           highlight=False)
         if self.rows_out:
-            console.print()
+            console.print("\nplain python vs stratum: wall-clock seconds of each run, one run "
+                          "at a time", markup=False)
             console.print(_table(self.rows_out))
+        if self.printed and not self.problems:
+            console.print("\nwhat the scripts printed (the same bytes plain and under stratum):",
+                          markup=False)
+            width = max(len(s) for s in self.printed)
+            for script, text in self.printed.items():
+                lines = text.decode("utf-8", "replace").splitlines() or [""]
+                for i, line in enumerate(lines):
+                    console.print(f"  {script if i == 0 else '':<{width}}  {line}", markup=False,
+                                  soft_wrap=True)
         for problem in self.problems:
             console.print(problem, markup=False, style="red" if self.out.isatty() else None)
         if self.problems:
@@ -353,8 +396,7 @@ class Demo:
 def _table(rows: list[Row]):
     from rich.table import Table
 
-    table = Table(title="plain python vs stratum (wall-clock seconds of each run)",
-                  title_justify="left")
+    table = Table()
     table.add_column("step")
     for col in ("plain s", "stratum s", "speed-up"):
         table.add_column(col, justify="right")
@@ -378,9 +420,9 @@ def _table(rows: list[Row]):
 def next_steps(folder: Path | None, scripts: list[str]) -> str:
     """Commands to look further: on the kept folder (with its cache named), else how to keep it."""
     if folder is None:
-        return ("\nwhere to look next: everything the demo wrote has been removed; "
+        return ("\nwhere to look next: everything the demo wrote has been removed;\n"
                 "`python -m stratum demo --keep DIR` keeps the scripts, the data and the cache "
-                "in DIR and prints the commands to explore them. On your own scripts:\n"
+                "in DIR\nand prints the commands to explore them. On your own scripts:\n"
                 "  python -m stratum bench --html report.html scripts/   plain vs stratum, in "
                 "detail\n"
                 "  python -m stratum --explain script.py                 what a run reused, "
