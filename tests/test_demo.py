@@ -96,3 +96,24 @@ def test_demo_keep(tmp_path):
     assert re.search(rf"^ +{re.escape(lines[1])}$", out, re.M)
     # the folder can be given again: the demo starts over in it (an empty cache first)
     assert (keep / demo.MARKER).is_file()
+
+
+def test_a_differing_output_fails_the_demo_with_the_diff(tmp_path):
+    import io
+
+    from stratum.cli.bench.runs import Outcome
+
+    out, err = io.StringIO(), io.StringIO()
+    d = demo.Demo(tmp_path, 500, out=out, err=err)
+    plain = Outcome(0, b"ROC AUC 0.7800\n", b"", 1.0)
+    assert d.compare("scripts/01_baseline.py", plain, plain, "stratum")
+    d.rows_out.append(demo.Row("baseline", 1.0, 0.5, True))
+    assert not d.compare("scripts/01_baseline.py", plain,
+                         Outcome(0, b"ROC AUC 0.7801\n", b"", 0.5), "stratum (re-run)")
+    d.rows_out.append(demo.Row("baseline again", 1.0, 0.5, False))
+    assert d.finish([]) == 1
+    assert re.search(r"│ baseline again .*│ +NO +│", out.getvalue())
+    assert "exactly what plain python printed" not in out.getvalue()
+    text = err.getvalue()
+    assert "-ROC AUC 0.7800" in text and "+ROC AUC 0.7801" in text
+    assert "FAILED" in text and "bug in stratum" in text

@@ -248,12 +248,15 @@ class Progress:
 
 
 class Demo:
-    def __init__(self, folder: Path, rows: int, out=sys.stdout):
-        self.folder, self.rows, self.out = folder, rows, out
+    def __init__(self, folder: Path, rows: int, out=None, err=None):
+        self.folder, self.rows = folder, rows
+        self.out = sys.stdout if out is None else out
+        self.err = sys.stderr if err is None else err
         self.cache = folder / "cache"
-        self.progress = Progress(out)
+        self.progress = Progress(self.out)
         self.rows_out: list[Row] = []
         self.problems: list[str] = []  # outputs that differ, runs that failed
+        self.mismatch = False  # an output differs: a bug in stratum
         self.printed: dict[str, bytes] = {}  # script -> what its plain run printed
 
     # -- setup
@@ -300,6 +303,7 @@ class Demo:
     def compare(self, script: str, plain: Outcome, other: Outcome, label: str) -> bool:
         if plain.shown() == other.shown():
             return True
+        self.mismatch = True
         self.problems.append(f"{script}: the output under {label} differs from plain python's:\n"
                              + differences(plain, other, label))
         return False
@@ -370,6 +374,13 @@ class Demo:
             console.print("\nplain python vs stratum: wall-clock seconds of each run, one run "
                           "at a time", markup=False)
             console.print(_table(self.rows_out))
+            console.print(f"Plain runs go one after another, as an agent's loop runs them; the "
+                          f"batch runs up to {_cores()} scripts at a time (one per core), imports "
+                          f"the libraries once and reuses what the baseline's runs computed.",
+                          markup=False)
+        if not self.problems:
+            console.print("Every stratum run printed exactly what plain python printed "
+                          "(stdout, stderr and exit code, byte for byte).", markup=False)
         if self.printed and not self.problems:
             console.print("\nwhat the scripts printed (the same bytes plain and under stratum):",
                           markup=False)
@@ -379,18 +390,23 @@ class Demo:
                 for i, line in enumerate(lines):
                     console.print(f"  {script if i == 0 else '':<{width}}  {line}", markup=False,
                                   soft_wrap=True)
+        if not self.problems:
+            return 0
+        self.out.flush()
+        errors = Console(file=self.err, width=None if self.err.isatty() else 110,
+                         highlight=False)
         for problem in self.problems:
-            console.print(problem, markup=False, style="red" if self.out.isatty() else None)
-        if self.problems:
-            console.print("stratum demo: FAILED: "
-                          + ("an output differs from plain python's: that is a bug in stratum, "
-                             "please report it with the diff above"
-                             if any("differs" in p for p in self.problems)
-                             else "a run failed (see above)"), markup=False)
-            return 1
-        console.print("Every stratum run printed exactly what plain python printed "
-                      "(stdout, stderr and exit code, byte for byte).", markup=False)
-        return 0
+            errors.print(problem, markup=False, style="red" if self.err.isatty() else None)
+        errors.print("stratum demo: FAILED: " + (
+            "an output under stratum differs from plain python's: that is a bug in stratum; "
+            "please report it with the diff above" if self.mismatch
+            else "a run failed (see above)"), markup=False)
+        return 1
+
+
+def _cores() -> int:
+    """What ``python -m stratum run`` takes as its default ``--jobs``."""
+    return len(os.sched_getaffinity(0))
 
 
 def _table(rows: list[Row]):
