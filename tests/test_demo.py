@@ -63,11 +63,14 @@ def test_demo_keep(tmp_path):
         assert col in header
     rows = [line for line in out.splitlines()
             if re.match(r"^│ (baseline|\d+ edits|total)", line)]
-    assert [r.split("│")[1].strip().split(",")[0].split(" as ")[0] for r in rows] == \
-        ["baseline", "baseline again", "4 edits", "total"], out
+    assert [r.split("│")[1].strip() for r in rows] == \
+        ["baseline, first run", "baseline, re-run", "4 edits, one batch", "total"], out
     for r in rows:
         cells = [c.strip() for c in r.strip("│").split("│")]
         assert cells[-1] == "yes" and re.fullmatch(r"\d+\.\d+x", cells[3]), r
+    for e in demo.EDITS[1:]:  # each edit's own row, and what it changed
+        assert re.search(rf"^│ +{e.name}\.py +│ +\d+\.\d\d │ +│ +│ +yes +│$", out, re.M), out
+        assert f"scripts/{e.name}.py" in out and e.what in out
     assert "NO" not in out and "FAILED" not in out
     # where to look next names the demo's cache, so the commands work as printed
     cache = keep / "cache"

@@ -341,25 +341,24 @@ class Demo:
             same = entries is not None and self.compare(script, plain, entries[i]["outcome"],
                                                         "stratum run (batch)")
             sames.append(same)
-        self.rows_out.append(Row(f"{len(scripts)} edits as one batch (python -m stratum run)",
-                                 sum(p.seconds for p in plains), run.seconds, all(sames)))
-        by_name = {f"scripts/{e.name}.py": e for e in EDITS}
+        self.rows_out.append(Row(f"{len(scripts)} edits, one batch", sum(p.seconds for p in plains),
+                                 run.seconds, all(sames)))
         for script, plain, same in zip(scripts, plains, sames):
-            self.rows_out.append(Row(f"{Path(script).name}: {by_name[script].what}",
-                                     plain.seconds, None, same, indent=True))
+            self.rows_out.append(Row(Path(script).name, plain.seconds, None, same, indent=True))
 
     def run(self) -> int:
         scripts = self.write_files()
         self.out.write(f"stratum demo: {len(EDITS)} agent-style scripts on a generated "
-                       f"customer-churn table ({self.rows:,} rows), in {self.folder}\n")
+                       f"customer-churn data set ({self.rows:,} customers), in {self.folder}\n")
+        for script, edit in zip(scripts, EDITS):
+            self.out.write(f"  {script:<28} {edit.what}\n")
         self.out.flush()
         if not self.make_data():
             return self.finish(scripts)
         base = scripts[0]
-        self.single("baseline, first run (empty cache)", base, "empty cache",
-                    stratum_first=True)
+        self.single("baseline, first run", base, "empty cache", stratum_first=True)
         if not self.problems:
-            self.single("baseline again, unchanged", base, "re-run", stratum_first=False)
+            self.single("baseline, re-run", base, "re-run", stratum_first=False)
         if not self.problems:
             self.batch(scripts[1:])
         return self.finish(scripts)
