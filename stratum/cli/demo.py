@@ -37,7 +37,7 @@ from pathlib import Path
 from stratum.cli.bench.modes import read_summary
 from stratum.cli.bench.runs import Outcome, differences
 
-DEFAULT_ROWS = 20_000
+DEFAULT_ROWS = 15_000
 MIN_ROWS = 300
 MARKER = ".stratum-demo"  # marks a folder the demo made, so --keep may reuse it
 TIMEOUT = 600  # seconds for one run: a hung run fails the demo instead of hanging it
@@ -141,14 +141,14 @@ X = pd.get_dummies(df.drop(columns=["customer_id", "churn"]),
                    columns=["contract", "payment", "internet", "region"], dtype=float)
 y = df["churn"]
 
-model = RandomForestClassifier(n_estimators=30, max_depth=8, min_samples_leaf=5, random_state=0)
+model = RandomForestClassifier(n_estimators=60, max_depth=8, min_samples_leaf=5, random_state=0)
 cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
 scores = cross_val_score(model, X, y, cv=cv, scoring="roc_auc")
 print(f"ROC AUC {scores.mean():.4f} +/- {scores.std():.4f} "
       f"({X.shape[0]} rows, {X.shape[1]} features)")
 '''
 
-MODEL_LINE = ("model = RandomForestClassifier(n_estimators=30, max_depth=8, min_samples_leaf=5, "
+MODEL_LINE = ("model = RandomForestClassifier(n_estimators=60, max_depth=8, min_samples_leaf=5, "
               "random_state=0)\n")
 FEATURE_LINE = 'df["charges_per_product"] = df["monthly_charges"] / df["n_products"]\n'
 REPORT_END = '      f"({X.shape[0]} rows, {X.shape[1]} features)")\n'
@@ -323,8 +323,8 @@ class Demo:
         out_dir = self.folder / "batch-out"
         shutil.rmtree(out_dir, ignore_errors=True)
         cmd = [sys.executable, "-m", "stratum", "run", "--out", "batch-out", *scripts]
-        numbers = ", ".join(Path(s).name.partition("_")[0] for s in scripts)
-        self.progress.start(f"stratum  python -m stratum run scripts {numbers}  (one batch)")
+        numbers = " ".join(Path(s).name.partition("_")[0] for s in scripts)
+        self.progress.start(f"stratum  python -m stratum run {numbers}  (one batch)")
         run = _run(cmd, self.folder, self.cache)
         self.progress.done(run.seconds)
         try:
@@ -364,6 +364,12 @@ class Demo:
         return self.finish(scripts)
 
     # -- report
+    def _text(self, text: str) -> None:
+        import textwrap
+
+        width = shutil.get_terminal_size().columns if self.out.isatty() else 100
+        self.out.write(textwrap.fill(text, max(40, min(width, 100))) + "\n")
+
     def finish(self, scripts: list[str]) -> int:
         from rich.console import Console
 
@@ -373,13 +379,12 @@ class Demo:
             console.print("\nplain python vs stratum: wall-clock seconds of each run, one run "
                           "at a time", markup=False)
             console.print(_table(self.rows_out))
-            console.print(f"Plain runs go one after another, as an agent's loop runs them; the "
-                          f"batch runs up to {_cores()} scripts at a time (one per core), imports "
-                          f"the libraries once and reuses what the baseline's runs computed.",
-                          markup=False)
+            self._text(f"Plain runs go one after another, as an agent's loop runs them; the "
+                       f"batch runs up to {_cores()} scripts at a time (one per core), imports "
+                       f"the libraries once and reuses what the baseline's runs computed.")
         if not self.problems:
-            console.print("Every stratum run printed exactly what plain python printed "
-                          "(stdout, stderr and exit code, byte for byte).", markup=False)
+            self._text("Every stratum run printed exactly what plain python printed (stdout, "
+                       "stderr and exit code, byte for byte).")
         if self.printed and not self.problems:
             console.print("\nwhat the scripts printed (the same bytes plain and under stratum):",
                           markup=False)
