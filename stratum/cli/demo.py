@@ -451,10 +451,9 @@ def next_steps(folder: Path | None, scripts: list[str]) -> str:
                 "share\n")
     q = shlex.quote
     env = f"STRATUM_CACHE_DIR={q(str(folder / 'cache'))}"
-    lines = [f"\nwhere to look next: the scripts, data/customers.csv and the demo's cache are "
-             f"kept in {folder}",
-             f"(cache: {folder / 'cache'}; the commands name it, so your own cache is not "
-             f"used). From that folder:",
+    lines = [f"\nwhere to look next: kept in {folder}: scripts/, data/ and the demo's cache, "
+             f"cache/",
+             "(the commands name that cache, so they do not touch your own). From that folder:",
              f"  cd {q(str(folder))}",
              f"  {env} python -m stratum trace merged --html graph.html",
              "      the merged graph of every run: what the scripts share, what each step cost",
@@ -520,6 +519,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         demo = Demo(folder, ns.rows)
         code = demo.run()
+    except KeyboardInterrupt:
+        sys.stdout.write("\n")
+        sys.stderr.write("stratum demo: interrupted\n")
+        return 130
     finally:
         if ns.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
