@@ -380,8 +380,9 @@ class Demo:
                           "at a time", markup=False)
             console.print(_table(self.rows_out))
             self._text(f"Plain runs go one after another, as an agent's loop runs them; the "
-                       f"batch runs up to {_cores()} scripts at a time (one per core), imports "
-                       f"the libraries once and reuses what the baseline's runs computed.")
+                       f"batch runs up to {_cores()} script{'s' if _cores() != 1 else ''} at a "
+                       f"time (one per core), imports the libraries once and reuses what the "
+                       f"baseline's runs computed.")
         if not self.problems:
             self._text("Every stratum run printed exactly what plain python printed (stdout, "
                        "stderr and exit code, byte for byte).")
@@ -501,7 +502,10 @@ def _keep_folder(path: str) -> Path | str:
             return f"--keep {path}: the folder is not empty (give a new or empty one)"
         for name in ("scripts", "data", "cache", "batch-out"):  # an earlier demo's: start over
             shutil.rmtree(folder / name, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"--keep {path}: cannot create it ({exc.strerror or exc})"
     return folder
 
 
