@@ -69,7 +69,8 @@ def test_demo_keep(tmp_path):
         cells = [c.strip() for c in r.strip("│").split("│")]
         assert cells[-1] == "yes" and re.fullmatch(r"\d+\.\d+x", cells[3]), r
     for e in demo.EDITS[1:]:  # each edit's own row, and what it changed
-        assert re.search(rf"^│ +{e.name}\.py +│ +\d+\.\d\d │ +│ +│ +yes +│$", out, re.M), out
+        row = rf"^│ +{e.name}\.py +│ +\d+\.\d\d │ +│ +│ +yes +│$"
+        assert re.search(row, out, re.M), out
         assert f"scripts/{e.name}.py" in out and e.what in out
     assert "NO" not in out and "FAILED" not in out
     # where to look next names the demo's cache, so the commands work as printed
@@ -120,3 +121,16 @@ def test_a_differing_output_fails_the_demo_with_the_diff(tmp_path):
     text = err.getvalue()
     assert "-ROC AUC 0.7800" in text and "+ROC AUC 0.7801" in text
     assert "FAILED" in text and "bug in stratum" in text
+
+
+def test_keep_folder_of_an_earlier_demo_starts_over(tmp_path):
+    old = tmp_path / "old"
+    (old / "cache").mkdir(parents=True)
+    (old / "cache" / "traces.db").write_text("an earlier demo's runs")
+    (old / "graph.html").write_text("the user's")
+    assert isinstance(demo.keep_folder(str(old)), str)  # not a demo's folder: refused
+    (old / demo.MARKER).write_text("")
+    assert demo.keep_folder(str(old)) == old
+    assert not (old / "cache").exists()  # the first run is cold again
+    assert (old / "graph.html").read_text() == "the user's"
+    assert demo.keep_folder(str(tmp_path / "new" / "sub")) == tmp_path / "new" / "sub"

@@ -492,7 +492,7 @@ def _usage_error(text: str) -> int:
     return 2
 
 
-def _keep_folder(path: str) -> Path | str:
+def keep_folder(path: str) -> Path | str:
     """The folder to keep, made ready; or the reason it cannot be used."""
     folder = Path(path).expanduser().absolute()
     if folder.exists() and not folder.is_dir():
@@ -514,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.rows < MIN_ROWS:
         return _usage_error(f"--rows must be at least {MIN_ROWS}")
     if ns.keep is not None:
-        folder = _keep_folder(ns.keep)
+        folder = keep_folder(ns.keep)
         if isinstance(folder, str):
             return _usage_error(folder)
     else:
