@@ -15,7 +15,7 @@ from stratum.config import Settings
 SUBCOMMANDS = ("trace", "doctor", "cache")
 # Subcommands with a module of their own: name -> module exposing ``main(argv) -> int``.
 COMMANDS: dict[str, str] = {"run": "stratum.batch.job", "bench": "stratum.cli.bench",
-                             "replay": "stratum.replay.replay"}
+                             "replay": "stratum.replay.replay", "demo": "stratum.cli.demo"}
 
 USAGE = """\
 usage: python -m stratum [--explain] [--no-cache] script.py [args ...]
@@ -29,6 +29,7 @@ usage: python -m stratum [--explain] [--no-cache] script.py [args ...]
        python -m stratum bench [--repeat N] [--modes cold,rerun,batch] [--json F] [--html F]
                                script.py ... | DIR
        python -m stratum replay [RUN ...] [--rebind OLD=NEW ...] [--jobs N]
+       python -m stratum demo [--keep DIR] [--rows N]   (what stratum does, on a built-in example)
 
 Runs a pandas / numpy / scikit-learn script exactly as `python script.py` would, records
 every library operation it performs, and reuses what earlier runs already computed.
