@@ -17,18 +17,10 @@ from __future__ import annotations
 import html
 
 from stratum.trace.layout import layered_rows
-from stratum.trace.pipeline import pipeline_view, short_op, short_site  # noqa: F401
+from stratum.trace.pipeline import pipeline_view, short_op, short_site, status  # noqa: F401
 
 COLOURS = {"executed": "#e07b39", "reused": "#2e9e5b", "both": "#3b73b9", "per-run": "#9aa0a6"}
 TINTS = {"executed": "#fbe7da", "reused": "#dcf1e4", "both": "#e0e9f6", "per-run": "#e8eaed"}
-
-
-def status(n) -> str:
-    if n.per_run:
-        return "per-run"
-    if n.executions and n.reuses:
-        return "both"
-    return "reused" if n.reuses else "executed"
 
 
 def seconds_text(s: float) -> str:

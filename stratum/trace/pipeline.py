@@ -33,6 +33,15 @@ EVALUATIONS = ("score", "cross_val", "evaluate", "permutation_importance", "lear
                "validation_curve", "predict")
 
 
+def status(n) -> str:
+    """How a merged node (or a stage) fared over its runs: per-run, reused, executed, both."""
+    if n.per_run:
+        return "per-run"
+    if n.executions and n.reuses:
+        return "both"
+    return "reused" if n.reuses else "executed"
+
+
 @dataclass
 class Stage:
     id: str  # the representative merged node's id, or "steps:N" for a group of cheap ops
@@ -55,11 +64,7 @@ class Stage:
 
     @property
     def status(self) -> str:
-        if self.per_run:
-            return "per-run"
-        if self.executions and self.reuses:
-            return "both"
-        return "reused" if self.reuses else "executed"
+        return status(self)
 
     @property
     def shared(self) -> bool:
