@@ -88,6 +88,9 @@ class Settings:
     # small results, none reused or cached, runs its later ones untraced (a hot loop:
     # stratum/engine/fold.py); 0: never
     fold_after: int = 32
+    # STRATUM_CACHE_SHARED: a directory every machine of a cluster reaches, the cache's second
+    # tier (stratum/cache/cache.py: a local miss looks there, a stored entry is published there)
+    cache_shared: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -107,6 +110,7 @@ class Settings:
             admit_all=os.environ.get("STRATUM_ADMIT", "").strip().lower() == "all",
             cpu_budget=_flag("STRATUM_CPU_BUDGET", True),
             fold_after=_count("STRATUM_FOLD_AFTER", 32),
+            cache_shared=os.environ.get("STRATUM_CACHE_SHARED") or None,
         )
 
 

@@ -7,6 +7,17 @@ Layout of the cache directory::
     objects/ab/<key>    one file per entry (see stratum/cache/serialize.py), 0600, written atomically
     locks/<key>.lock    flock target for per-key single-flight across processes
 
+A second tier (``shared=DIR``, ``STRATUM_CACHE_SHARED``) is a directory every machine of a
+cluster reaches, with the same ``objects/`` and ``locks/`` layout: a local miss looks there and
+copies a found entry in (its MAC checked under the tier's secret, then signed again with the
+local one, no unpickling); an entry stored locally is also published there (temp file, then
+``os.replace``: atomic on a POSIX filesystem); a single flight takes the tier's lock file too,
+after the local one, so two machines do not compute one key at once. The tier's secret is
+given in memory (:func:`set_shared_secret`, what ``run --cluster`` passes its workers), else
+read from ``shared-secret`` in the local directory (0600, made if absent). A tier that cannot be
+used when the cache opens is one ``stratum:`` line and local caching; one that fails later is
+dropped silently for the rest of the process (a line would land in a script's stderr).
+
 The entry files are the truth; ``index.db`` is bookkeeping for eviction and stats and is rebuilt
 from the files if it is lost or corrupt. A ``secret`` of the wrong length (but ours and 0600) is
 set aside as ``secret.damaged`` and replaced, dropping the entries it signed; one another user
@@ -146,6 +157,69 @@ class _MemoryLayer:
             self.bytes -= item[1]
 
 
+#: Secrets of shared tiers given in memory (by ``stratum.distributed``), by tier directory.
+_shared_secrets: dict[str, bytes] = {}
+
+
+def set_shared_secret(directory, secret: bytes) -> None:
+    """The HMAC key of the shared tier at ``directory`` for caches this process opens (and its
+    forks): the cluster's, passed in memory rather than read from a file."""
+    if len(secret) != SECRET_SIZE:
+        raise ValueError("a shared tier secret is 32 bytes")
+    _shared_secrets[os.path.abspath(os.fspath(directory))] = bytes(secret)
+
+
+def shared_secret(local_dir) -> bytes:
+    """The shared tier's secret as this machine keeps it: ``<local_dir>/shared-secret``, 0600,
+    made if absent (checked like the cache's own secret)."""
+    prepare_cache_dir(Path(local_dir))
+    return _load_or_create_secret(Path(local_dir) / "shared-secret")
+
+
+class SharedTier:
+    """The second tier: a directory all machines reach (see the module docstring)."""
+
+    def __init__(self, directory, secret: bytes):
+        self.directory = prepare_cache_dir(Path(directory))
+        self.objects = prepare_cache_dir(self.directory / "objects")
+        self.locks = prepare_cache_dir(self.directory / "locks")
+        self.secret = secret
+        self.hits = self.published = 0
+        self.error: str | None = None
+
+    @classmethod
+    def open(cls, directory, local_dir) -> "SharedTier":
+        """CacheDirError if it cannot be used."""
+        key = os.path.abspath(os.fspath(directory))
+        secret = _shared_secrets.get(key)
+        if secret is None:
+            secret = shared_secret(local_dir)
+        tier = cls(directory, secret)
+        probe = tier.locks / f".probe-{os.getpid()}"
+        try:  # writable, and lockable (flock: local filesystems, NFSv4; see docs/distributed.md)
+            fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finally:
+                os.close(fd)
+                _unlink(probe)
+        except OSError as exc:
+            raise CacheDirError(f"cannot use {directory}: {exc.strerror or exc}",
+                                exc.errno) from None
+        return tier
+
+    def path(self, key: str) -> str:
+        return os.path.join(self.objects, key[:2], key)
+
+
+def open_shared_tier(directory, local_dir) -> "tuple[SharedTier | None, str | None]":
+    """(tier, None), or (None, why) if the tier cannot be used."""
+    try:
+        return SharedTier.open(directory, local_dir), None
+    except (CacheDirError, OSError) as exc:
+        return None, str(exc)
+
+
 class Flight:
     """Per-key single flight across processes; see :meth:`Cache.flight`.
 
@@ -161,6 +235,7 @@ class Flight:
         self.hit = False
         self.value: Any = None
         self._fd: int | None = None
+        self._shared_fd: int | None = None
         self._probed = probed
         self._lock = lock
 
@@ -176,10 +251,19 @@ class Flight:
         self._fd = self.cache._lock_key(self.key)
         if self._fd is not None:
             held.add(self.key)
+            # then the shared tier's lock: another machine may be computing this key
+            self._shared_fd = self.cache._lock_shared(self.key)
             self.hit, self.value = self.cache.get(self.key)
         return self
 
     def __exit__(self, *exc) -> None:
+        if self._shared_fd is not None:
+            try:
+                fcntl.flock(self._shared_fd, fcntl.LOCK_UN)
+            except OSError:
+                pass
+            os.close(self._shared_fd)
+            self._shared_fd = None
         if self._fd is not None:
             self._held.keys.discard(self.key)
             try:
@@ -193,7 +277,7 @@ class Cache:
     """Lineage-keyed store of computed values; see the module docstring for the layout."""
 
     def __init__(self, directory: Path, size_budget: int, memory_budget: int = 512 << 20,
-                 admit_all: bool = False):
+                 admit_all: bool = False, shared=None):
         self.admit_all = admit_all
         self.directory = prepare_cache_dir(Path(directory))
         self.objects = prepare_cache_dir(self.directory / "objects")
@@ -222,6 +306,11 @@ class Cache:
             warn(f"cache secret was damaged ({replaced[0]} bytes instead of {SECRET_SIZE}); "
                  f"set it aside as secret.damaged, made a new one and dropped the {dropped} "
                  "entries signed with the old one")
+        self.shared: SharedTier | None = None
+        if shared:
+            self.shared, why = open_shared_tier(shared, self.directory)
+            if why is not None:
+                warn(f"shared cache tier unusable ({why}); caching locally only")
         _live.add(self)
 
     # ------------------------------------------------------------------ public API
@@ -241,6 +330,8 @@ class Cache:
                 self._record_hit(key, 0)
                 return True, value
             found, value = self._get_from_disk(key)
+            if not found and self.shared is not None and self._copy_from_shared(key):
+                found, value = self._get_from_disk(key)
             if not found and count_miss:
                 self.misses += 1
             return found, value
@@ -269,6 +360,8 @@ class Cache:
             if not self._write_entry(key, blob):
                 return self._memory.get(key) is not None
             self._index_put(key, blob.size, float(cost))
+            if self.shared is not None:
+                self._publish(key, blob)
             try:
                 return key not in self._evict_if_needed()
             except sqlite3.Error as exc:  # index busy or broken: stored; gc() evicts later
@@ -429,6 +522,79 @@ class Cache:
             self._warn("write", f"cannot write to the cache ({exc.strerror or exc}); "
                                 "continuing uncached", exc)
             return False
+
+    # ------------------------------------------------------------------ shared tier
+
+    def _copy_from_shared(self, key: str) -> bool:
+        """A local miss: copy the shared tier's entry in, signed with the local secret."""
+        tier = self.shared
+        try:
+            buf = _read_private(tier.path(key))
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            return self._shared_failed(exc)
+        try:
+            local = serialize.resign(buf, key=key, secret=tier.secret, new_secret=self.secret)
+        except serialize.CorruptEntry:
+            return False  # another cluster's secret, or damaged: never deleted from here
+        if not self._write_entry(key, serialize.Blob([local], len(local))):
+            return False
+        try:
+            header, _ = serialize.read_header(local)
+            cost = float((header.get("meta") or {}).get("cost", 0.0))
+        except (serialize.CorruptEntry, TypeError, ValueError):
+            cost = 0.0
+        self._index_put(key, len(local), cost)
+        tier.hits += 1
+        return True
+
+    def _publish(self, key: str, blob: serialize.Blob) -> None:
+        """Write a stored entry to the shared tier too (atomically; kept if already there)."""
+        tier = self.shared
+        path = tier.path(key)
+        if os.path.exists(path):
+            return
+        tmp = None
+        try:
+            folder = os.path.dirname(path)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            signed = serialize.resigned(blob, tier.secret)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+            with os.fdopen(fd, "wb") as out:
+                for chunk in signed.chunks:
+                    out.write(chunk)
+            os.replace(tmp, path)
+            tier.published += 1
+        except OSError as exc:
+            if tmp is not None:
+                _unlink(Path(tmp))
+            self._shared_failed(exc)
+
+    def _lock_shared(self, key: str) -> int | None:
+        if self.shared is None:
+            return None
+        try:
+            fd = os.open(os.path.join(self.shared.locks, f"{key}.lock"),
+                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            self._shared_failed(exc)
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            os.close(fd)
+            self._shared_failed(exc)
+            return None
+        return fd
+
+    def _shared_failed(self, exc: OSError) -> bool:
+        """The tier failed after it opened: local caching for the rest of this process,
+        silently (this may be a script's process; its stderr must stay what python shows)."""
+        if self.shared is not None:
+            self.shared.error = f"{exc.strerror or exc}"
+            self.shared = None
+        return False
 
     def _entry_files(self):
         try:

@@ -253,6 +253,28 @@ def dumps(value: Any, *, key: str, secret: bytes, meta: dict | None = None) -> B
     return Blob(chunks, data_start + data_len, frozen)
 
 
+def resigned(blob: Blob, secret: bytes) -> Blob:
+    """The same entry signed with another secret (the shared cache tier's: stratum/cache/cache.py)."""
+    lead = MAGIC + struct.pack("<II", VERSION, len(blob.chunks[1]))
+    mac = hmac.new(secret, lead, hashlib.sha256)
+    for chunk in blob.chunks[1:]:
+        mac.update(chunk)
+    chunks = [_PREFIX.pack(MAGIC, VERSION, len(blob.chunks[1]), mac.digest()), *blob.chunks[1:]]
+    return Blob(chunks, blob.size, blob.frozen)
+
+
+def resign(buf, *, key: str, secret: bytes, new_secret: bytes) -> bytearray:
+    """An entry's bytes verified under ``secret`` (CorruptEntry if not), signed with
+    ``new_secret``: a copy from the shared tier becomes a local entry without unpickling."""
+    verify(buf, key=key, secret=secret)
+    view = memoryview(buf)
+    mac = hmac.new(new_secret, bytes(view[:_MAC_START]), hashlib.sha256)
+    mac.update(view[PREFIX_SIZE:])
+    out = bytearray(view)
+    out[_MAC_START:PREFIX_SIZE] = mac.digest()
+    return out
+
+
 def read_header(buf, file_size: int | None = None) -> tuple[dict, int]:
     """Parse the prefix and JSON header (no unpickling, no MAC check); returns (header, data_start).
 

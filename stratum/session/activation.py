@@ -242,7 +242,8 @@ def _open_cache(settings: Settings):
     from stratum.cache.cache import Cache
 
     try:
-        return Cache(settings.cache_dir, settings.cache_size, admit_all=settings.admit_all)
+        return Cache(settings.cache_dir, settings.cache_size, admit_all=settings.admit_all,
+                     shared=settings.cache_shared)
     except CacheDirError as exc:
         if not disk_full(exc):
             warn(f"{exc}; running uncached")
