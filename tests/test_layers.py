@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("stratum.replay",),                # replay, executor
     ("stratum.session",),               # activation, the three ways in
     ("stratum.batch",),                 # many scripts as one job
+    ("stratum.distributed",),           # a batch on a Dask cluster
     ("stratum.cli",),                   # python -m stratum ...
     ("stratum", "stratum.__main__", "stratum._startup"),  # the public facade, entry points
 ]

@@ -13,7 +13,7 @@ What goes where:
   header, in the order given, once all have run; nothing at all with ``--out``.
 - stderr, while the batch runs: on a terminal a live progress bar (running scripts; erased when
   done); otherwise one plain line per script as it finishes, flushed at once, e.g.
-  ``stratum run: [2/5] eda.py: exit 0, 0.52s, 3/10 operations reused`` (:class:`_Lines`).
+  ``stratum run: [2/5] eda.py: exit 0, 0.52s, 3/10 operations reused`` (:class:`Lines`).
 - stderr, after: the scripts' own stderr in the order given (without ``--out``), then the
   summary table.
 
@@ -35,7 +35,7 @@ from stratum.config import Settings
 MAX_WARM_STARTS = 8
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m stratum run",
         description="Run scripts as one batch: libraries imported once, shared work computed "
@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
                           "(same as STRATUM_DRYRUN=1; off by default)")
     dry.add_argument("--no-dry-run", action="store_true",
                      help="no dry run, even with STRATUM_DRYRUN=1")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="run the scripts as tasks of a Dask cluster (its scheduler's address, "
+                        "e.g. tcp://host:8786; pip install 'stratum[dask]'; docs/distributed.md)")
     p.add_argument("scripts", nargs="+", metavar="script.py|DIR",
                    help="scripts; a directory stands for its *.py files, sorted, without the "
                         "helper modules the others import")
@@ -61,39 +64,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    ns = _parser().parse_args(argv)
-    for path in ns.scripts:  # a missing folder is a usage error; a missing script runs as
-        # python would run it (its own error, exit 2, in its slot of the batch)
-        if not os.path.exists(path) and (path.endswith(("/", os.sep)) or
-                                         not path.endswith(".py")):
-            sys.stderr.write(f"stratum run: no such script or directory: {path}\n")
-            return 2
-    from stratum.batch.folders import expand
-
-    ns.scripts = expand(ns.scripts)
-    if not ns.scripts:
-        sys.stderr.write("stratum run: no scripts (the directories given hold no *.py file)\n")
+    ns = parser().parse_args(argv)
+    if ns.cluster:  # python -m stratum run --cluster goes to stratum.distributed (cli.main)
+        sys.stderr.write("stratum run: --cluster is handled by python -m stratum run\n")
         return 2
+    got = prepare(ns)
+    if isinstance(got, int):
+        return got
+    settings, flags, plans, work, out_dir, files = got
     jobs = ns.jobs if ns.jobs is not None else len(os.sched_getaffinity(0))
-    if jobs < 1:
-        sys.stderr.write("stratum run: --jobs must be at least 1\n")
-        return 2
-    env = Settings.from_env()
-    settings = Settings(**{**env.__dict__, "explain": env.explain or ns.explain,
-                           "cache_enabled": env.cache_enabled and not ns.no_cache,
-                           "dryrun": (env.dryrun or ns.dry_run) and not ns.no_dry_run})
-    flags = [f for f, on in (("--explain", ns.explain), ("--no-cache", ns.no_cache)) if on]
-    from stratum.batch import plan as batch_plan
-
-    plans = [batch_plan.ScriptPlan(i, s, os.path.abspath(s),
-                                   batch_plan.scan_imports(os.path.abspath(s)))
-             for i, s in enumerate(ns.scripts)]
-    if settings.cache_enabled and not settings.disabled:
-        batch_plan.predict(plans, settings.cache_dir)
-    work = tempfile.mkdtemp(prefix="stratum-batch-")
-    out_dir = os.path.abspath(ns.out) if ns.out else os.path.join(work, "out")
-    os.makedirs(out_dir, exist_ok=True)
-    files = _files(ns.scripts, out_dir, work)
     me = os.getpid()
     state = _Batch(plans, files, jobs)
     # Warm parents, until one imports everything it preloads without a sound.
@@ -124,9 +103,9 @@ def main(argv: list[str]) -> int:
             json.dump(rows, fh, indent=1)
             fh.write("\n")
     else:
-        _print_outputs(rows)
+        print_outputs(rows)
     shared = _shared_report(files, out_dir if ns.out else None)
-    _table(rows, state, shared, ns.explain)
+    print_table(rows, state, shared, ns.explain)
     if settings.explain and shared:
         from stratum.batch import shared as batch_shared
 
@@ -137,6 +116,43 @@ def main(argv: list[str]) -> int:
                          log.decode("utf-8", "backslashreplace"))
     shutil.rmtree(work, ignore_errors=True)
     return 0 if all(r["exit_code"] == 0 for r in rows) else 1
+
+
+def prepare(ns):
+    """The batch before anything runs: (settings, flags, plans, work dir, output dir, files),
+    or an exit code for a usage error. Shared with ``run --cluster`` (stratum.distributed)."""
+    for path in ns.scripts:  # a missing folder is a usage error; a missing script runs as
+        # python would run it (its own error, exit 2, in its slot of the batch)
+        if not os.path.exists(path) and (path.endswith(("/", os.sep)) or
+                                         not path.endswith(".py")):
+            sys.stderr.write(f"stratum run: no such script or directory: {path}\n")
+            return 2
+    from stratum.batch.folders import expand
+
+    ns.scripts = expand(ns.scripts)
+    if not ns.scripts:
+        sys.stderr.write("stratum run: no scripts (the directories given hold no *.py file)\n")
+        return 2
+    if ns.jobs is not None and ns.jobs < 1:
+        sys.stderr.write("stratum run: --jobs must be at least 1\n")
+        return 2
+    env = Settings.from_env()
+    settings = Settings(**{**env.__dict__, "explain": env.explain or ns.explain,
+                           "cache_enabled": env.cache_enabled and not ns.no_cache,
+                           "dryrun": (env.dryrun or ns.dry_run) and not ns.no_dry_run})
+    flags = [f for f, on in (("--explain", ns.explain), ("--no-cache", ns.no_cache)) if on]
+    from stratum.batch import plan as batch_plan
+
+    plans = [batch_plan.ScriptPlan(i, s, os.path.abspath(s),
+                                   batch_plan.scan_imports(os.path.abspath(s)))
+             for i, s in enumerate(ns.scripts)]
+    if settings.cache_enabled and not settings.disabled:
+        batch_plan.predict(plans, settings.cache_dir)
+    work = tempfile.mkdtemp(prefix="stratum-batch-")
+    out_dir = os.path.abspath(ns.out) if ns.out else os.path.join(work, "out")
+    os.makedirs(out_dir, exist_ok=True)
+    files = output_files(ns.scripts, out_dir, work)
+    return settings, flags, plans, work, out_dir, files
 
 
 def _warm(plans, files, jobs, flags, settings, write_fd, exclude):
@@ -156,7 +172,7 @@ def _warm(plans, files, jobs, flags, settings, write_fd, exclude):
     return job
 
 
-def _files(scripts, out_dir, work) -> dict:
+def output_files(scripts, out_dir, work) -> dict:
     width = len(str(len(scripts)))
     names = [f"{i + 1:0{width}d}_{os.path.splitext(os.path.basename(s))[0]}"
              for i, s in enumerate(scripts)]
@@ -246,7 +262,7 @@ class _Batch:
     def follow(self) -> None:
         if self.events is None or self.events.closed:
             return
-        progress = _Progress(self) if sys.stderr.isatty() else _Lines(self)
+        progress = _Progress(self) if sys.stderr.isatty() else Lines(self)
         try:
             for line in self.events:
                 self._handle(json.loads(line))
@@ -264,7 +280,7 @@ class _Batch:
 
     def finish_leftovers(self, flags) -> None:
         """Scripts the warm parent did not run (it failed): run each as python -m stratum."""
-        lines = None if sys.stderr.isatty() else _Lines(self)
+        lines = None if sys.stderr.isatty() else Lines(self)
         for i, plan in enumerate(self.plans):
             if self.exit_codes[i] is not None or self.started[i] is not None:
                 continue
@@ -339,7 +355,7 @@ def _counts(result_file) -> tuple[int, int] | None:
         return None
 
 
-class _Lines:
+class Lines:
     """Progress off a terminal: one plain line per script as it finishes, on stderr, flushed
     (no control codes: for a log file, a CI job or an agent reading the output)."""
 
@@ -361,7 +377,7 @@ class _Lines:
     def line(k: int, n: int, script: str, code: int, seconds: float,
              counts: tuple[int, int] | None) -> str:
         """``stratum run: [k/n] script: exit 0, 1.23s, 3/10 operations reused``."""
-        text = f"stratum run: [{k}/{n}] {script}: {_status(code)}, {seconds:.2f}s"
+        text = f"stratum run: [{k}/{n}] {script}: {status_text(code)}, {seconds:.2f}s"
         if counts is not None:
             reused, executed = counts
             text += (f", {reused}/{reused + executed} operations reused" if reused + executed
@@ -405,7 +421,7 @@ class _Progress:
         self.progress.stop()
 
 
-def _status(code: int) -> str:
+def status_text(code: int) -> str:
     if code >= 0:
         return f"exit {code}"
     import signal
@@ -416,13 +432,13 @@ def _status(code: int) -> str:
         return f"killed by signal {-code}"
 
 
-def _print_outputs(rows) -> None:
+def print_outputs(rows) -> None:
     """Each script's stdout (on stdout) and stderr (on stderr) under a header, in given order."""
     sys.stdout.flush()
     sys.stderr.flush()
     out, err = sys.stdout.buffer, sys.stderr.buffer
     for k, r in enumerate(rows):
-        header = f"==> {r['script']} ({_status(r['exit_code'])}, {r['seconds']:.2f}s) <==\n"
+        header = f"==> {r['script']} ({status_text(r['exit_code'])}, {r['seconds']:.2f}s) <==\n"
         out.write(("\n" if k else "").encode() + header.encode(sys.stdout.encoding,
                                                              "backslashreplace"))
         out.write(_read(r["stdout"]))
@@ -431,7 +447,7 @@ def _print_outputs(rows) -> None:
         err.flush()
 
 
-def _table(rows, state: _Batch, shared: dict | None = None, explain: bool = False) -> None:
+def print_table(rows, state: _Batch, shared: dict | None = None, explain: bool = False) -> None:
     """The summary table on stderr: the terminal's width, else 120 columns."""
     from rich.console import Console
 
@@ -446,8 +462,9 @@ def summary_table(rows, state: _Batch, shared: dict | None = None, explain: bool
     from stratum.batch import shared as batch_shared
 
     wall = time.perf_counter() - state.t0
-    caption = (f"libraries imported once in {state.import_seconds:.2f}s: "
-               f"{', '.join(state.preloaded) or 'none'}")
+    caption = getattr(state, "caption", None) or (
+        f"libraries imported once in {state.import_seconds:.2f}s: "
+        f"{', '.join(state.preloaded) or 'none'}")
     if state.dryrun is not None:
         caption += (f"; dry run of {len(state.dryrun['basis'])} never-seen scripts on "
                      f"{state.dryrun['rows']} rows in {state.dryrun['seconds']:.2f}s")
@@ -456,7 +473,8 @@ def summary_table(rows, state: _Batch, shared: dict | None = None, explain: bool
         caption += "\n" + line
     elif state.shared.get("exit_code"):
         caption += "\nshared part failed: scripts computed their shared work themselves"
-    table = Table(title=f"stratum run: {len(rows)} scripts, {wall:.2f}s, --jobs {state.jobs}",
+    where = getattr(state, "where", None) or f"--jobs {state.jobs}"
+    table = Table(title=f"stratum run: {len(rows)} scripts, {wall:.2f}s, {where}",
                   caption=caption)
     # Numbers and statuses never wrap; long paths and predictions fold (no "…" at 80 columns).
     table.add_column("#", justify="right", no_wrap=True)
@@ -467,7 +485,7 @@ def summary_table(rows, state: _Batch, shared: dict | None = None, explain: bool
     if explain:
         table.add_column("predicted from", overflow="fold")
     for k, r in enumerate(rows, 1):
-        status = _status(r["exit_code"])
+        status = status_text(r["exit_code"])
         style = "green" if r["exit_code"] == 0 else "red"
         extra = (r["prediction"] or "nothing (order given)",) if explain else ()
         table.add_row(str(k), r["script"], f"[{style}]{status}[/]", f"{r['seconds']:.2f}",

@@ -108,6 +108,11 @@ def _command(argv: list[str]) -> int:
     try:
         if argv[0] in SUBCOMMANDS:
             code = _subcommand(argv)
+        elif argv[0] == "run" and any(a == "--cluster" or a.startswith("--cluster=")
+                                      for a in argv[1:]):
+            from stratum.distributed import client  # a batch on a Dask cluster
+
+            code = client.main(argv[1:])
         else:
             import importlib
 

@@ -141,6 +141,36 @@ class TraceStore:
             mergestore.merge_run(self.db, run_id, run["script"], run["started"], nodes)
         return run_id
 
+    def export_run(self, run_id: int) -> dict | None:
+        """One run and its nodes as plain data (recipes stay pickled bytes), for
+        :meth:`import_run` in another machine's store (``run --cluster``)."""
+        run = self.run(run_id)
+        if run is None:
+            return None
+        return {"run": run, "nodes": self.nodes(run_id)}
+
+    def import_run(self, exported: dict) -> int:
+        """Record a run :meth:`export_run` gave, merged like one recorded here; its new id."""
+        run, nodes = exported["run"], exported["nodes"]
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            mergestore.catch_up(self.db, self.nodes)
+            cur = self.db.execute(
+                "INSERT INTO runs(script, argv, cwd, started, seconds, exit_code, nodes, reused,"
+                " executed, saved, versions, script_hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run["script"], run["argv"], run["cwd"], run["started"], run["seconds"],
+                 run["exit_code"], len(nodes), run["reused"], run["executed"], run["saved"],
+                 run["versions"], run.get("script_hash")))
+            run_id = cur.lastrowid
+            self.db.executemany(
+                f"INSERT INTO nodes(run_id, {', '.join(NODE_FIELDS)}) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(run_id, *[_json_list(n[f]) if f in ("inputs", "consts")
+                            else int(n[f]) if f == "reused" else n[f] for f in NODE_FIELDS])
+                 for n in nodes])
+            mergestore.merge_run(self.db, run_id, run["script"], run["started"], nodes)
+        return run_id
+
     def delete_runs(self, ids) -> int:
         """Remove these runs and their nodes; the merged graph is rebuilt from the runs left,
         so no merged node keeps a removed run's sightings. Returns how many runs were removed."""

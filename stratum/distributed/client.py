@@ -1,0 +1,209 @@
+"""``python -m stratum run --cluster ADDRESS s1.py s2.py ...``: a batch as tasks of a Dask cluster.
+
+The same command as a local ``run`` (``stratum.batch.job``: its options, plan, output files,
+progress lines, summary.json and table), with the scripts sent to the cluster: one task per
+script (``pure=False``: a script is run every time it is asked for; ``retries=2``; a worker
+that dies has its tasks run elsewhere by the scheduler), placed by ``placement`` and run by
+the worker plugin (``plugin``) in a fork of that worker's warm stratum process. Each task
+returns the script's stdout / stderr bytes, exit code and trace; this process writes them where
+a local ``run`` writes them and records the trace in its own store, so ``trace merged`` and the
+next batch's plan see the whole cluster's runs. A script the cluster could not run at all
+(every attempt failed in stratum's or Dask's machinery) runs here as ``python -m stratum``, as a
+local batch does when its warm parent fails.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
+
+def main(argv: list[str]) -> int:
+    from stratum.batch import job
+
+    ns = job.parser().parse_args(argv)
+    try:
+        import distributed
+    except ImportError:
+        sys.stderr.write("stratum run: --cluster needs Dask's distributed package: "
+                         "pip install 'stratum[dask]'\n")
+        return 2
+    got = job.prepare(ns)
+    if isinstance(got, int):
+        return got
+    settings, flags, plans, work, out_dir, files = got
+    t0 = time.perf_counter()
+    try:
+        client = distributed.Client(ns.cluster, timeout=30, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        sys.stderr.write(f"stratum run: cannot reach the Dask scheduler at {ns.cluster} "
+                         f"({exc})\n")
+        shutil.rmtree(work, ignore_errors=True)
+        return 2
+    try:
+        return _run(client, ns, settings, flags, plans, files, out_dir, t0)
+    finally:
+        client.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class _State:
+    """What the summary table of ``stratum.batch.job`` shows about the batch."""
+
+    def __init__(self, t0, workers, threads):
+        self.t0 = t0
+        self.jobs = threads
+        self.where = f"{len(workers)} Dask workers, {threads} threads"
+        self.dryrun = None
+        self.shared: dict = {}
+        self.import_seconds = 0.0
+        self.preloaded: list[str] = []
+        self.caption = ""
+
+
+def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
+    import json
+
+    from distributed import as_completed
+
+    from stratum.batch import job
+    from stratum.distributed import placement, plugin
+
+    secret = None
+    if settings.cache_shared and settings.cache_enabled and not settings.disabled:
+        from stratum.cache import cache
+        from stratum.config import CacheDirError
+
+        try:
+            secret = cache.shared_secret(settings.cache_dir).hex()
+        except CacheDirError as exc:
+            sys.stderr.write(f"stratum: no secret for the shared cache tier ({exc}); "
+                             "the workers cache locally only\n")
+    env = {k: v for k, v in os.environ.items()
+           if k.startswith("STRATUM_") and k not in plugin.LOCAL_SETTINGS}
+    if secret is None:
+        env.pop("STRATUM_CACHE_SHARED", None)
+    client.register_plugin(plugin.StratumPlugin(env, secret), name=plugin.NAME)
+    client.wait_for_workers(1, timeout=120)
+    info = client.scheduler_info()["workers"]
+    workers = sorted(info)
+    threads = sum(int(w.get("nthreads", 1)) for w in info.values())
+    where = placement.place(plans, workers)
+    cwd = os.getcwd()
+    tag = uuid.uuid4().hex[:8]
+    futures = {}
+    for p in plans:
+        pin = {"workers": [where[p.index]], "allow_other_workers": True} \
+            if p.index in where else {}
+        fut = client.submit(plugin.run_script, {"script": p.script, "cwd": cwd, "flags": flags},
+                            pure=False, retries=2, key=f"stratum-run-{tag}-{p.index}", **pin)
+        futures[fut] = p.index
+    n = len(plans)
+    state = _State(t0, workers, threads)
+    results: list[dict | None] = [None] * n
+    counts: list[tuple | None] = [None] * n
+    run_ids: list = [None] * n
+    tier_errors: dict[str, list[str]] = {}
+    imports = []
+    done = 0
+    for fut, res in as_completed(list(futures), with_results=True, raise_errors=False,
+                                 loop=client.loop):
+        i = futures[fut]
+        if isinstance(res, BaseException) or not isinstance(res, dict):
+            res = _run_here(plans[i], flags, files, i, res)
+        results[i] = res
+        _write(files["stdout"][i], res["stdout"])
+        _write(files["stderr"][i], res["stderr"])
+        got = res.get("result") or None
+        if got:
+            counts[i] = (int(got.get("reused", 0)), int(got.get("executed", 0)))
+        run_ids[i] = _record(settings, res)
+        if res.get("tier_error"):
+            tier_errors.setdefault(res["tier_error"], []).append(res.get("worker") or "?")
+        if res.get("import_seconds") is not None:
+            imports.append(res["import_seconds"])
+        done += 1
+        sys.stderr.write(job.Lines.line(done, n, plans[i].script, res["exit_code"],
+                                        res["seconds"], counts[i]) + "\n")
+        sys.stderr.flush()
+    rows = []
+    for i, p in enumerate(plans):
+        res = results[i]
+        rows.append({
+            "script": p.script,
+            "stdout": files["stdout"][i],
+            "stderr": files["stderr"][i],
+            "exit_code": res["exit_code"],
+            "seconds": round(res["seconds"], 4),
+            "reused": counts[i][0] if counts[i] else 0,
+            "executed": counts[i][1] if counts[i] else 0,
+            "run_id": run_ids[i],
+            "mode": res["mode"],
+            "prediction": p.basis,
+            "worker": res.get("worker"),
+        })
+    if ns.out:
+        with open(os.path.join(out_dir, "summary.json"), "w") as fh:
+            json.dump(rows, fh, indent=1)
+            fh.write("\n")
+    else:
+        job.print_outputs(rows)
+    used = sorted({r["worker"] for r in rows if r["worker"]})
+    state.caption = (f"warm stratum process per worker started in at most "
+                     f"{max(imports, default=0.0):.2f}s; {len(where)} scripts placed by shared "
+                     f"prefix; ran on {len(used)} of {len(workers)} workers")
+    job.print_table(rows, state, None, ns.explain)
+    for why, who in tier_errors.items():
+        sys.stderr.write(f"stratum: shared cache tier unusable on {len(set(who))} worker(s) "
+                         f"({why}); they cached locally only\n")
+    return 0 if all(r["exit_code"] == 0 for r in rows) else 1
+
+
+def _run_here(plan, flags, files, i, error) -> dict:
+    """The cluster could not run this script: run it here, as python -m stratum."""
+    sys.stderr.write(f"stratum run: the cluster could not run {plan.script} ({error!r}); "
+                     "running it here\n")
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "stratum", *flags, plan.script],
+                          stdin=subprocess.DEVNULL, capture_output=True)
+    return {"stdout": proc.stdout, "stderr": proc.stderr, "exit_code": proc.returncode,
+            "seconds": time.perf_counter() - t0, "mode": "exec", "worker": None,
+            "result": None, "trace": None}
+
+
+def _write(path: str, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+
+
+def _record(settings, res: dict):
+    """The run in this machine's trace store: imported from the worker's, unless the worker
+    recorded it in this very store (same machine, same cache directory)."""
+    got = res.get("result") or {}
+    if res.get("trace") is None:
+        return got.get("run_id") if _same_store(settings, res) else None
+    if _same_store(settings, res):
+        return got.get("run_id")
+    try:
+        from stratum.trace.store import TraceStore
+
+        store = TraceStore(settings.cache_dir)
+        try:
+            return store.import_run(res["trace"])
+        finally:
+            store.close()
+    except Exception as exc:  # noqa: BLE001 - a record, not the run's output
+        from stratum.config import warn_once
+
+        warn_once("cluster-trace", f"could not record a worker's trace here ({exc})")
+        return None
+
+
+def _same_store(settings, res) -> bool:
+    import socket
+
+    return res.get("host") == socket.gethostname() and \
+        res.get("cache_dir") == os.path.realpath(settings.cache_dir)

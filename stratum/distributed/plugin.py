@@ -1,0 +1,200 @@
+"""Inside each Dask worker: the plugin that keeps one warm stratum process (``server``) for the
+worker, and the task function that runs one script through it.
+
+The plugin carries what the client decided for the whole batch (the client's ``STRATUM_*``
+settings but the machine-local ones, the shared tier's secret); the server is started at the
+first task (a worker that never gets one pays nothing) and kept for later batches with the
+same settings. A task sends its script to the server, waits for the run to end, reads the
+run's output files (same machine) and returns their bytes with the exit code, the run's counts
+and its trace (so the client's trace store holds the whole cluster's runs).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+from distributed import WorkerPlugin
+
+#: Settings that describe one machine, never copied from the client to the workers.
+LOCAL_SETTINGS = frozenset({"STRATUM_CACHE_DIR", "STRATUM_CPU_DIR"})
+NAME = "stratum"
+
+#: Servers of this worker process by settings: a later batch with the same settings (and the
+#: plugin registered again) finds its warm server still there.
+_servers: dict[str, "_Server"] = {}
+_servers_lock = threading.Lock()
+
+
+class StratumPlugin(WorkerPlugin):
+    """Registered by ``run --cluster`` (``Client.register_plugin(..., name="stratum")``)."""
+
+    name = NAME
+
+    def __init__(self, env: dict, secret: str | None):
+        self.env = dict(env)
+        self.secret = secret
+
+    def setup(self, worker) -> None:
+        self.worker = worker
+
+    def teardown(self, worker) -> None:
+        pass  # the server ends with this process (its stdin closes)
+
+    def _ident(self) -> str:
+        return json.dumps([sorted(self.env.items()), self.secret])
+
+    def server(self) -> "_Server":
+        ident = self._ident()
+        with _servers_lock:
+            got = _servers.get(ident)
+            if got is None or not got.alive():
+                for other in list(_servers.values()):
+                    other.drain()  # settings changed: the old one ends after its runs
+                _servers.clear()
+                got = _servers[ident] = _Server(self.env, self.secret)
+            return got
+
+    def run(self, job: dict) -> dict:
+        for _ in range(8):
+            server = self.server()
+            reply = server.run(job)
+            if "noisy" not in reply:
+                break
+            with _servers_lock:  # a server without the noisy imports, the old one drained
+                if _servers.get(self._ident()) is server:
+                    server.drain()
+                    _servers[self._ident()] = _Server(self.env, self.secret,
+                                                      server.exclude | set(reply["noisy"]))
+        if "error" in reply:
+            raise RuntimeError(f"stratum server: {reply['error']}")
+        out = {"exit_code": reply["exit_code"], "seconds": reply["seconds"],
+               "mode": reply["mode"], "worker": getattr(self.worker, "address", None),
+               "host": socket.gethostname(), "tier_error": server.tier_error,
+               "import_seconds": server.seconds,
+               "cache_dir": os.path.realpath(_local_cache_dir(self.env))}
+        for k in ("stdout", "stderr"):
+            out[k] = _take(reply[k])
+        try:
+            with open(reply["result"]) as fh:
+                out["result"] = json.load(fh)
+        except (OSError, ValueError):
+            out["result"] = None
+        _remove(reply["result"])
+        out["trace"] = _export(out["result"], self.env)
+        return out
+
+
+def run_script(job: dict) -> dict:
+    """The task: run one script (``job``: ``script`` as given, ``cwd``, ``flags``) in a fork of
+    this worker's warm stratum process."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    plugin = worker.plugins.get(NAME)
+    if plugin is None:
+        raise RuntimeError("the stratum worker plugin is not registered on this worker")
+    return plugin.run(job)
+
+
+class _Server:
+    """The warm process of this worker (``stratum.distributed.server``) and its socket."""
+
+    def __init__(self, env: dict, secret: str | None, exclude: set[str] = frozenset()):
+        self.exclude = set(exclude)
+        self.work = tempfile.mkdtemp(prefix="stratum-worker-")
+        self.socket = os.path.join(self.work, "runs.sock")
+        config = {"env": env, "secret": secret, "socket": self.socket, "work": self.work,
+                  "exclude": sorted(self.exclude)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from stratum.distributed import server; server.main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=self.work,
+            env={**os.environ, **{k: v for k, v in env.items()}})
+        self.proc.stdin.write((json.dumps(config) + "\n").encode())
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the stratum server did not start: " + _tail(self.work))
+        ready = json.loads(line)
+        self.tier_error = ready.get("tier_error")
+        self.seconds = ready.get("seconds", 0.0)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def drain(self) -> None:
+        try:
+            self.proc.stdin.write(b"drain\n")
+            self.proc.stdin.flush()
+        except OSError:
+            pass
+
+    def run(self, job: dict) -> dict:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(self.socket)
+            conn.sendall((json.dumps(job) + "\n").encode())
+            data = b""
+            while True:
+                got = conn.recv(65536)
+                if not got:
+                    break
+                data += got
+        if not data:
+            raise RuntimeError("the stratum server ended during the run: " + _tail(self.work))
+        return json.loads(data)
+
+
+def _local_cache_dir(env: dict) -> str:
+    from stratum.config import default_cache_dir
+
+    return os.fspath(default_cache_dir())
+
+
+def _export(result: dict | None, env: dict) -> dict | None:
+    """The run as this machine's trace store recorded it (for the client's store)."""
+    if not result or result.get("run_id") is None:
+        return None
+    try:
+        from stratum.trace.store import TraceStore
+
+        store = TraceStore(_local_cache_dir(env))
+        try:
+            return store.export_run(result["run_id"])
+        finally:
+            store.close()
+    except Exception:  # noqa: BLE001 - the trace is a record; the run's outputs are what counts
+        return None
+
+
+def _take(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+    finally:
+        _remove(path)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _tail(work: str) -> str:
+    try:
+        with open(os.path.join(work, "server.log"), "rb") as fh:
+            return fh.read()[-2000:].decode("utf-8", "replace")
+    except OSError:
+        return "(no log)"
+
+
+def cleanup(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
