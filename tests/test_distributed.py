@@ -1,0 +1,246 @@
+"""``python -m stratum run --cluster ADDRESS`` on a real local Dask cluster (issue 16).
+
+The cluster: a scheduler and two worker processes (each under a Nanny, one thread each), every
+worker with its own local cache directory (``STRATUM_CACHE_DIR`` in the worker's environment)
+and one shared second tier (``STRATUM_CACHE_SHARED``, set by the client). ``LocalCluster``
+gives all its workers one environment, so the cluster is built from the same parts with
+``SpecCluster`` (``LocalCluster``'s base class), one spec per worker. The scripts are corpus
+scripts (tests/corpus) and their data, compared byte for byte with ``python script.py``
+(difftest.plain_result). Faults: a worker killed with SIGKILL mid-batch, a shared tier that
+cannot be used.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip(
+    "distributed", reason="Dask's distributed is not installed (pip install 'stratum[dask]')")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import difftest  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+SCRIPTS = ["eda_describe.py", "eda_groupby_agg.py", "clf_logreg_baseline.py", "fail_assert.py"]
+# Two scripts sharing a prefix that is worth reusing (a fitted model), for the cross-worker test.
+PREFIX = """import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+
+df = pd.read_csv("data/churn.csv").dropna()
+X = df.select_dtypes("number")
+model = RandomForestClassifier(n_estimators=60, random_state=0).fit(X, df["churn"])
+"""
+SLEEPY = "import time\ntime.sleep({s})\nprint('slept {s}')\n"
+
+
+def _spec(name: str, cache: Path) -> dict:
+    env = {"STRATUM_CACHE_DIR": str(cache), "PYTHONHASHSEED": "0",
+           "PYTHONPATH": difftest.build_env("plain", None)["PYTHONPATH"]}
+    return {"cls": distributed.Nanny,
+            "options": {"nthreads": 1, "env": env, "dashboard_address": None,
+                        "memory_limit": 0}}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, corpus_data):
+    root = tmp_path_factory.mktemp("dask")
+    work = root / "work"
+    work.mkdir()
+    for name in SCRIPTS:
+        shutil.copy2(CORPUS / name, work / name)
+    shutil.copytree(corpus_data, work / "data")
+    (work / "prefix_a.py").write_text(PREFIX + "print('a', round(model.score(X, df['churn']), 4))\n")
+    (work / "prefix_b.py").write_text(PREFIX + "print('b', len(model.estimators_))\n")
+    for s in (2, 3):
+        (work / f"sleepy_{s}.py").write_text(SLEEPY.format(s=s))
+    caches = {n: root / f"cache-{n}" for n in ("a", "b")}
+    spec = distributed.SpecCluster(
+        scheduler={"cls": distributed.Scheduler, "options": {"dashboard_address": None}},
+        workers={n: _spec(n, c) for n, c in caches.items()}, asynchronous=False)
+    client = distributed.Client(spec, set_as_default=False)
+    client.wait_for_workers(2, timeout=120)
+    try:
+        yield {"root": root, "work": work, "caches": caches, "address": spec.scheduler_address,
+               "shared": root / "shared", "client": client, "spec": spec}
+    finally:
+        client.close()
+        spec.close(timeout=60)
+
+
+def _run(c, *args, shared=None, timeout=600):
+    env = difftest.build_env("stratum", c["root"] / "cache-client")
+    env["STRATUM_ADMIT"] = "all"
+    env["STRATUM_CACHE_SHARED"] = str(shared if shared is not None else c["shared"])
+    return subprocess.run([sys.executable, "-m", "stratum", "run", "--cluster", c["address"],
+                           *args], cwd=c["work"], env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=timeout)
+
+
+def _plain(c, script):
+    return difftest.plain_result(c["work"], script)
+
+
+def _same_as_plain(c, out: Path, scripts):
+    rows = json.loads((out / "summary.json").read_text())
+    assert [r["script"] for r in rows] == list(scripts)
+    for r in rows:
+        code, stdout, stderr = _plain(c, r["script"])
+        assert (r["exit_code"], Path(r["stdout"]).read_bytes(),
+                Path(r["stderr"]).read_bytes()) == (code, stdout, stderr), r["script"]
+    return rows
+
+
+def test_outputs_identical_to_plain(cluster, tmp_path):
+    got = _run(cluster, "--out", str(tmp_path / "out"), *SCRIPTS)
+    assert got.returncode == 1, got.stderr.decode()  # fail_assert.py exits 1
+    rows = _same_as_plain(cluster, tmp_path / "out", SCRIPTS)
+    assert {"script", "stdout", "stderr", "exit_code", "seconds", "reused", "executed",
+            "run_id", "mode", "prediction"} <= set(rows[0])
+    assert all(r["worker"] for r in rows) and all(r["mode"] == "warm" for r in rows)
+    lines = [ln for ln in got.stderr.decode().splitlines() if ln.startswith("stratum run: [")]
+    assert len(lines) == len(SCRIPTS)
+    # the workers' runs are in the client's trace store: trace show / merged see them
+    env = difftest.build_env("stratum", cluster["root"] / "cache-client")
+    listed = subprocess.run([sys.executable, "-m", "stratum", "trace", "list"], env=env,
+                            capture_output=True, timeout=120)
+    for s in SCRIPTS:
+        assert s in listed.stdout.decode()
+    # without --out: headers and the scripts' stdout on stdout, in the order given
+    again = _run(cluster, *SCRIPTS[:2])
+    assert again.returncode == 0
+    text = again.stdout.decode()
+    assert text.index("==> eda_describe.py (exit 0") < text.index("==> eda_groupby_agg.py")
+    assert _plain(cluster, "eda_describe.py")[1].decode() in text
+
+
+def test_prefix_from_one_worker_reused_on_the_other(cluster, tmp_path):
+    from stratum.distributed import plugin
+
+    first = _run(cluster, "--out", str(tmp_path / "one"), "prefix_a.py")
+    assert first.returncode == 0, first.stderr.decode()
+    row = _same_as_plain(cluster, tmp_path / "one", ["prefix_a.py"])[0]
+    others = [w for w in cluster["client"].scheduler_info()["workers"] if w != row["worker"]]
+    job = {"script": "prefix_b.py", "cwd": str(cluster["work"]), "flags": []}
+    res = cluster["client"].submit(plugin.run_script, job, workers=others, pure=False,
+                                   allow_other_workers=False).result(timeout=300)
+    assert res["worker"] == others[0]
+    assert (res["exit_code"], res["stdout"], res["stderr"]) == _plain(cluster, "prefix_b.py")
+    fits = [n for n in res["trace"]["nodes"] if n["op"].endswith("RandomForestClassifier.fit")]
+    assert fits and all(n["reused"] for n in fits), fits
+    # it came from the shared tier into the other worker's own cache
+    assert any((cluster["shared"] / "objects").rglob("*"))
+
+
+def _worker_pids(client) -> dict[str, int]:
+    return client.run(os.getpid)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def test_worker_killed_mid_batch(cluster, tmp_path):
+    scripts = ["sleepy_3.py", "sleepy_2.py", *SCRIPTS]
+    client = cluster["client"]
+    # both workers warm first, so the kill lands while scripts run
+    _run(cluster, "--out", str(tmp_path / "warm"), *SCRIPTS[:2])
+    pids = _worker_pids(client)
+    env = difftest.build_env("stratum", cluster["root"] / "cache-client")
+    env.update(STRATUM_ADMIT="all", STRATUM_CACHE_SHARED=str(cluster["shared"]))
+    proc = subprocess.Popen([sys.executable, "-m", "stratum", "run", "--cluster",
+                             cluster["address"], "--out", str(tmp_path / "out"), *scripts],
+                            cwd=cluster["work"], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        victim = None
+        deadline = time.time() + 60
+        while victim is None and time.time() < deadline:  # a worker with a run in progress
+            time.sleep(0.2)
+            for pid in pids.values():
+                servers = _children(pid)
+                if any(_children(s) for s in servers):
+                    victim, orphans = pid, servers
+                    break
+        assert victim is not None, "no worker started a run"
+        os.kill(victim, signal.SIGKILL)
+        out, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, err.decode()  # fail_assert.py
+    _same_as_plain(cluster, tmp_path / "out", scripts)
+    # the killed worker's warm server and its runs did not outlive it
+    deadline = time.time() + 20
+    while time.time() < deadline and any(os.path.exists(f"/proc/{p}") for p in orphans):
+        time.sleep(0.2)
+    assert not [p for p in orphans if os.path.exists(f"/proc/{p}")]
+    client.wait_for_workers(2, timeout=120)  # the nanny restarted it
+
+
+def test_unusable_shared_tier_degrades_to_local(cluster, tmp_path):
+    not_a_dir = tmp_path / "tier-file"
+    not_a_dir.write_text("x")
+    got = _run(cluster, "--out", str(tmp_path / "out"), *SCRIPTS[:2], shared=not_a_dir)
+    assert got.returncode == 0, got.stderr.decode()
+    _same_as_plain(cluster, tmp_path / "out", SCRIPTS[:2])
+    lines = [ln for ln in got.stderr.decode().splitlines() if "shared cache tier" in ln]
+    assert len(lines) == 1, got.stderr.decode()
+    assert lines[0].startswith("stratum: shared cache tier unusable")
+
+
+# ---- without a cluster ------------------------------------------------------------------------
+def test_shared_tier_between_two_caches(tmp_path):
+    import numpy as np
+
+    from stratum.cache import cache
+
+    cache.set_shared_secret(tmp_path / "shared", os.urandom(32))
+    a = cache.Cache(tmp_path / "a", 1 << 30, admit_all=True, shared=tmp_path / "shared")
+    b = cache.Cache(tmp_path / "b", 1 << 30, admit_all=True, shared=tmp_path / "shared")
+    key = "0123456789abcdef0123456789abcdef"
+    assert a.put(key, np.arange(5), 1.0) and a.shared.published == 1
+    with b.flight(key) as f:  # takes both locks, finds it in the tier
+        assert f.hit and list(f.value) == [0, 1, 2, 3, 4]
+    assert b.shared.hits == 1 and (tmp_path / "b" / "objects" / key[:2] / key).exists()
+    # an entry signed by another cluster's secret is a miss, and left alone
+    cache.set_shared_secret(tmp_path / "shared", os.urandom(32))
+    c = cache.Cache(tmp_path / "c", 1 << 30, admit_all=True, shared=tmp_path / "shared")
+    assert c.get(key) == (False, None)
+    assert (tmp_path / "shared" / "objects" / key[:2] / key).exists()
+
+
+def test_placement_groups_scripts_sharing_a_costly_prefix():
+    from stratum.batch.plan import Imports, ScriptPlan
+    from stratum.distributed import placement
+
+    def plan(i, nodes):
+        return ScriptPlan(i, f"s{i}.py", f"/x/s{i}.py", Imports(), nodes)
+
+    plans = [plan(0, [("k1", 1.0), ("a", 0.5)]), plan(1, [("k1", 1.0)]),
+             plan(2, [("k2", 0.001)]), plan(3, [("k2", 0.001)]), plan(4, [("k1", 1.0)]),
+             plan(5, [])]
+    assert placement.groups(plans) == [[0, 1, 4]]  # k2 is too cheap to group by
+    where = placement.place(plans, ["w1", "w2"])
+    assert where == {0: "w1", 1: "w1", 4: "w1"}  # a fair share: 3 of 6 scripts on 2 workers
+    plans.append(plan(6, [("k1", 1.0)]))
+    where = placement.place(plans, ["w1", "w2"])
+    assert sorted(where) == [0, 1, 4, 6] and list(where.values()).count("w1") == 4
