@@ -30,6 +30,7 @@ byte (checked in every repeat); any difference is printed and the exit status is
 from __future__ import annotations
 
 import argparse
+import logging
 import json
 import os
 import shutil
@@ -43,6 +44,10 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 import cpu_mix  # noqa: E402
 import difftest  # noqa: E402
+
+# This file's own name would shadow Dask's ``distributed`` (python puts bench/ first on the path).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.modules.pop("distributed", None)
 
 
 def start_cluster(base: Path, pool: Path):
@@ -58,7 +63,8 @@ def start_cluster(base: Path, pool: Path):
 
     cluster = distributed.SpecCluster(
         scheduler={"cls": distributed.Scheduler, "options": {"dashboard_address": None}},
-        workers={"a": spec("a"), "b": spec("b")}, asynchronous=False)
+        workers={"a": spec("a"), "b": spec("b")}, asynchronous=False,
+        silence_logs=logging.ERROR)
     client = distributed.Client(cluster, set_as_default=False)
     client.wait_for_workers(2, timeout=120)
     return cluster, client
@@ -113,6 +119,29 @@ def tier_figures(shared: Path, n_scripts: int, base: Path) -> tuple[float, float
     return total / n_scripts, total / seconds / 1e6
 
 
+def trace_import_ms(client_cache: Path, base: Path) -> float | None:
+    """What the client spends per result recording a worker's trace (export, then import into
+    a fresh store: ``TraceStore.import_run``), per run."""
+    from stratum.trace.store import TraceStore
+
+    src = TraceStore(client_cache)
+    try:
+        runs = [src.export_run(r["id"]) for r in src.runs(limit=10_000)]
+    finally:
+        src.close()
+    if not runs:
+        return None
+    (base / "import-probe").mkdir()
+    dst = TraceStore(base / "import-probe")
+    try:
+        t0 = time.perf_counter()
+        for run in runs:
+            dst.import_run(run)
+        return (time.perf_counter() - t0) / len(runs) * 1000
+    finally:
+        dst.close()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="8 scripts, 6,000 rows, 1 repeat (CI)")
@@ -137,7 +166,8 @@ def main(argv=None) -> int:
     print(f"{len(scripts)} scripts, {ns.rows} rows, 2 workers x 1 thread vs --jobs 2, "
           f"{len(os.sched_getaffinity(0))} cores, load {cpu_mix._load()}", flush=True)
     figures: dict[str, list] = {k: [] for k in ("plain", "local", "cluster", "task_ms",
-                                                "noop_ms", "tier_bytes", "tier_mb_s")}
+                                                "noop_ms", "tier_bytes", "tier_mb_s",
+                                                "import_ms")}
     problems: list[str] = []
     plain_ref = None
     try:
@@ -164,6 +194,8 @@ def main(argv=None) -> int:
                 tb, rate = tier_figures(rep_base / "shared", len(scripts), rep_base)
                 figures["tier_bytes"].append(tb)
                 figures["tier_mb_s"].append(rate)
+                figures["import_ms"].append(trace_import_ms(rep_base / "cache-client",
+                                                            rep_base))
                 figures["task_ms"].append(task_round_trip(client))
                 figures["noop_ms"].append(noop_per_script(work, env, cluster.scheduler_address,
                                                           rep_base))
@@ -175,7 +207,8 @@ def main(argv=None) -> int:
                   f"{figures['local'][-1]:.2f}s, cluster run {figures['cluster'][-1]:.2f}s; "
                   f"task {figures['task_ms'][-1]:.2f} ms, no-op script "
                   f"{figures['noop_ms'][-1]:.1f} ms, tier {figures['tier_bytes'][-1] / 1e6:.2f}"
-                  f" MB/script at {figures['tier_mb_s'][-1] or 0:.0f} MB/s; "
+                  f" MB/script at {figures['tier_mb_s'][-1] or 0:.0f} MB/s, trace import "
+                  f"{figures['import_ms'][-1] or 0:.1f} ms/script; "
                   f"load {cpu_mix._load()}", flush=True)
         cpu_mix.report_differences(problems)
         med = cpu_mix.medians(figures)
@@ -184,7 +217,8 @@ def main(argv=None) -> int:
               f"workers {med['cluster']:.2f}s ({med['plain'] / med['cluster']:.2f}x); "
               f"task round trip {med['task_ms']:.2f} ms; per no-op script "
               f"{med['noop_ms']:.1f} ms; tier {med['tier_bytes'] / 1e6:.2f} MB per script, "
-              f"copied at {med['tier_mb_s'] or 0:.0f} MB/s")
+              f"copied at {med['tier_mb_s'] or 0:.0f} MB/s; trace import "
+              f"{med['import_ms'] or 0:.1f} ms per script")
         if ns.json:
             Path(ns.json).write_text(json.dumps({"args": vars(ns), "figures": figures,
                                                  "medians": med, "differences": problems},

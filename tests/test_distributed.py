@@ -12,6 +12,7 @@ cannot be used.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -30,13 +31,16 @@ import difftest  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 SCRIPTS = ["eda_describe.py", "eda_groupby_agg.py", "clf_logreg_baseline.py", "fail_assert.py"]
+# prints the thread pools and environment it sees: not the single-threaded ones a Dask nanny
+# gives its workers (OMP_NUM_THREADS=1, ...)
+THREADS = "cpu_threads_visible.py"
 # Two scripts sharing a prefix that is worth reusing (a fitted model), for the cross-worker test.
 PREFIX = """import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 
 df = pd.read_csv("data/churn.csv").dropna()
 X = df.select_dtypes("number")
-model = RandomForestClassifier(n_estimators=60, random_state=0).fit(X, df["churn"])
+model = RandomForestClassifier(n_estimators=150, random_state=0).fit(X, df["churn"])
 """
 SLEEPY = "import time\ntime.sleep({s})\nprint('slept {s}')\n"
 
@@ -54,7 +58,7 @@ def cluster(tmp_path_factory, corpus_data):
     root = tmp_path_factory.mktemp("dask")
     work = root / "work"
     work.mkdir()
-    for name in SCRIPTS:
+    for name in [*SCRIPTS, THREADS]:
         shutil.copy2(CORPUS / name, work / name)
     shutil.copytree(corpus_data, work / "data")
     (work / "prefix_a.py").write_text(PREFIX + "print('a', round(model.score(X, df['churn']), 4))\n")
@@ -64,7 +68,8 @@ def cluster(tmp_path_factory, corpus_data):
     caches = {n: root / f"cache-{n}" for n in ("a", "b")}
     spec = distributed.SpecCluster(
         scheduler={"cls": distributed.Scheduler, "options": {"dashboard_address": None}},
-        workers={n: _spec(n, c) for n, c in caches.items()}, asynchronous=False)
+        workers={n: _spec(n, c) for n, c in caches.items()}, asynchronous=False,
+        silence_logs=logging.ERROR)
     client = distributed.Client(spec, set_as_default=False)
     client.wait_for_workers(2, timeout=120)
     try:
@@ -99,14 +104,14 @@ def _same_as_plain(c, out: Path, scripts):
 
 
 def test_outputs_identical_to_plain(cluster, tmp_path):
-    got = _run(cluster, "--out", str(tmp_path / "out"), *SCRIPTS)
+    got = _run(cluster, "--out", str(tmp_path / "out"), *SCRIPTS, THREADS)
     assert got.returncode == 1, got.stderr.decode()  # fail_assert.py exits 1
-    rows = _same_as_plain(cluster, tmp_path / "out", SCRIPTS)
+    rows = _same_as_plain(cluster, tmp_path / "out", [*SCRIPTS, THREADS])
     assert {"script", "stdout", "stderr", "exit_code", "seconds", "reused", "executed",
             "run_id", "mode", "prediction"} <= set(rows[0])
     assert all(r["worker"] for r in rows) and all(r["mode"] == "warm" for r in rows)
     lines = [ln for ln in got.stderr.decode().splitlines() if ln.startswith("stratum run: [")]
-    assert len(lines) == len(SCRIPTS)
+    assert len(lines) == len(SCRIPTS) + 1
     # the workers' runs are in the client's trace store: trace show / merged see them
     env = difftest.build_env("stratum", cluster["root"] / "cache-client")
     listed = subprocess.run([sys.executable, "-m", "stratum", "trace", "list"], env=env,
@@ -137,6 +142,19 @@ def test_prefix_from_one_worker_reused_on_the_other(cluster, tmp_path):
     assert fits and all(n["reused"] for n in fits), fits
     # it came from the shared tier into the other worker's own cache
     assert any((cluster["shared"] / "objects").rglob("*"))
+
+
+def test_placement_sends_a_shared_prefix_to_one_worker(cluster, tmp_path):
+    """The client's trace store holds prefix_a.py's run (from the test above, or made here):
+    the plan predicts prefix_b.py (a similar script) shares its costly fit, so both go to one
+    worker; the others are free."""
+    scripts = ["prefix_a.py", "prefix_b.py", *SCRIPTS[:2]]
+    _run(cluster, "prefix_a.py")
+    got = _run(cluster, "--out", str(tmp_path / "out"), *scripts)
+    assert got.returncode == 0, got.stderr.decode()
+    rows = _same_as_plain(cluster, tmp_path / "out", scripts)
+    assert "2 scripts placed by shared prefix" in " ".join(got.stderr.decode().split())
+    assert rows[0]["worker"] == rows[1]["worker"]
 
 
 def _worker_pids(client) -> dict[str, int]:

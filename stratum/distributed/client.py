@@ -86,7 +86,8 @@ def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
            if k.startswith("STRATUM_") and k not in plugin.LOCAL_SETTINGS}
     if secret is None:
         env.pop("STRATUM_CACHE_SHARED", None)
-    client.register_plugin(plugin.StratumPlugin(env, secret), name=plugin.NAME)
+    plain_env = {k: os.environ.get(k) for k in plugin.nanny_variables()}
+    client.register_plugin(plugin.StratumPlugin(env, secret, plain_env), name=plugin.NAME)
     client.wait_for_workers(1, timeout=120)
     info = client.scheduler_info()["workers"]
     workers = sorted(info)

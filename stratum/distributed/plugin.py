@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -36,9 +35,12 @@ class StratumPlugin(WorkerPlugin):
 
     name = NAME
 
-    def __init__(self, env: dict, secret: str | None):
+    def __init__(self, env: dict, secret: str | None, plain_env: dict | None = None):
         self.env = dict(env)
         self.secret = secret
+        # variables Dask's nanny sets for its workers (OMP_NUM_THREADS=1, ...): as the client
+        # has them (None: unset), so scripts see what plain python sees (``nanny_variables``)
+        self.plain_env = dict(plain_env or {})
 
     def setup(self, worker) -> None:
         self.worker = worker
@@ -47,7 +49,8 @@ class StratumPlugin(WorkerPlugin):
         pass  # the server ends with this process (its stdin closes)
 
     def _ident(self) -> str:
-        return json.dumps([sorted(self.env.items()), self.secret])
+        return json.dumps([sorted(self.env.items()), self.secret,
+                           sorted(self.plain_env.items(), key=lambda kv: kv[0])])
 
     def server(self) -> "_Server":
         ident = self._ident()
@@ -57,7 +60,7 @@ class StratumPlugin(WorkerPlugin):
                 for other in list(_servers.values()):
                     other.drain()  # settings changed: the old one ends after its runs
                 _servers.clear()
-                got = _servers[ident] = _Server(self.env, self.secret)
+                got = _servers[ident] = _Server(self.env, self.secret, self.plain_env)
             return got
 
     def run(self, job: dict) -> dict:
@@ -69,7 +72,7 @@ class StratumPlugin(WorkerPlugin):
             with _servers_lock:  # a server without the noisy imports, the old one drained
                 if _servers.get(self._ident()) is server:
                     server.drain()
-                    _servers[self._ident()] = _Server(self.env, self.secret,
+                    _servers[self._ident()] = _Server(self.env, self.secret, self.plain_env,
                                                       server.exclude | set(reply["noisy"]))
         if "error" in reply:
             raise RuntimeError(f"stratum server: {reply['error']}")
@@ -90,6 +93,23 @@ class StratumPlugin(WorkerPlugin):
         return out
 
 
+def nanny_variables() -> set[str]:
+    """Environment variables a Dask nanny sets for its worker processes, which a plain python
+    on that machine would not have: ``distributed.nanny.pre-spawn-environ`` (by default
+    ``OMP_NUM_THREADS=1``, ``MKL_NUM_THREADS=1``, ``OPENBLAS_NUM_THREADS=1``,
+    ``MALLOC_TRIM_THRESHOLD_``), ``distributed.nanny.environ``, and ``PYTHONHASHSEED`` (the
+    nanny fixes it). A script that saw them would run its thread pools single-threaded (other
+    numbers, other timings) and read another ``os.environ``."""
+    import dask
+
+    names = {"PYTHONHASHSEED"}
+    for key in ("distributed.nanny.pre-spawn-environ", "distributed.nanny.environ"):
+        got = dask.config.get(key, default=None)
+        if isinstance(got, dict):
+            names.update(got)
+    return names
+
+
 def run_script(job: dict) -> dict:
     """The task: run one script (``job``: ``script`` as given, ``cwd``, ``flags``) in a fork of
     this worker's warm stratum process."""
@@ -105,16 +125,22 @@ def run_script(job: dict) -> dict:
 class _Server:
     """The warm process of this worker (``stratum.distributed.server``) and its socket."""
 
-    def __init__(self, env: dict, secret: str | None, exclude: set[str] = frozenset()):
+    def __init__(self, env: dict, secret: str | None, plain_env: dict,
+                 exclude: set[str] = frozenset()):
         self.exclude = set(exclude)
         self.work = tempfile.mkdtemp(prefix="stratum-worker-")
         self.socket = os.path.join(self.work, "runs.sock")
         config = {"env": env, "secret": secret, "socket": self.socket, "work": self.work,
                   "exclude": sorted(self.exclude)}
+        full = {**os.environ, **env}
+        for k, v in plain_env.items():
+            if v is None:
+                full.pop(k, None)
+            else:
+                full[k] = v
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from stratum.distributed import server; server.main()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=self.work,
-            env={**os.environ, **{k: v for k, v in env.items()}})
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=self.work, env=full)
         self.proc.stdin.write((json.dumps(config) + "\n").encode())
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
@@ -194,7 +220,3 @@ def _tail(work: str) -> str:
             return fh.read()[-2000:].decode("utf-8", "replace")
     except OSError:
         return "(no log)"
-
-
-def cleanup(path: str) -> None:
-    shutil.rmtree(path, ignore_errors=True)
