@@ -30,7 +30,6 @@ byte (checked in every repeat); any difference is printed and the exit status is
 from __future__ import annotations
 
 import argparse
-import logging
 import json
 import os
 import shutil
@@ -43,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 import cpu_mix  # noqa: E402
+import daskcluster  # noqa: E402
 import difftest  # noqa: E402
 
 # This file's own name would shadow Dask's ``distributed`` (python puts bench/ first on the path).
@@ -51,22 +51,21 @@ sys.modules.pop("distributed", None)
 
 
 def start_cluster(base: Path, pool: Path):
+    """Two ``dask worker`` processes (1 thread each, own caches, this benchmark's token pool)
+    and a scheduler, in processes of their own (tests/daskcluster.py)."""
     import distributed
 
-    def spec(name):
-        env = {"STRATUM_CACHE_DIR": str(base / f"cache-{name}"), "PYTHONHASHSEED": "0",
-               "STRATUM_CPU_DIR": str(pool),
-               "PYTHONPATH": difftest.build_env("plain", None)["PYTHONPATH"]}
-        return {"cls": distributed.Nanny, "options": {"nthreads": 1, "env": env,
-                                                      "dashboard_address": None,
-                                                      "memory_limit": 0}}
-
-    cluster = distributed.SpecCluster(
-        scheduler={"cls": distributed.Scheduler, "options": {"dashboard_address": None}},
-        workers={"a": spec("a"), "b": spec("b")}, asynchronous=False,
-        silence_logs=logging.ERROR)
-    client = distributed.Client(cluster, set_as_default=False)
-    client.wait_for_workers(2, timeout=120)
+    pythonpath = difftest.build_env("plain", None)["PYTHONPATH"]
+    cluster = daskcluster.Cluster(base / "cluster", {
+        name: {"STRATUM_CACHE_DIR": str(base / f"cache-{name}"), "PYTHONHASHSEED": "0",
+               "STRATUM_CPU_DIR": str(pool), "PYTHONPATH": pythonpath}
+        for name in ("a", "b")})
+    try:
+        client = distributed.Client(cluster.address, set_as_default=False)
+        client.wait_for_workers(2, timeout=120)
+    except BaseException:
+        cluster.close()
+        raise
     return cluster, client
 
 
@@ -186,7 +185,7 @@ def main(argv=None) -> int:
             try:
                 env = dict(local_env, STRATUM_CACHE_DIR=str(rep_base / "cache-client"),
                            STRATUM_CACHE_SHARED=str(rep_base / "shared"))
-                seconds, rows = cluster_batch(work, scripts, env, cluster.scheduler_address,
+                seconds, rows = cluster_batch(work, scripts, env, cluster.address,
                                               base / "out-cluster")
                 figures["cluster"].append(seconds)
                 problems += cpu_mix.differences("cluster", cpu_mix.batch_results(rows),
@@ -197,12 +196,12 @@ def main(argv=None) -> int:
                 figures["import_ms"].append(trace_import_ms(rep_base / "cache-client",
                                                             rep_base))
                 figures["task_ms"].append(task_round_trip(client))
-                figures["noop_ms"].append(noop_per_script(work, env, cluster.scheduler_address,
+                figures["noop_ms"].append(noop_per_script(work, env, cluster.address,
                                                           rep_base))
                 shutil.rmtree(work / "noop", ignore_errors=True)
             finally:
                 client.close()
-                cluster.close(timeout=60)
+                cluster.close()
             print(f"repeat {rep + 1}: plain {figures['plain'][-1]:.2f}s, local run "
                   f"{figures['local'][-1]:.2f}s, cluster run {figures['cluster'][-1]:.2f}s; "
                   f"task {figures['task_ms'][-1]:.2f} ms, no-op script "

@@ -1,10 +1,11 @@
 """``python -m stratum run --cluster ADDRESS`` on a real local Dask cluster (issue 16).
 
-The cluster: a scheduler and two worker processes (each under a Nanny, one thread each), every
-worker with its own local cache directory (``STRATUM_CACHE_DIR`` in the worker's environment)
-and one shared second tier (``STRATUM_CACHE_SHARED``, set by the client). ``LocalCluster``
-gives all its workers one environment, so the cluster is built from the same parts with
-``SpecCluster`` (``LocalCluster``'s base class), one spec per worker. The scripts are corpus
+The cluster (tests/daskcluster.py): ``dask scheduler`` and two ``dask worker`` processes (each a
+nanny and its worker process, one thread), every worker with its own local cache directory
+(``STRATUM_CACHE_DIR`` in the worker's environment) and one shared second tier
+(``STRATUM_CACHE_SHARED``, set by the client). Not ``LocalCluster``: it gives all its workers
+one environment, and its nannies, running in the test process, would write
+``OMP_NUM_THREADS=1`` and the like into the environment of every later plain run. The scripts are corpus
 scripts (tests/corpus) and their data, compared byte for byte with ``python script.py``
 (difftest.plain_result). Faults: a worker killed with SIGKILL mid-batch, a shared tier that
 cannot be used.
@@ -12,7 +13,6 @@ cannot be used.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import signal
@@ -27,6 +27,7 @@ distributed = pytest.importorskip(
     "distributed", reason="Dask's distributed is not installed (pip install 'stratum[dask]')")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import daskcluster  # noqa: E402
 import difftest  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -45,14 +46,6 @@ model = RandomForestClassifier(n_estimators=150, random_state=0).fit(X, df["chur
 SLEEPY = "import time\ntime.sleep({s})\nprint('slept {s}')\n"
 
 
-def _spec(name: str, cache: Path) -> dict:
-    env = {"STRATUM_CACHE_DIR": str(cache), "PYTHONHASHSEED": "0",
-           "PYTHONPATH": difftest.build_env("plain", None)["PYTHONPATH"]}
-    return {"cls": distributed.Nanny,
-            "options": {"nthreads": 1, "env": env, "dashboard_address": None,
-                        "memory_limit": 0}}
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, corpus_data):
     root = tmp_path_factory.mktemp("dask")
@@ -66,18 +59,20 @@ def cluster(tmp_path_factory, corpus_data):
     for s in (2, 3):
         (work / f"sleepy_{s}.py").write_text(SLEEPY.format(s=s))
     caches = {n: root / f"cache-{n}" for n in ("a", "b")}
-    spec = distributed.SpecCluster(
-        scheduler={"cls": distributed.Scheduler, "options": {"dashboard_address": None}},
-        workers={n: _spec(n, c) for n, c in caches.items()}, asynchronous=False,
-        silence_logs=logging.ERROR)
-    client = distributed.Client(spec, set_as_default=False)
-    client.wait_for_workers(2, timeout=120)
+    pythonpath = difftest.build_env("plain", None)["PYTHONPATH"]
+    procs = daskcluster.Cluster(root / "cluster", {
+        n: {"STRATUM_CACHE_DIR": str(c), "PYTHONHASHSEED": "0", "PYTHONPATH": pythonpath}
+        for n, c in caches.items()})
     try:
-        yield {"root": root, "work": work, "caches": caches, "address": spec.scheduler_address,
-               "shared": root / "shared", "client": client, "spec": spec}
+        client = distributed.Client(procs.address, set_as_default=False)
+        try:
+            client.wait_for_workers(2, timeout=120)
+            yield {"root": root, "work": work, "caches": caches, "address": procs.address,
+                   "shared": root / "shared", "client": client}
+        finally:
+            client.close()
     finally:
-        client.close()
-        spec.close(timeout=60)
+        procs.close()
 
 
 def _run(c, *args, shared=None, timeout=600):
