@@ -5,8 +5,8 @@ nanny and its worker process, one thread), every worker with its own local cache
 (``STRATUM_CACHE_DIR`` in the worker's environment) and one shared second tier
 (``STRATUM_CACHE_SHARED``, set by the client). Not ``LocalCluster``: it gives all its workers
 one environment, and its nannies, running in the test process, would write
-``OMP_NUM_THREADS=1`` and the like into the environment of every later plain run. The scripts are corpus
-scripts (tests/corpus) and their data, compared byte for byte with ``python script.py``
+``OMP_NUM_THREADS=1`` and the like into the environment of every later plain run. The scripts
+are corpus scripts (tests/corpus) and their data, compared byte for byte with ``python script.py``
 (difftest.plain_result). Faults: a worker killed with SIGKILL mid-batch, a shared tier that
 cannot be used.
 """
@@ -54,7 +54,8 @@ def cluster(tmp_path_factory, corpus_data):
     for name in [*SCRIPTS, THREADS]:
         shutil.copy2(CORPUS / name, work / name)
     shutil.copytree(corpus_data, work / "data")
-    (work / "prefix_a.py").write_text(PREFIX + "print('a', round(model.score(X, df['churn']), 4))\n")
+    (work / "prefix_a.py").write_text(
+        PREFIX + "print('a', round(model.score(X, df['churn']), 4))\n")
     (work / "prefix_b.py").write_text(PREFIX + "print('b', len(model.estimators_))\n")
     for s in (2, 3):
         (work / f"sleepy_{s}.py").write_text(SLEEPY.format(s=s))
