@@ -1,5 +1,6 @@
 """The command line: the -m form, errors as python gives them, traces, cache, doctor, fallbacks."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -288,3 +289,22 @@ def test_run_missing_directory_is_a_usage_error(work):
     cwd, cache = work
     code, out, err = run(["run", "missing_dir/"], cwd, cache)
     assert (code, out, err) == (2, "", "stratum run: no such script or directory: missing_dir/\n")
+
+
+def test_module_mode_is_pythons_to_the_traceback(tmp_path):
+    """``python -m stratum -m pkg.mod`` runs the module through runpy's own frames: the
+    traceback of an error has the two ``<frozen runpy>`` lines ``python -m pkg.mod`` shows, and
+    the module sees the same argv, __spec__ and __package__."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "mod.py").write_text(
+        "import sys\nimport numpy as np\n"
+        "print(sys.argv, __name__, __spec__.name, __package__, np.arange(3).sum())\n"
+        "def f():\n    raise ValueError('boom')\nf()\n")
+    env = dict(os.environ, STRATUM_CACHE_DIR=str(tmp_path / "cache"))
+    plain = subprocess.run([sys.executable, "-m", "pkg.mod", "a"], cwd=tmp_path, env=env,
+                           capture_output=True, timeout=120)
+    got = subprocess.run([sys.executable, "-m", "stratum", "-m", "pkg.mod", "a"], cwd=tmp_path,
+                         env=env, capture_output=True, timeout=120)
+    assert b'File "<frozen runpy>"' in plain.stderr
+    assert (got.returncode, got.stdout, got.stderr) == (plain.returncode, plain.stdout, plain.stderr)

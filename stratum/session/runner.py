@@ -89,12 +89,33 @@ def run_module(name: str, args: list[str], transform=None) -> None:
                          __package__=spec.parent, __spec__=spec)
     del module.__dict__["__annotations__"]
     sys.modules["__main__"] = module
-    _execute(transform(code) if transform else code, module.__dict__)
+    _execute(transform(code) if transform else code, module.__dict__, (name, spec))
 
 
-def _execute(code, namespace) -> None:
+def _as_runpy(name, spec, code):
+    """Run ``code`` through runpy's own ``_run_module_as_main``, so that the stack (and any
+    traceback) has the two ``<frozen runpy>`` frames ``python -m`` shows above the module's.
+    Its lookup of the module is answered with what ``run_module`` already found (the code
+    object rewritten), once."""
+    real = runpy._get_module_details
+
+    def found(mod_name, error=ImportError):
+        runpy._get_module_details = real
+        return name, spec, code
+
+    runpy._get_module_details = found
     try:
-        exec(code, namespace)
+        runpy._run_module_as_main(name, alter_argv=False)
+    finally:
+        runpy._get_module_details = real
+
+
+def _execute(code, namespace, module=None) -> None:
+    try:
+        if module is None:
+            exec(code, namespace)
+        else:
+            _as_runpy(*module, code)
     except SystemExit:
         raise
     except KeyboardInterrupt as exc:
