@@ -281,7 +281,25 @@ def test_closed_pipe_ends_quietly(work):
         p.stdout.close()  # the reader is gone before anything is written
         err = p.stderr.read().decode()
         p.wait(timeout=120)
-        assert err == "" and p.returncode == 1, (args, err)
+        assert err == "" and p.returncode == 0, (args, err)
+
+
+def test_closed_pipe_after_the_first_line_always_exits_0(work):
+    # ``trace merged --json | head -1``: the reader leaves while the command may still be
+    # writing, or after it wrote everything; either way: status 0, nothing on stderr
+    cwd, cache = work
+    for n in (3, 4):
+        (cwd / f"s{n}.py").write_text(SCRIPT.replace("df.a * 2", f"df.a * {n}"))
+        assert run([f"s{n}.py"], cwd, cache)[0] == 0
+    env = difftest.build_env("stratum", cache)
+    for args in [["trace", "merged", "--json"]] * 4 + [["trace", "merged"], ["--help"]]:
+        p = subprocess.Popen([sys.executable, "-m", "stratum", *args], cwd=cwd, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.stdout.readline()
+        p.stdout.close()
+        err = p.stderr.read().decode()
+        p.wait(timeout=120)
+        assert err == "" and p.returncode == 0, (args, err)
 
 
 def test_run_missing_directory_is_a_usage_error(work):

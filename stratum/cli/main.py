@@ -47,6 +47,38 @@ STRATUM_EXPLAIN, STRATUM_DISABLE=1 (run plain), STRATUM_NATIVE=0 (no native kern
 """
 
 
+def stdout_gone() -> None:
+    """The reader of stdout went away: point stdout at /dev/null, so that nothing written
+    later (nor the flush at interpreter exit) can raise again (the SIGPIPE note in the
+    ``signal`` module's documentation)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def console(width: int | None = None):
+    """A rich console on stdout (``width`` off a terminal: 160 unless given) whose closed
+    pipe raises BrokenPipeError, handled in ``_command`` like any other write (rich's own
+    handling exits with status 1)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(width=None if sys.stdout.isatty() else (width or 160))
+
+
+def _write_out(text: str) -> None:
+    """Help and version text: a closed pipe ends quietly, as for the commands."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_gone()
+
+
 def _usage() -> str:
     return USAGE.format(cache_dir=_cache_dir_text())
 
@@ -69,10 +101,10 @@ def main(argv: list[str] | None = None) -> None:
     while argv and argv[0].startswith("-") and argv[0] != "-m":
         flag = argv.pop(0)
         if flag in ("-h", "--help"):
-            sys.stdout.write(_usage())
+            _write_out(_usage())
             return
         if flag == "--version":
-            print(f"stratum {__version__}")
+            _write_out(f"stratum {__version__}\n")
             return
         if flag == "--explain":
             opts["explain"] = True
@@ -115,12 +147,10 @@ def _command(argv: list[str]) -> int:
         sys.stdout.flush()  # a closed pipe shows here rather than at exit
         return code
     except BrokenPipeError:
-        # The reader went away (``... | head``): stop quietly, exit 1 (as rich's console does
-        # for the tables); stdout goes to /dev/null so the flush at exit cannot complain again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-        return 1
+        # The reader went away (``... | head``): stop quietly with status 0, wherever it
+        # happened (a plain write, the final flush, or a rich table: see ``console``).
+        stdout_gone()
+        return 0
     except ModuleNotFoundError as exc:
         if exc.name != "stratum._native":
             raise
@@ -304,9 +334,7 @@ def _when(ts: float) -> str:
 
 
 def _console():
-    from rich.console import Console
-
-    return Console(width=None if sys.stdout.isatty() else 160)
+    return console()
 
 
 def _print_runs(runs) -> None:

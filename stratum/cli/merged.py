@@ -57,12 +57,12 @@ def _write(target: str, text: str) -> None:
 
 
 def _summary(graph, top: int) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from stratum.cli.main import console as stdout_console
     from stratum.trace.graphview import seconds_text, short_op
 
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = stdout_console()
     t = graph.totals()
     scope = "every run" if graph.runs is None else \
         "runs " + ", ".join(str(r) for r in graph.runs)
