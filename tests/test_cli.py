@@ -131,6 +131,19 @@ def test_cache_subcommands(work):
     assert code == 0 and out.startswith(f"removed {entries} entries")
 
 
+def test_bad_cache_size_is_said_once_and_not_credited(work):
+    cwd, cache = work
+    code, out, err = run(["cache", "stats"], cwd, cache, env_extra={"STRATUM_CACHE_SIZE": "banana"})
+    assert code == 0 and "budget: 2.0 GiB (default)" in out
+    assert err == "stratum: STRATUM_CACHE_SIZE='banana' is not a size (such as 512M or 2G); " \
+                  "using the default\n"
+    code, out, err = run(["s.py"], cwd, cache, env_extra={"STRATUM_CACHE_SIZE": "banana"})
+    assert code == 0 and err.count("stratum:") == 1 and "STRATUM_CACHE_SIZE" in err
+    assert "budget: 2.0 GiB (default)" in run(["cache", "stats"], cwd, cache)[1]
+    code, out, err = run(["cache", "stats"], cwd, cache, env_extra={"STRATUM_CACHE_SIZE": "1G"})
+    assert "budget: 1.0 GiB (STRATUM_CACHE_SIZE)" in out and err == ""
+
+
 def test_doctor(work):
     cwd, cache = work
     code, out, _ = run(["doctor"], cwd, cache)

@@ -452,12 +452,15 @@ def size_text(n: int | None) -> str:
 
 
 def _print_stats(stats: dict) -> None:
+    from stratum.config import env_size
+
     budget = stats["budget"]
+    source = "default" if env_size("STRATUM_CACHE_SIZE") is None else "STRATUM_CACHE_SIZE"
     used = f" ({100 * stats['bytes'] / budget:.0f}% of the budget)" if budget else ""
     rows = [("directory", stats["directory"]),
             ("entries", str(stats["entries"])),
             ("size", size_text(stats["bytes"]) + used),
-            ("budget", f"{size_text(budget)} (STRATUM_CACHE_SIZE)"),
+            ("budget", f"{size_text(budget)} ({source})"),
             ("memory budget", f"{size_text(stats['memory_budget'])} per process"),
             ("oldest", _when(stats["oldest"]) if stats["oldest"] else "-"),
             ("newest", _when(stats["newest"]) if stats["newest"] else "-")]
