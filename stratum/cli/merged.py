@@ -14,7 +14,8 @@ def add_parser(tsub) -> None:
     p.add_argument("--json", action="store_true", help="nodes and edges with all fields")
     p.add_argument("--dot", metavar="FILE", help="write Graphviz source to FILE ('-': stdout)")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML picture")
-    p.add_argument("--cap", type=int, default=500, help="most nodes drawn in the HTML picture")
+    p.add_argument("--cap", type=int, default=500, help="most stages (boxes) drawn in the HTML picture: the most shared and costly "
+                   "(default 500)")
     p.add_argument("--top", type=int, default=15, help="rows in the table of shared nodes")
 
 
