@@ -149,6 +149,12 @@ def test_doctor(work):
     code, out, _ = run(["doctor"], cwd, cache)
     assert code == 0
     assert "[ok] native module" in out and "[ok] interposer" in out and "[ok] cache directory" in out
+    # the STRATUM=1 start-up hook: found where it is installed, and said when it is not
+    line = next(l for l in out.splitlines() if "stratum.pth" in l)
+    if "[ok]" in line:
+        assert Path(line.split("stratum.pth", 1)[1].split()[0]).name == "stratum.pth"
+    else:
+        assert "[--]" in line and "STRATUM=1 does nothing" in line
 
 
 def test_disable_runs_plain_and_records_nothing(work):
