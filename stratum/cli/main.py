@@ -47,35 +47,14 @@ STRATUM_EXPLAIN, STRATUM_DISABLE=1 (run plain), STRATUM_NATIVE=0 (no native kern
 """
 
 
-def stdout_gone() -> None:
-    """The reader of stdout went away: point stdout at /dev/null, so that nothing written
-    later (nor the flush at interpreter exit) can raise again (the SIGPIPE note in the
-    ``signal`` module's documentation)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-
-
-def console(width: int | None = None):
-    """A rich console on stdout (``width`` off a terminal: 160 unless given) whose closed
-    pipe raises BrokenPipeError, handled in ``_command`` like any other write (rich's own
-    handling exits with status 1)."""
-    from rich.console import Console
-
-    class _Console(Console):
-        def on_broken_pipe(self) -> None:
-            self.quiet = True
-            raise BrokenPipeError
-
-    return _Console(width=None if sys.stdout.isatty() else (width or 160))
-
-
 def _write_out(text: str) -> None:
     """Help and version text: a closed pipe ends quietly, as for the commands."""
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:
+        from stratum.cli.output import stdout_gone
+
         stdout_gone()
 
 
@@ -148,7 +127,9 @@ def _command(argv: list[str]) -> int:
         return code
     except BrokenPipeError:
         # The reader went away (``... | head``): stop quietly with status 0, wherever it
-        # happened (a plain write, the final flush, or a rich table: see ``console``).
+        # happened (a plain write, the final flush, or a rich table: see ``output.console``).
+        from stratum.cli.output import stdout_gone
+
         stdout_gone()
         return 0
     except ModuleNotFoundError as exc:
@@ -334,6 +315,8 @@ def _when(ts: float) -> str:
 
 
 def _console():
+    from stratum.cli.output import console
+
     return console()
 
 

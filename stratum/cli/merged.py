@@ -60,7 +60,7 @@ def _write(target: str, text: str) -> None:
 def _summary(graph, top: int) -> None:
     from rich.table import Table
 
-    from stratum.cli.main import console as stdout_console
+    from stratum.cli.output import console as stdout_console
     from stratum.trace.graphview import seconds_text, short_op
 
     console = stdout_console()

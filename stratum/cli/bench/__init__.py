@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         results = measure(scripts, ns.modes, ns.repeat, cwd, reporter)
     doc = document(argv, scripts, ns.repeat, cwd, results)
     from stratum.cli.bench import render
-    from stratum.cli.main import console as stdout_console
+    from stratum.cli.output import console as stdout_console
 
     # a terminal: its width (the tables fit it); else the report's natural width, >= 120
     console = stdout_console(render.report_width(results))
