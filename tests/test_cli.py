@@ -132,11 +132,30 @@ def test_cache_subcommands(work):
     assert code == 0 and out.startswith(f"removed {entries} entries")
 
 
+def test_bad_cache_size_is_said_once_and_not_credited(work):
+    cwd, cache = work
+    code, out, err = run(["cache", "stats"], cwd, cache, env_extra={"STRATUM_CACHE_SIZE": "banana"})
+    assert code == 0 and "budget: 2.0 GiB (default)" in out
+    assert err == "stratum: STRATUM_CACHE_SIZE='banana' is not a size (such as 512M or 2G); " \
+                  "using the default\n"
+    code, out, err = run(["s.py"], cwd, cache, env_extra={"STRATUM_CACHE_SIZE": "banana"})
+    assert code == 0 and err.count("stratum:") == 1 and "STRATUM_CACHE_SIZE" in err
+    assert "budget: 2.0 GiB (default)" in run(["cache", "stats"], cwd, cache)[1]
+    code, out, err = run(["cache", "stats"], cwd, cache, env_extra={"STRATUM_CACHE_SIZE": "1G"})
+    assert "budget: 1.0 GiB (STRATUM_CACHE_SIZE)" in out and err == ""
+
+
 def test_doctor(work):
     cwd, cache = work
     code, out, _ = run(["doctor"], cwd, cache)
     assert code == 0
     assert "[ok] native module" in out and "[ok] interposer" in out and "[ok] cache directory" in out
+    # the STRATUM=1 start-up hook: found where it is installed, and said when it is not
+    line = next(l for l in out.splitlines() if "stratum.pth" in l)
+    if "[ok]" in line:
+        assert Path(line.split("stratum.pth", 1)[1].split()[0]).name == "stratum.pth"
+    else:
+        assert "[--]" in line and "STRATUM=1 does nothing" in line
 
 
 def test_disable_runs_plain_and_records_nothing(work):
@@ -282,7 +301,25 @@ def test_closed_pipe_ends_quietly(work):
         p.stdout.close()  # the reader is gone before anything is written
         err = p.stderr.read().decode()
         p.wait(timeout=120)
-        assert err == "" and p.returncode == 1, (args, err)
+        assert err == "" and p.returncode == 0, (args, err)
+
+
+def test_closed_pipe_after_the_first_line_always_exits_0(work):
+    # ``trace merged --json | head -1``: the reader leaves while the command may still be
+    # writing, or after it wrote everything; either way: status 0, nothing on stderr
+    cwd, cache = work
+    for n in (3, 4):
+        (cwd / f"s{n}.py").write_text(SCRIPT.replace("df.a * 2", f"df.a * {n}"))
+        assert run([f"s{n}.py"], cwd, cache)[0] == 0
+    env = difftest.build_env("stratum", cache)
+    for args in [["trace", "merged", "--json"]] * 4 + [["trace", "merged"], ["--help"]]:
+        p = subprocess.Popen([sys.executable, "-m", "stratum", *args], cwd=cwd, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.stdout.readline()
+        p.stdout.close()
+        err = p.stderr.read().decode()
+        p.wait(timeout=120)
+        assert err == "" and p.returncode == 0, (args, err)
 
 
 def test_run_missing_directory_is_a_usage_error(work):
