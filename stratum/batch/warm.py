@@ -67,7 +67,7 @@ def _emit(fd: int, **event) -> None:
     os.write(fd, (json.dumps(event) + "\n").encode())
 
 
-def _tops() -> set[str]:
+def top_modules() -> set[str]:
     return {name.partition(".")[0] for name in list(sys.modules)}
 
 
@@ -83,17 +83,17 @@ def serve(plans, files, jobs: int, flags: list, settings, event_fd: int,
     os.close(null)
     from stratum.session.activation import activate
 
-    base = _tops()
+    base = top_modules()
     t0 = time.perf_counter()
     activate(settings)  # first: import-time patches apply to what is imported next
     names = batch_plan.preload_names(plans, exclude)
-    noisy, during = _preload(names)
+    noisy, during = preload(names)
     seconds = time.perf_counter() - t0
     if noisy:
         _emit(event_fd, event="noisy", names=noisy)
         return None
-    loaded = _tops() - base
-    modes = [_mode(p, loaded, during) for p in plans]
+    loaded = top_modules() - base
+    modes = [run_mode(p, loaded, during) for p in plans]
     if names:  # what each worker's engine loads at its first library call
         from stratum.cache import cache
         from stratum.engine import engine
@@ -177,12 +177,12 @@ def _shared(plans, settings, jobs, files, event_fd):
                               lambda **event: _emit(event_fd, **event))
 
 
-def _preload(names: list[str]) -> tuple[list[str], dict[str, set[str]]]:
+def preload(names: list[str]) -> tuple[list[str], dict[str, set[str]]]:
     """Import each module with fds 1 and 2 captured; the noisy ones, and what each loaded."""
     noisy: list[str] = []
     during: dict[str, set[str]] = {}
     for name in names:
-        before = _tops()
+        before = top_modules()
         with tempfile.TemporaryFile() as out:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -210,14 +210,14 @@ def _preload(names: list[str]) -> tuple[list[str], dict[str, set[str]]]:
             wrote = os.fstat(out.fileno()).st_size
         if not ok or wrote:
             noisy.append(name)
-        during[name] = _tops() - before
+        during[name] = top_modules() - before
     return noisy, during
 
 
 _startup: set[str] | None = None
 
 
-def _startup_modules() -> set[str]:
+def startup_modules() -> set[str]:
     """Top-level modules a plain interpreter has loaded before it runs a script (a file in the
     script's folder cannot shadow those)."""
     global _startup
@@ -242,16 +242,26 @@ def _import(name: str) -> None:
     importlib.import_module(name)
 
 
-def _mode(plan, loaded: set[str], during: dict[str, set[str]]) -> str:
+def run_mode(plan, loaded: set[str], during: dict[str, set[str]]) -> str:
+    return "exec" if exec_reason(plan, loaded, during) else "warm"
+
+
+def exec_reason(plan, loaded: set[str], during: dict[str, set[str]]) -> str | None:
+    """Why ``plan``'s script must start in a fresh interpreter rather than a warm fork (None: a
+    warm fork is equivalent). Also used by the server (``stratum.server.server``)."""
     folder = os.path.dirname(plan.path)
-    clash = batch_plan.folder_modules(folder) & _tops()
-    if clash and clash - _startup_modules():
-        return "exec"
+    clash = batch_plan.folder_modules(folder) & top_modules()
+    clash -= startup_modules()
+    if clash:
+        return (f"the script's folder has a module named like a preloaded one "
+                f"({', '.join(sorted(clash)[:3])})")
     covered = set()
     for name in plan.imports.leading:
         covered.add(name.partition(".")[0])
         covered |= during.get(name, set())
     late = {name.partition(".")[0] for name in plan.imports.late}
-    if (late & loaded) - covered - set(sys.stdlib_module_names):
-        return "exec"
-    return "warm"
+    late = (late & loaded) - covered - set(sys.stdlib_module_names)
+    if late:
+        return (f"it imports a preloaded library only after other code ran "
+                f"({', '.join(sorted(late)[:3])})")
+    return None

@@ -15,7 +15,8 @@ from stratum.config import Settings
 SUBCOMMANDS = ("trace", "doctor", "cache")
 # Subcommands with a module of their own: name -> module exposing ``main(argv) -> int``.
 COMMANDS: dict[str, str] = {"run": "stratum.batch.job", "bench": "stratum.cli.bench",
-                             "replay": "stratum.replay.replay", "demo": "stratum.cli.demo"}
+                             "replay": "stratum.replay.replay", "demo": "stratum.cli.demo",
+                             "serve": "stratum.server.server", "submit": "stratum.server.client"}
 
 USAGE = """\
 usage: python -m stratum [--explain] [--no-cache] script.py [args ...]
@@ -30,6 +31,8 @@ usage: python -m stratum [--explain] [--no-cache] script.py [args ...]
                                script.py ... | DIR
        python -m stratum replay [RUN ...] [--rebind OLD=NEW ...] [--jobs N]
        python -m stratum demo [--keep DIR] [--rows N]   (what stratum does, on a built-in example)
+       python -m stratum serve [--foreground | --status | --stop]   (a warm server: serve --help)
+       python -m stratum submit [--timeout S] [--memory SIZE] script.py [args] | -c CODE [args]
 
 Runs a pandas / numpy / scikit-learn script exactly as `python script.py` would, records
 every library operation it performs, and reuses what earlier runs already computed.
@@ -105,6 +108,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
         runner.run(("module", argv[1]), argv[2:], opts)
     else:
+        from stratum.session import handoff
+
+        if not Settings.from_env().disabled:  # to a running server (returns: run it here)
+            handoff.run_here(["script", argv[0]], argv[1:], opts, path0=False)
         runner.run(("script", argv[0]), argv[1:], opts)
 
 
