@@ -37,6 +37,7 @@ REPO = HERE.parent
 LOOPS = HERE / "loops"
 QUICK = ("np_arith.py", "pd_scalar.py")
 NEEDS = {"mpl_points.py": "matplotlib"}
+_CPU_DIR = ""  # set by main(): a CPU-token pool of this benchmark's own
 
 
 def _env(cache_dir: Path | None, pythonpath: str) -> dict:
@@ -46,6 +47,9 @@ def _env(cache_dir: Path | None, pythonpath: str) -> dict:
         p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(REPO)])
     if cache_dir is not None:
         env["STRATUM_CACHE_DIR"] = str(cache_dir)
+    # A CPU-token pool of this benchmark's own (stratum/cpu/budget.py): a measured run must not
+    # wait behind other stratum processes on the machine, whose work is not its overhead.
+    env["STRATUM_CPU_DIR"] = _CPU_DIR
     return env
 
 
@@ -122,6 +126,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pythonpath", default=str(REPO), help="the stratum checkout to measure")
     ap.add_argument("--json", metavar="FILE")
     ns = ap.parse_args(argv)
+    global _CPU_DIR
+    _CPU_DIR = tempfile.mkdtemp(prefix="stratum-bench-cpu-")
     repeat = 1 if ns.quick else ns.repeat
     scripts = sorted(LOOPS.glob("*.py"))
     if ns.quick:

@@ -29,11 +29,26 @@ def parse_size(text: str) -> int:
     return int(text)
 
 
-def _size(name: str, default: int) -> int:
+def env_size(name: str) -> int | None:
+    """The size set in ``name`` (see :func:`parse_size`); None when unset or empty, and, with
+    one ``stratum:`` line saying so, when it is not a size (``banana``, ``-1``)."""
+    raw = os.environ.get(name, "")
+    if not raw.strip():
+        return None
     try:
-        return parse_size(os.environ[name])
-    except (KeyError, ValueError):
-        return default
+        value = parse_size(raw)
+    except (ValueError, OverflowError):
+        value = -1
+    if value < 0:
+        warn_once(f"bad-size:{name}", f"{name}={raw!r} is not a size (such as 512M or 2G); "
+                                      "using the default")
+        return None
+    return value
+
+
+def _size(name: str, default: int) -> int:
+    value = env_size(name)
+    return default if value is None else value
 
 
 def _number(name: str, default: float) -> float:

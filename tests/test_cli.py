@@ -1,5 +1,6 @@
 """The command line: the -m form, errors as python gives them, traces, cache, doctor, fallbacks."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -131,11 +132,30 @@ def test_cache_subcommands(work):
     assert code == 0 and out.startswith(f"removed {entries} entries")
 
 
+def test_bad_cache_size_is_said_once_and_not_credited(work):
+    cwd, cache = work
+    code, out, err = run(["cache", "stats"], cwd, cache, env_extra={"STRATUM_CACHE_SIZE": "banana"})
+    assert code == 0 and "budget: 2.0 GiB (default)" in out
+    assert err == "stratum: STRATUM_CACHE_SIZE='banana' is not a size (such as 512M or 2G); " \
+                  "using the default\n"
+    code, out, err = run(["s.py"], cwd, cache, env_extra={"STRATUM_CACHE_SIZE": "banana"})
+    assert code == 0 and err.count("stratum:") == 1 and "STRATUM_CACHE_SIZE" in err
+    assert "budget: 2.0 GiB (default)" in run(["cache", "stats"], cwd, cache)[1]
+    code, out, err = run(["cache", "stats"], cwd, cache, env_extra={"STRATUM_CACHE_SIZE": "1G"})
+    assert "budget: 1.0 GiB (STRATUM_CACHE_SIZE)" in out and err == ""
+
+
 def test_doctor(work):
     cwd, cache = work
     code, out, _ = run(["doctor"], cwd, cache)
     assert code == 0
     assert "[ok] native module" in out and "[ok] interposer" in out and "[ok] cache directory" in out
+    # the STRATUM=1 start-up hook: found where it is installed, and said when it is not
+    line = next(l for l in out.splitlines() if "stratum.pth" in l)
+    if "[ok]" in line:
+        assert Path(line.split("stratum.pth", 1)[1].split()[0]).name == "stratum.pth"
+    else:
+        assert "[--]" in line and "STRATUM=1 does nothing" in line
 
 
 def test_disable_runs_plain_and_records_nothing(work):
@@ -281,10 +301,47 @@ def test_closed_pipe_ends_quietly(work):
         p.stdout.close()  # the reader is gone before anything is written
         err = p.stderr.read().decode()
         p.wait(timeout=120)
-        assert err == "" and p.returncode == 1, (args, err)
+        assert err == "" and p.returncode == 0, (args, err)
+
+
+def test_closed_pipe_after_the_first_line_always_exits_0(work):
+    # ``trace merged --json | head -1``: the reader leaves while the command may still be
+    # writing, or after it wrote everything; either way: status 0, nothing on stderr
+    cwd, cache = work
+    for n in (3, 4):
+        (cwd / f"s{n}.py").write_text(SCRIPT.replace("df.a * 2", f"df.a * {n}"))
+        assert run([f"s{n}.py"], cwd, cache)[0] == 0
+    env = difftest.build_env("stratum", cache)
+    for args in [["trace", "merged", "--json"]] * 4 + [["trace", "merged"], ["--help"]]:
+        p = subprocess.Popen([sys.executable, "-m", "stratum", *args], cwd=cwd, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.stdout.readline()
+        p.stdout.close()
+        err = p.stderr.read().decode()
+        p.wait(timeout=120)
+        assert err == "" and p.returncode == 0, (args, err)
 
 
 def test_run_missing_directory_is_a_usage_error(work):
     cwd, cache = work
     code, out, err = run(["run", "missing_dir/"], cwd, cache)
     assert (code, out, err) == (2, "", "stratum run: no such script or directory: missing_dir/\n")
+
+
+def test_module_mode_is_pythons_to_the_traceback(tmp_path):
+    """``python -m stratum -m pkg.mod`` runs the module through runpy's own frames: the
+    traceback of an error has the two ``<frozen runpy>`` lines ``python -m pkg.mod`` shows, and
+    the module sees the same argv, __spec__ and __package__."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "mod.py").write_text(
+        "import sys\nimport numpy as np\n"
+        "print(sys.argv, __name__, __spec__.name, __package__, np.arange(3).sum())\n"
+        "def f():\n    raise ValueError('boom')\nf()\n")
+    env = dict(os.environ, STRATUM_CACHE_DIR=str(tmp_path / "cache"))
+    plain = subprocess.run([sys.executable, "-m", "pkg.mod", "a"], cwd=tmp_path, env=env,
+                           capture_output=True, timeout=120)
+    got = subprocess.run([sys.executable, "-m", "stratum", "-m", "pkg.mod", "a"], cwd=tmp_path,
+                         env=env, capture_output=True, timeout=120)
+    assert b'File "<frozen runpy>"' in plain.stderr
+    assert (got.returncode, got.stdout, got.stderr) == (plain.returncode, plain.stdout, plain.stderr)

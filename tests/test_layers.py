@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("stratum.engine",),                # dispatch of one call
     ("stratum.replay",),                # replay, executor
     ("stratum.session",),               # activation, the three ways in
-    ("stratum.batch",),                 # many scripts as one job
+    ("stratum.batch", "stratum.server"),  # many scripts as one job; the warm server
     ("stratum.distributed",),           # a batch on a Dask cluster
     ("stratum.cli",),                   # python -m stratum ...
     ("stratum", "stratum.__main__", "stratum._startup"),  # the public facade, entry points

@@ -67,11 +67,14 @@ class ScriptPlan:
 
 
 # ---- imports ----------------------------------------------------------------------------------
-def scan_imports(path: str) -> Imports:
-    """Absolute imports of a script, split into its leading import block and the rest."""
+def scan_imports(path: str, source: str | bytes | None = None) -> Imports:
+    """Absolute imports of a script, split into its leading import block and the rest
+    (``source``: the script's code, when it is not a file)."""
     try:
-        with open(path, "rb") as fh:
-            tree = ast.parse(fh.read(), path)
+        if source is None:
+            with open(path, "rb") as fh:
+                source = fh.read()
+        tree = ast.parse(source, path)
     except (OSError, SyntaxError, ValueError):
         return Imports()  # the worker reports it exactly as python does
     out = Imports()

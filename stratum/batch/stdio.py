@@ -15,12 +15,12 @@ def redirect_stdio(stdout: str, stderr: str) -> None:
         new = os.open(path, flags, 0o644)
         os.dup2(new, fd)
         os.close(new)
-    sys.stdin = sys.__stdin__ = _stdio(0, sys.__stdin__)
-    sys.stdout = sys.__stdout__ = _stdio(1, sys.__stdout__)
-    sys.stderr = sys.__stderr__ = _stdio(2, sys.__stderr__)
+    sys.stdin = sys.__stdin__ = std_stream(0, sys.__stdin__)
+    sys.stdout = sys.__stdout__ = std_stream(1, sys.__stdout__)
+    sys.stderr = sys.__stderr__ = std_stream(2, sys.__stderr__)
 
 
-def _stdio(fd: int, like):
+def std_stream(fd: int, like):
     """``sys.std*`` for ``fd`` as CPython's ``create_stdio`` makes it (POSIX)."""
     write = fd != 0
     unbuffered = write and bool(getattr(like, "write_through", False))

@@ -93,7 +93,7 @@ def serve(plans, files, jobs: int, flags: list, settings, event_fd: int,
         _emit(event_fd, event="noisy", names=noisy)
         return None
     loaded = top_modules() - base
-    modes = [mode_for(p, loaded, during) for p in plans]
+    modes = [run_mode(p, loaded, during) for p in plans]
     if names:  # what each worker's engine loads at its first library call
         from stratum.cache import cache
         from stratum.engine import engine
@@ -217,7 +217,7 @@ def preload(names: list[str]) -> tuple[list[str], dict[str, set[str]]]:
 _startup: set[str] | None = None
 
 
-def _startup_modules() -> set[str]:
+def startup_modules() -> set[str]:
     """Top-level modules a plain interpreter has loaded before it runs a script (a file in the
     script's folder cannot shadow those)."""
     global _startup
@@ -242,16 +242,26 @@ def _import(name: str) -> None:
     importlib.import_module(name)
 
 
-def mode_for(plan, loaded: set[str], during: dict[str, set[str]]) -> str:
+def run_mode(plan, loaded: set[str], during: dict[str, set[str]]) -> str:
+    return "exec" if exec_reason(plan, loaded, during) else "warm"
+
+
+def exec_reason(plan, loaded: set[str], during: dict[str, set[str]]) -> str | None:
+    """Why ``plan``'s script must start in a fresh interpreter rather than a warm fork (None: a
+    warm fork is equivalent). Also used by the server (``stratum.server.server``)."""
     folder = os.path.dirname(plan.path)
     clash = batch_plan.folder_modules(folder) & top_modules()
-    if clash and clash - _startup_modules():
-        return "exec"
+    clash -= startup_modules()
+    if clash:
+        return (f"the script's folder has a module named like a preloaded one "
+                f"({', '.join(sorted(clash)[:3])})")
     covered = set()
     for name in plan.imports.leading:
         covered.add(name.partition(".")[0])
         covered |= during.get(name, set())
     late = {name.partition(".")[0] for name in plan.imports.late}
-    if (late & loaded) - covered - set(sys.stdlib_module_names):
-        return "exec"
-    return "warm"
+    late = (late & loaded) - covered - set(sys.stdlib_module_names)
+    if late:
+        return (f"it imports a preloaded library only after other code ran "
+                f"({', '.join(sorted(late)[:3])})")
+    return None

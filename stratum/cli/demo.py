@@ -475,7 +475,7 @@ def _parser() -> argparse.ArgumentParser:
                     "customer-churn table and five agent-style scripts (a baseline and "
                     "edits of it), run them with plain python and under stratum (first run, "
                     "re-run, the edits as one batch), check that the outputs are identical "
-                    "byte for byte and show the time each took. No network; about a minute on "
+                    "byte for byte and show the time each took. No network; under a minute on "
                     "two cores. Uses a cache of its own, never yours.")
     p.add_argument("--keep", metavar="DIR",
                    help="keep the scripts, the data and the demo's cache in DIR (new or "

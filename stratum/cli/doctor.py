@@ -12,6 +12,21 @@ def _check(label: str, ok: bool, detail: str, out) -> bool:
     return ok
 
 
+def _startup_hook():
+    """The ``stratum.pth`` start-up hook of this environment (what ``STRATUM=1`` needs), or None."""
+    import os
+    import site
+
+    dirs = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    for d in dirs:
+        path = os.path.join(d, "stratum.pth")
+        if os.path.isfile(path):
+            return path
+    return None
+
+
 def doctor(out) -> int:
     settings = Settings.from_env()
     out.write(f"stratum {__version__} on Python {sys.version.split()[0]} ({sys.executable})\n")
@@ -44,6 +59,10 @@ def doctor(out) -> int:
     healthy &= _check("interposer", rewrite.SUPPORTED,
                       "bytecode rewrite for CPython 3.11" if rewrite.SUPPORTED
                       else "this Python version is not supported: scripts run plain", out)
+    pth = _startup_hook()
+    _check("stratum.pth", pth is not None,
+           f"{pth} (STRATUM=1 starts stratum in every python process)" if pth else
+           "not in site-packages: STRATUM=1 does nothing (python -m stratum still works)", out)
     try:
         prepare_cache_dir(settings.cache_dir)
         _check("cache directory", True, str(settings.cache_dir), out)

@@ -15,7 +15,8 @@ from stratum.config import Settings
 SUBCOMMANDS = ("trace", "doctor", "cache")
 # Subcommands with a module of their own: name -> module exposing ``main(argv) -> int``.
 COMMANDS: dict[str, str] = {"run": "stratum.batch.job", "bench": "stratum.cli.bench",
-                             "replay": "stratum.replay.replay", "demo": "stratum.cli.demo"}
+                             "replay": "stratum.replay.replay", "demo": "stratum.cli.demo",
+                             "serve": "stratum.server.server", "submit": "stratum.server.client"}
 
 USAGE = """\
 usage: python -m stratum [--explain] [--no-cache] script.py [args ...]
@@ -30,6 +31,8 @@ usage: python -m stratum [--explain] [--no-cache] script.py [args ...]
                                script.py ... | DIR
        python -m stratum replay [RUN ...] [--rebind OLD=NEW ...] [--jobs N]
        python -m stratum demo [--keep DIR] [--rows N]   (what stratum does, on a built-in example)
+       python -m stratum serve [--foreground | --status | --stop]   (a warm server: serve --help)
+       python -m stratum submit [--timeout S] [--memory SIZE] script.py [args] | -c CODE [args]
 
 Runs a pandas / numpy / scikit-learn script exactly as `python script.py` would, records
 every library operation it performs, and reuses what earlier runs already computed.
@@ -45,6 +48,17 @@ options (before the script):
 environment: STRATUM_CACHE_DIR (now {cache_dir}), STRATUM_CACHE_SIZE (e.g. 2G),
 STRATUM_EXPLAIN, STRATUM_DISABLE=1 (run plain), STRATUM_NATIVE=0 (no native kernels).
 """
+
+
+def _write_out(text: str) -> None:
+    """Help and version text: a closed pipe ends quietly, as for the commands."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        from stratum.cli.output import stdout_gone
+
+        stdout_gone()
 
 
 def _usage() -> str:
@@ -69,10 +83,10 @@ def main(argv: list[str] | None = None) -> None:
     while argv and argv[0].startswith("-") and argv[0] != "-m":
         flag = argv.pop(0)
         if flag in ("-h", "--help"):
-            sys.stdout.write(_usage())
+            _write_out(_usage())
             return
         if flag == "--version":
-            print(f"stratum {__version__}")
+            _write_out(f"stratum {__version__}\n")
             return
         if flag == "--explain":
             opts["explain"] = True
@@ -94,6 +108,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
         runner.run(("module", argv[1]), argv[2:], opts)
     else:
+        from stratum.session import handoff
+
+        if not Settings.from_env().disabled:  # to a running server (returns: run it here)
+            handoff.run_here(["script", argv[0]], argv[1:], opts, path0=False)
         runner.run(("script", argv[0]), argv[1:], opts)
 
 
@@ -120,12 +138,12 @@ def _command(argv: list[str]) -> int:
         sys.stdout.flush()  # a closed pipe shows here rather than at exit
         return code
     except BrokenPipeError:
-        # The reader went away (``... | head``): stop quietly, exit 1 (as rich's console does
-        # for the tables); stdout goes to /dev/null so the flush at exit cannot complain again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-        return 1
+        # The reader went away (``... | head``): stop quietly with status 0, wherever it
+        # happened (a plain write, the final flush, or a rich table: see ``output.console``).
+        from stratum.cli.output import stdout_gone
+
+        stdout_gone()
+        return 0
     except ModuleNotFoundError as exc:
         if exc.name != "stratum._native":
             raise
@@ -309,9 +327,9 @@ def _when(ts: float) -> str:
 
 
 def _console():
-    from rich.console import Console
+    from stratum.cli.output import console
 
-    return Console(width=None if sys.stdout.isatty() else 160)
+    return console()
 
 
 def _print_runs(runs) -> None:
@@ -429,12 +447,15 @@ def size_text(n: int | None) -> str:
 
 
 def _print_stats(stats: dict) -> None:
+    from stratum.config import env_size
+
     budget = stats["budget"]
+    source = "default" if env_size("STRATUM_CACHE_SIZE") is None else "STRATUM_CACHE_SIZE"
     used = f" ({100 * stats['bytes'] / budget:.0f}% of the budget)" if budget else ""
     rows = [("directory", stats["directory"]),
             ("entries", str(stats["entries"])),
             ("size", size_text(stats["bytes"]) + used),
-            ("budget", f"{size_text(budget)} (STRATUM_CACHE_SIZE)"),
+            ("budget", f"{size_text(budget)} ({source})"),
             ("memory budget", f"{size_text(stats['memory_budget'])} per process"),
             ("oldest", _when(stats["oldest"]) if stats["oldest"] else "-"),
             ("newest", _when(stats["newest"]) if stats["newest"] else "-")]

@@ -14,7 +14,8 @@ def add_parser(tsub) -> None:
     p.add_argument("--json", action="store_true", help="nodes and edges with all fields")
     p.add_argument("--dot", metavar="FILE", help="write Graphviz source to FILE ('-': stdout)")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML picture")
-    p.add_argument("--cap", type=int, default=500, help="most nodes drawn in the HTML picture")
+    p.add_argument("--cap", type=int, default=500, help="most stages (boxes) drawn in the HTML picture: the most shared and costly "
+                   "(default 500)")
     p.add_argument("--top", type=int, default=15, help="rows in the table of shared nodes")
 
 
@@ -57,12 +58,12 @@ def _write(target: str, text: str) -> None:
 
 
 def _summary(graph, top: int) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from stratum.cli.output import console as stdout_console
     from stratum.trace.graphview import seconds_text, short_op
 
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = stdout_console()
     t = graph.totals()
     scope = "every run" if graph.runs is None else \
         "runs " + ", ".join(str(r) for r in graph.runs)

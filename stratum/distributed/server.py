@@ -213,7 +213,7 @@ class Server:
             from stratum.trace import store  # noqa: F401
 
             gc.freeze()
-        mode = warm.mode_for(plan, warm.top_modules() - self.base, self.during)
+        mode = warm.run_mode(plan, warm.top_modules() - self.base, self.during)
         self.count += 1
         stem = f"{self.count}_{os.getpid()}"
         files = {k: os.path.join(self.work, f"{stem}.{k}") for k in ("stdout", "stderr",

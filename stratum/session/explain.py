@@ -33,6 +33,13 @@ def report(session, out) -> None:
         sites = sum(1 for n in nodes if n.kind == "folded")
         lines.append(f"stratum: {engine.folded_calls} cheap operations at {sites} call sites in "
                      "hot loops ran untraced (STRATUM_FOLD_AFTER); replay stops at the first")
+    from stratum.session import handoff
+
+    if handoff.served_by is not None:
+        lines.append(f"stratum: run by the stratum server (pid {handoff.served_by}), forked "
+                     "with the libraries already imported")
+    elif handoff.last_reason is not None:
+        lines.append(f"stratum: not run by the stratum server: {handoff.last_reason}")
     if engine is not None and engine.dropped_nodes:
         lines.append(f"stratum: {engine.dropped_nodes} further operations were not recorded")
     if not session.settings.cache_enabled or not session.cache_dir_ok:

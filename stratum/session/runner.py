@@ -55,9 +55,22 @@ def load_script(path: str):
         raise ScriptExit(2) from None
 
 
-def run_script(path: str, args: list[str], transform=None) -> None:
-    """Execute ``path`` as ``__main__``. Raises SystemExit / ScriptExit with the exit code."""
-    abspath, source = load_script(path)
+def run_script(path: str, args: list[str], transform=None, source: bytes | None = None) -> None:
+    """Execute ``path`` as ``__main__``. Raises SystemExit / ScriptExit with the exit code.
+    With ``source``, that code runs as if it were the file ``path`` (which need not exist)."""
+    if source is None:
+        abspath, source = load_script(path)
+    else:
+        abspath = os.path.abspath(path)
+        import linecache
+        from importlib.util import decode_source
+
+        try:  # tracebacks show its lines as if the file existed (mtime None: never re-read)
+            lines = decode_source(source).splitlines(True)
+            linecache.cache[abspath] = (len(source), None, lines, abspath)
+            _code_files.add(abspath)
+        except (SyntaxError, UnicodeDecodeError, LookupError):
+            pass
     sys.argv[:] = [path, *args]
     if not sys.flags.safe_path:
         # ``python -m stratum`` put the current folder first; ``python script.py`` puts the
@@ -89,12 +102,33 @@ def run_module(name: str, args: list[str], transform=None) -> None:
                          __package__=spec.parent, __spec__=spec)
     del module.__dict__["__annotations__"]
     sys.modules["__main__"] = module
-    _execute(transform(code) if transform else code, module.__dict__)
+    _execute(transform(code) if transform else code, module.__dict__, (name, spec))
 
 
-def _execute(code, namespace) -> None:
+def _as_runpy(name, spec, code):
+    """Run ``code`` through runpy's own ``_run_module_as_main``, so that the stack (and any
+    traceback) has the two ``<frozen runpy>`` frames ``python -m`` shows above the module's.
+    Its lookup of the module is answered with what ``run_module`` already found (the code
+    object rewritten), once."""
+    real = runpy._get_module_details
+
+    def found(mod_name, error=ImportError):
+        runpy._get_module_details = real
+        return name, spec, code
+
+    runpy._get_module_details = found
     try:
-        exec(code, namespace)
+        runpy._run_module_as_main(name, alter_argv=False)
+    finally:
+        runpy._get_module_details = real
+
+
+def _execute(code, namespace, module=None) -> None:
+    try:
+        if module is None:
+            exec(code, namespace)
+        else:
+            _as_runpy(*module, code)
     except SystemExit:
         raise
     except KeyboardInterrupt as exc:
@@ -118,10 +152,22 @@ def flush_io() -> None:
             pass
 
 
+#: Files run from a code string (not on disk): their lines are in ``linecache`` only.
+_code_files: set[str] = set()
+
+
 def _report(exc: BaseException) -> None:
     tbfilter.strip(exc)
     sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
     try:
+        if _code_files and sys.excepthook is sys.__excepthook__:
+            # python's own printer reads source lines from the disk, where a code string is
+            # not: the traceback module prints the same text and reads them from linecache
+            import traceback
+
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+            sys.stderr.flush()
+            return
         sys.excepthook(type(exc), exc, exc.__traceback__)
     except Exception:
         sys.__excepthook__(type(exc), exc, exc.__traceback__)
@@ -136,16 +182,12 @@ def die_by_sigint() -> None:
 
 
 def run(target, args, opts, after=None) -> None:
-    """Run ``target`` (("script", path) or ("module", name)) as ``__main__`` under stratum and
-    exit as python would: ``python -m stratum``, a batch worker, a dry run. ``opts``:
-    ``{"explain": bool, "no_cache": bool}``. ``after(session)`` is called
+    """Run ``target`` (("script", path), ("module", name) or ("code", filename, source)) as
+    ``__main__`` under stratum and exit as python would: ``python -m stratum``, a batch worker,
+    a dry run, a server's run. ``opts``: ``{"explain": bool, "no_cache": bool}``. ``after(session)`` is called
     once the trace is recorded (a batch worker reports its run id)."""
-    from stratum.config import Settings
-
-    env = Settings.from_env()
-    settings = Settings(**{**env.__dict__, "explain": env.explain or opts["explain"],
-                           "cache_enabled": env.cache_enabled and not opts["no_cache"]})
-    kind, name = target
+    settings = settings_for(opts)
+    kind, name = target[0], target[1]
     started: list = []
 
     def transform(code):
@@ -157,7 +199,7 @@ def run(target, args, opts, after=None) -> None:
             return code
         from interposer.rewrite import rewrite
 
-        session.script = os.path.abspath(name) if kind == "script" else name
+        session.script = os.path.abspath(name) if kind in ("script", "code") else name
         session.argv = list(args)
         started.append(session)
         code = rewrite(code)
@@ -170,6 +212,10 @@ def run(target, args, opts, after=None) -> None:
     try:
         if kind == "script":
             run_script(name, args, transform)
+        elif kind == "code":  # ("code", file name for tracebacks, source): a harness's string
+            source = target[2]
+            run_script(name, args, transform,
+                       source.encode() if isinstance(source, str) else source)
         else:
             run_module(name, args, transform)
     except SystemExit as exc:
@@ -195,6 +241,15 @@ def run(target, args, opts, after=None) -> None:
         except Exception:
             pass
     sys.exit(code)
+
+
+def settings_for(opts):
+    """The session's settings: the environment's, with ``--explain`` / ``--no-cache``."""
+    from stratum.config import Settings
+
+    env = Settings.from_env()
+    return Settings(**{**env.__dict__, "explain": env.explain or opts["explain"],
+                       "cache_enabled": env.cache_enabled and not opts["no_cache"]})
 
 
 def exit_status(code) -> int:

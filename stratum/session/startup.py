@@ -41,6 +41,9 @@ def start() -> None:
         _warn(f"Python {sys.version_info[0]}.{sys.version_info[1]} is not supported yet; "
               "STRATUM=1 runs without stratum")
         return
+    from stratum.session import handoff
+
+    handoff.script_at_startup()  # a running server takes the run: this never returns then
     try:
         from interposer import trap
     except ImportError as exc:

@@ -84,12 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     with Reporter(totals) as reporter:
         results = measure(scripts, ns.modes, ns.repeat, cwd, reporter)
     doc = document(argv, scripts, ns.repeat, cwd, results)
-    from rich.console import Console
-
     from stratum.cli.bench import render
+    from stratum.cli.output import console as stdout_console
 
     # a terminal: its width (the tables fit it); else the report's natural width, >= 120
-    console = Console(width=None if sys.stdout.isatty() else render.report_width(results))
+    console = stdout_console(render.report_width(results))
     render.print_report(console, results, ns.repeat)
     if ns.json:
         Path(ns.json).write_text(json.dumps(doc, indent=1) + "\n")

@@ -1,0 +1,562 @@
+"""The stratum server (issue 14, docs/server.md): runs handed to it are indistinguishable from
+cold runs; a refused, stopped or dead server means a cold run; a killed client kills its run.
+
+One server per module, in a fresh cache directory, started with the environment the
+differential harness gives ``python -m stratum`` runs (tests/difftest.py), and a second one for
+the harness's ``STRATUM=1`` cache directory; both are stopped at teardown. Every served test
+checks the run really was served (the server's count of runs). ``STRATUM_SERVER_CORPUS=all``
+runs the whole differential corpus through the server instead of a sample.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import difftest  # noqa: E402
+
+SAMPLE = ["clf_random_forest", "fail_value_error", "io_stdin_input", "misc_os_exit",
+          "gal_warnings_encoder", "rand_unseeded_model", "misc_keyboard_interrupt"]
+ADMIT = {"STRATUM_ADMIT": "all"}
+
+
+def _env(cache) -> dict:
+    env = difftest.build_env("stratum", cache)
+    env.update(ADMIT)
+    return env
+
+
+def _stratum(env, *args, **kw):
+    return subprocess.run([sys.executable, "-m", "stratum", *args], env=env,
+                          capture_output=True, timeout=120, **kw)
+
+
+class Server:
+    def __init__(self, cache: Path):
+        self.cache = cache
+        self.env = _env(cache)
+        r = _stratum(self.env, "serve")
+        assert r.returncode == 0, r.stderr.decode()
+        self.pid = self.status()["pid"]
+
+    def status(self) -> dict:
+        from stratum.server import server
+
+        st = server.ask(str(self.cache), "status")
+        assert st is not None, "the server does not answer"
+        return st
+
+    def served(self) -> int:
+        return self.status()["served"]
+
+    def stop(self) -> None:
+        _stratum(self.env, "serve", "--stop", "--quiet")
+        for _ in range(100):
+            if not _alive(self.pid):
+                return
+            time.sleep(0.05)
+        os.kill(self.pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    base = tmp_path_factory.mktemp("srv")
+    main = Server(base / "cache")
+    try:
+        env = Server(Path(str(base / "cache") + "-env"))
+    except BaseException:
+        main.stop()
+        raise
+    yield main, env
+    main.stop()
+    env.stop()
+
+
+@pytest.fixture()
+def server(servers):
+    return servers[0]
+
+
+def _run(cmd, env, cwd, stdin=b"", **kw):
+    return subprocess.run(cmd, env=env, cwd=cwd, input=stdin, capture_output=True,
+                          timeout=120, **kw)
+
+
+def _plain(script, env, cwd, *args, **kw):
+    return _run([sys.executable, script, *args], {k: v for k, v in env.items()
+                                                  if not k.startswith("STRATUM")}, cwd, **kw)
+
+
+def _served(server, script, cwd, *args, env_mode=False, extra=None, **kw):
+    env = dict(server.env, **(extra or {}))
+    if env_mode:
+        env["STRATUM"] = "1"
+        return _run([sys.executable, script, *args], env, cwd, **kw)
+    return _run([sys.executable, "-m", "stratum", script, *args], env, cwd, **kw)
+
+
+def _same(a, b):
+    assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr)
+
+
+# ---- pieces -----------------------------------------------------------------------------------
+def test_cache_dir_is_configs(monkeypatch):
+    from stratum.config import default_cache_dir
+    from stratum.session import handoff
+
+    for env in ({}, {"XDG_CACHE_HOME": "/x/y"}, {"STRATUM_CACHE_DIR": "~/c"},
+                {"STRATUM_CACHE_DIR": "/a", "XDG_CACHE_HOME": "/b"}):
+        monkeypatch.delenv("STRATUM_CACHE_DIR", raising=False)
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        assert handoff.cache_dir() == str(default_cache_dir())
+
+
+def test_usage_errors(tmp_path):
+    env = _env(tmp_path / "c")
+    assert _stratum(env, "serve", "--bogus").returncode == 2
+    assert _stratum(env, "serve", "--stop", "--status").returncode == 2
+    assert _stratum(env, "submit").returncode == 2
+    assert _stratum(env, "submit", "--timeout").returncode == 2
+    assert b"usage" in _stratum(env, "serve", "--help").stdout
+    r = _stratum(env, "serve", "--status")
+    assert r.returncode == 1 and b"no server" in r.stdout
+
+
+def test_socket_is_private(server):
+    import stat
+
+    info = os.stat(server.status()["socket"])
+    assert stat.S_ISSOCK(info.st_mode) and info.st_mode & 0o777 == 0o600
+    assert info.st_uid == os.getuid()
+
+
+# ---- the corpus -------------------------------------------------------------------------------
+def _corpus():
+    scripts = difftest.corpus_scripts(filter_text="")
+    if os.environ.get("STRATUM_SERVER_CORPUS") == "all":
+        return scripts
+    return [s for s in scripts if s.stem in SAMPLE]
+
+
+@pytest.mark.parametrize("script", _corpus(), ids=lambda s: s.stem)
+def test_corpus_through_server(script, servers, corpus_data, corpus_workdir):
+    """plain vs python -m stratum (cold cache, warm cache) vs STRATUM=1 (cold, warm): all
+    served, all identical (tests/difftest.py compares outputs, exit codes, files, traces)."""
+    main, env = servers
+    for s in servers:  # a cold cache for this script: no entry, no trace of an earlier one
+        for what in (("cache", "clear"), ("trace", "clear")):
+            _stratum(s.env, *what)
+    before = main.served(), env.served()
+    results, problems = difftest.run_differential(
+        script, corpus_workdir, main.cache, data_dir=corpus_data, env_mode=True,
+        support_files=difftest.corpus_folder_files(), reuse_plain=True)
+    assert not problems, "\n".join(r.summary() for r in results) + "\n\n" + "\n".join(problems)
+    assert (main.served() - before[0], env.served() - before[1]) == (2, 2), \
+        "not every run went through the server"
+
+
+# ---- what a script sees -----------------------------------------------------------------------
+SEES = r'''
+import os, sys
+m = os.umask(0); os.umask(m)
+open("made.txt", "w").close()
+print(json.dumps({"argv": sys.argv, "file": __file__, "path": sys.path, "cwd": os.getcwd(),
+    "env": {k: v for k, v in os.environ.items() if not k.startswith("STRATUM")},
+    "flags": list(sys.flags), "tty": [os.isatty(i) for i in range(3)],
+    "line_buffering": sys.stdout.line_buffering, "umask": m,
+    "mode": os.stat("made.txt").st_mode & 0o777, "hash": hash("abc"),
+    "enc": [sys.stdout.encoding, sys.stderr.errors], "name": __name__,
+    "main": sorted(k for k in vars(sys.modules["__main__"]) if k.startswith("__")),
+    "signals": [str(signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGTERM,
+                                                   signal.SIGPIPE, signal.SIGHUP)]}))
+'''
+
+
+def _sees_script(folder: Path) -> str:
+    (folder / "sees.py").write_text("import json, signal\n" + SEES)
+    return "sees.py"
+
+
+def test_script_sees_what_plain_python_shows(server, tmp_path):
+    script = _sees_script(tmp_path)
+    um = {"preexec_fn": lambda: os.umask(0o027)}
+    plain = json.loads(_plain(script, server.env, tmp_path, "a b", "-x", **um).stdout)
+    n = server.served()
+    for env_mode in (False, True):
+        got = json.loads(_served(server, script, tmp_path, "a b", "-x", env_mode=env_mode,
+                                 **um).stdout)
+        assert got == plain
+    assert server.served() == n + 2
+
+
+def test_orig_argv_is_the_clients(server, tmp_path):
+    (tmp_path / "o.py").write_text("import sys; print(sys.orig_argv[1:])\n")
+    n = server.served()
+    r = _served(server, "o.py", tmp_path, "z")
+    assert r.stdout == b"['-m', 'stratum', 'o.py', 'z']\n"
+    r = _served(server, "o.py", tmp_path, "z", env_mode=True)
+    assert r.stdout == b"['o.py', 'z']\n"
+    assert server.served() == n + 2
+
+
+def test_tty(server, tmp_path):
+    """stdout on a terminal: a tty, line-buffered, as in plain python."""
+    import pty
+
+    script = _sees_script(tmp_path)
+    outs = []
+    for served in (False, True):
+        master, slave = pty.openpty()
+        env = server.env if served else {k: v for k, v in server.env.items()
+                                         if not k.startswith("STRATUM")}
+        cmd = [sys.executable, "-m", "stratum", script] if served else [sys.executable, script]
+        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdin=slave, stdout=slave,
+                                stderr=subprocess.PIPE)
+        os.close(slave)
+        data = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        proc.wait(timeout=60)
+        os.close(master)
+        outs.append(json.loads(data.decode().replace("\r\n", "\n")))
+    assert outs[0]["tty"] == [True, True, False] and outs[0]["line_buffering"]
+    assert outs[1] == outs[0]
+
+
+# ---- endings ----------------------------------------------------------------------------------
+ENDINGS = {
+    "exit3": "import sys\nprint('a')\nsys.exit(3)\n",
+    "exitmsg": "import sys\nsys.exit('bye')\n",
+    "raise": "import numpy as np\nprint(np.arange(3))\ndef f():\n    raise ValueError('x')\nf()\n",
+    "os_exit": "import os\nprint('lost in the buffer')\nos._exit(7)\n",
+    "segv": "import os, signal, sys\nprint('x', flush=True)\nos.kill(os.getpid(), signal.SIGSEGV)\n",
+    "syntax": "print('a'\n",
+    "atexit": "import atexit\natexit.register(print, 'bye')\nprint('hi')\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENDINGS))
+def test_endings_as_plain(server, tmp_path, name):
+    (tmp_path / f"end_{name}.py").write_text(ENDINGS[name])
+    plain = _plain(f"end_{name}.py", server.env, tmp_path)
+    n = server.served()
+    _same(_served(server, f"end_{name}.py", tmp_path), plain)
+    if name == "segv":
+        assert plain.returncode == -signal.SIGSEGV
+    assert server.served() == n + 1
+
+
+def test_files_left_open_are_written(server, tmp_path):
+    """Files a script leaves open are flushed at its exit (the server's sockets, inherited by
+    the fork, must not close fd numbers the script's files reuse)."""
+    (tmp_path / "u.py").write_text("import pandas\nfs = [open(f'f{i}.txt', 'w') for i in "
+                                   "range(12)]\nfor i, f in enumerate(fs):\n"
+                                   "    f.write(str(i) * 1000)\n")
+    n = server.served()
+    r = _served(server, "u.py", tmp_path)
+    assert r.returncode == 0 and server.served() == n + 1
+    for i in range(12):
+        assert (tmp_path / f"f{i}.txt").read_text() == str(i) * 1000
+
+
+SLEEPER = """\
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+print(os.getpid(), child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_client_killed_kills_run(server, tmp_path):
+    (tmp_path / "sl.py").write_text(SLEEPER)
+    proc = subprocess.Popen([sys.executable, "-m", "stratum", "sl.py"], env=server.env,
+                            cwd=tmp_path, stdout=subprocess.PIPE)
+    run, child = map(int, proc.stdout.readline().split())
+    assert run != proc.pid  # served
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 2
+    while (_alive(run) or _alive(child)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(run) and not _alive(child)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_to_client_as_plain(server, tmp_path, sig):
+    (tmp_path / "w.py").write_text("import time\nprint('ready', flush=True)\ntime.sleep(30)\n")
+    got = []
+    for served in (False, True):
+        env = server.env if served else {k: v for k, v in server.env.items()
+                                         if not k.startswith("STRATUM")}
+        cmd = [sys.executable, "-m", "stratum", "w.py"] if served else [sys.executable, "w.py"]
+        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        assert proc.stdout.readline() == b"ready\n"
+        time.sleep(0.5)  # in time.sleep by now (else the traceback shows where it was)
+        t0 = time.monotonic()
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=10)
+        assert time.monotonic() - t0 < 5
+        got.append((proc.returncode, out, err))
+    assert got[1] == got[0]
+    assert got[0][0] == -sig
+
+
+def test_ctrl_c_on_a_terminal_as_plain(server, tmp_path):
+    """Ctrl-C on a terminal reaches plain python and the process it started; through the
+    server too (the client forwards a terminal's signal to the run's process group)."""
+    import pty
+
+    (tmp_path / "c.py").write_text(
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n"
+        "time.sleep(0.5)\nprint('ready', flush=True)\ntime.sleep(30)\n")
+    got = []
+    n = server.served()
+    for served in (False, True):
+        env = server.env if served else {k: v for k, v in server.env.items()
+                                         if not k.startswith("STRATUM")}
+        cmd = [sys.executable, "-m", "stratum", "c.py"] if served else [sys.executable, "c.py"]
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.chdir(tmp_path)
+            os.execve(sys.executable, cmd, env)
+        data = b""
+        while b"ready" not in data:
+            data += os.read(fd, 4096)
+        time.sleep(0.5)
+        os.write(fd, b"\x03")
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        got.append((os.waitstatus_to_exitcode(status), sorted(data.splitlines())))
+    assert got[1] == got[0]
+    assert got[0][0] == -signal.SIGINT and got[0][1].count(b"KeyboardInterrupt") == 2
+    assert server.served() == n + 1
+
+
+# ---- cold instead -----------------------------------------------------------------------------
+def test_import_time_env_difference_runs_cold(server, tmp_path):
+    (tmp_path / "e.py").write_text("import numpy, os\nprint(os.environ['OMP_NUM_THREADS'])\n")
+    n = server.served()
+    r = _served(server, "e.py", tmp_path, extra={"OMP_NUM_THREADS": "1", "STRATUM_EXPLAIN": "1"})
+    assert r.returncode == 0 and r.stdout == b"1\n"
+    assert b"not run by the stratum server: environment variable OMP_NUM_THREADS" in r.stderr
+    assert server.served() == n
+
+
+@pytest.mark.parametrize("how", ["flags", "hashseed"])
+def test_other_flags_or_hash_seed_run_cold(server, tmp_path, how):
+    """``python -O`` (other sys.flags) or another PYTHONHASHSEED than the server's: cold, and
+    the same output as plain python with the same settings."""
+    (tmp_path / "h.py").write_text("import sys\nprint(sys.flags.optimize, hash('abc'))\n")
+    n = server.served()
+    env = dict(server.env, STRATUM_EXPLAIN="1")
+    pre = ["-O"] if how == "flags" else []
+    if how == "hashseed":
+        env["PYTHONHASHSEED"] = "1"
+    r = _run([sys.executable, *pre, "-m", "stratum", "h.py"], env, tmp_path)
+    plain = _run([sys.executable, *pre, "h.py"], {k: v for k, v in env.items()
+                                                  if not k.startswith("STRATUM")}, tmp_path)
+    assert r.stdout == plain.stdout and r.returncode == 0
+    why = b"interpreter flags" if how == "flags" else b"environment variable PYTHONHASHSEED"
+    assert b"not run by the stratum server: " + why in r.stderr
+    assert server.served() == n
+
+
+def test_shadowing_module_runs_cold(server, tmp_path):
+    (tmp_path / "joblib.py").write_text("WHO = 'mine'\n")
+    (tmp_path / "j.py").write_text("import joblib\nprint(joblib.WHO)\n")
+    n = server.served()
+    r = _run([sys.executable, "-m", "stratum", "--explain", "j.py"], server.env, tmp_path)
+    assert r.stdout == b"mine\n"
+    assert b"named like a preloaded one (joblib)" in r.stderr
+    assert server.served() == n
+
+
+def test_stopped_server_falls_back_within_bounded_wait(server, tmp_path):
+    (tmp_path / "p.py").write_text("print('cold')\n")
+    n = server.served()
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        r = _served(server, "p.py", tmp_path, extra={"STRATUM_SERVER_WAIT": "0.5"})
+        took = time.monotonic() - t0
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+    assert r.returncode == 0 and r.stdout == b"cold\n" and r.stderr == b""
+    assert took < 10
+    time.sleep(0.3)
+    assert server.served() == n  # resumed, the server did not run it a second time
+
+
+def test_dead_server_falls_back(tmp_path):
+    import socket
+
+    from stratum.session import handoff
+
+    cache = tmp_path / "c"
+    cache.mkdir(mode=0o700)
+    env = _env(cache)
+    path = subprocess.run([sys.executable, "-c", "from stratum.session import handoff; "
+                           "print(handoff.socket_path())"], env=env, capture_output=True,
+                          text=True).stdout.strip()
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(path)
+    s.close()  # the file stays, nobody listens: a crashed server
+    assert os.path.exists(path) and path.startswith(str(cache))
+    (tmp_path / "p.py").write_text("print('cold')\n")
+    r = _run([sys.executable, "-m", "stratum", "--explain", "p.py"], env, tmp_path)
+    assert r.returncode == 0 and r.stdout == b"cold\n"
+    assert b"not run by the stratum server: no server answers" in r.stderr
+    assert handoff.socket_path(str(cache)) == path
+
+
+# ---- the submission API -----------------------------------------------------------------------
+CODE = "import numpy as np\nx = np.arange(4)\nprint(x.sum())\n\ndef f():\n    return 1 / 0\n\nf()\n"
+
+
+def test_client_code_string_as_a_file(server, tmp_path):
+    from stratum.client import Client
+
+    (tmp_path / "runfile.py").write_text(CODE)
+    plain = _plain("runfile.py", server.env, tmp_path)
+    (tmp_path / "runfile.py").unlink()
+    res = Client(cache_dir=server.cache).run(CODE, cwd=str(tmp_path), env=server.env)
+    assert res.served and not (tmp_path / "runfile.py").exists()
+    assert (res.returncode, res.stdout, res.stderr) == (plain.returncode, plain.stdout,
+                                                        plain.stderr)
+    assert b'runfile.py", line 6, in f' in res.stderr and b"return 1 / 0" in res.stderr
+    assert res.operations and res.reused is not None
+
+
+def test_client_concurrent_submissions(server, tmp_path):
+    from stratum.client import Client
+
+    code = ("import os, sys, pandas as pd\nn = int(sys.argv[1])\n"
+            "pd.DataFrame({'a': [n] * 3}).to_csv('out.csv', index=False)\n"
+            "print(n, os.getcwd(), input())\n"
+            "if n == 5:\n    raise SystemExit(n)\n")
+    n0 = server.served()
+    with Client(cache_dir=server.cache) as client:
+        futures = []
+        for i in range(8):
+            d = tmp_path / f"r{i}"
+            d.mkdir()
+            futures.append((i, d, client.submit(code, argv=[str(i)], stdin=f"in{i}\n",
+                                                cwd=str(d), env=server.env)))
+        for i, d, fut in futures:
+            res = fut.result(timeout=120)
+            assert res.served
+            assert res.stdout == f"{i} {d} in{i}\n".encode()
+            assert res.returncode == (5 if i == 5 else 0), res.stderr
+            assert (d / "out.csv").read_text() == f"a\n{i}\n{i}\n{i}\n"
+    assert server.served() == n0 + 8
+
+
+def test_client_timeout_and_fallback(server, tmp_path):
+    from stratum.client import Client
+
+    res = Client(cache_dir=server.cache).run("import time\nprint('a', flush=True)\n"
+                                             "time.sleep(30)\n", cwd=str(tmp_path),
+                                             env=server.env, timeout=1)
+    assert res.timed_out and res.returncode == -signal.SIGKILL and res.stdout == b"a\n"
+    assert res.seconds < 5
+    cold = Client(cache_dir=tmp_path / "none").run(CODE, cwd=str(tmp_path), env=server.env)
+    assert not cold.served and cold.reason and b"ZeroDivisionError" in cold.stderr
+    assert b"return 1 / 0" in cold.stderr
+
+
+def test_submit_command(server, tmp_path):
+    r = _run([sys.executable, "-m", "stratum", "submit", "-c",
+              "import sys; print(sys.argv); sys.exit(4)", "a"], server.env, tmp_path)
+    assert (r.returncode, r.stdout) == (4, b"['runfile.py', 'a']\n")
+
+
+def test_server_memory_does_not_grow(server, tmp_path):
+    from stratum.client import Client
+
+    client = Client(cache_dir=server.cache)
+    client.run("import pandas\nprint(1)\n", cwd=str(tmp_path), env=server.env)
+    before = server.status()["rss"]
+    for _ in range(15):
+        client.run("import pandas as pd\nprint(pd.Series(range(1000)).sum())\n",
+                   cwd=str(tmp_path), env=server.env)
+    assert server.status()["rss"] - before < 8 << 20
+
+
+# ---- starting and stopping --------------------------------------------------------------------
+def test_autostart_then_served_and_sigterm_stops(tmp_path):
+    """STRATUM_SERVE=1: the first run is cold and starts a server in the background; a later
+    run is served. SIGTERM stops the server at once (no runs in flight) and removes its socket."""
+    cache = tmp_path / "c"
+    env = dict(_env(cache), STRATUM_SERVE="1")
+    (tmp_path / "p.py").write_text("print('hi')\n")
+    first = _run([sys.executable, "-m", "stratum", "p.py"], env, tmp_path)
+    assert (first.returncode, first.stdout, first.stderr) == (0, b"hi\n", b"")
+    from stratum.server import server as srv
+
+    deadline = time.monotonic() + 90
+    st = None
+    while st is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        st = srv.ask(str(cache), "status", 0.5)
+    assert st is not None, "STRATUM_SERVE=1 started no server"
+    try:
+        again = _run([sys.executable, "-m", "stratum", "--explain", "p.py"], env, tmp_path)
+        assert again.stdout == b"hi\n" and b"run by the stratum server" in again.stderr
+        os.kill(st["pid"], signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while _alive(st["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(st["pid"]) and not os.path.exists(st["socket"])
+    finally:
+        if _alive(st["pid"]):
+            os.kill(st["pid"], signal.SIGKILL)
+
+
+def test_stale_only_when_installs_change(tmp_path):
+    """A file created and removed in site-packages (a lock, a probe) does not make the server
+    stale; a new distribution does."""
+    from stratum.server import server as srv
+
+    site = tmp_path / "site-packages"
+    (site / "lib-1.0.dist-info").mkdir(parents=True)
+    s = srv.Server(str(tmp_path), [], set())
+    s.sites = {str(site): srv._installed(str(site))}
+    s.watched = {str(site): srv._stamp(str(site))}
+    time.sleep(0.01)
+    (site / ".tmp-probe").write_text("x")
+    (site / ".tmp-probe").unlink()
+    assert s.changed() is None
+    time.sleep(0.01)
+    (site / "other-2.0.dist-info").mkdir()
+    assert s.changed() == str(site)
