@@ -124,13 +124,7 @@ class TraceStore:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             mergestore.catch_up(self.db, self.nodes)
-            cur = self.db.execute(
-                "INSERT INTO runs(script, argv, cwd, started, seconds, exit_code, nodes, reused,"
-                " executed, saved, versions, script_hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run["script"], json.dumps(run["argv"]), run["cwd"], run["started"],
-                 run["seconds"], run["exit_code"], len(nodes), run["reused"], run["executed"],
-                 run["saved"], run["versions"], run.get("script_hash")))
-            run_id = cur.lastrowid
+            run_id = self._insert_run(run, json.dumps(run["argv"]), len(nodes))
             self.db.executemany(
                 f"INSERT INTO nodes(run_id, {', '.join(NODE_FIELDS)}) "
                 "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -140,6 +134,16 @@ class TraceStore:
                  for n in nodes])
             mergestore.merge_run(self.db, run_id, run["script"], run["started"], nodes)
         return run_id
+
+    def _insert_run(self, run: dict, argv: str, count: int) -> int:
+        """The ``runs`` row of a run (``argv`` as JSON text); its id."""
+        cur = self.db.execute(
+            "INSERT INTO runs(script, argv, cwd, started, seconds, exit_code, nodes, reused,"
+            " executed, saved, versions, script_hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+            (run["script"], argv, run["cwd"], run["started"], run["seconds"], run["exit_code"],
+             count, run["reused"], run["executed"], run["saved"], run["versions"],
+             run.get("script_hash")))
+        return cur.lastrowid
 
     def export_run(self, run_id: int) -> dict | None:
         """One run and its nodes as plain data (recipes stay pickled bytes), for
@@ -155,13 +159,7 @@ class TraceStore:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             mergestore.catch_up(self.db, self.nodes)
-            cur = self.db.execute(
-                "INSERT INTO runs(script, argv, cwd, started, seconds, exit_code, nodes, reused,"
-                " executed, saved, versions, script_hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run["script"], run["argv"], run["cwd"], run["started"], run["seconds"],
-                 run["exit_code"], len(nodes), run["reused"], run["executed"], run["saved"],
-                 run["versions"], run.get("script_hash")))
-            run_id = cur.lastrowid
+            run_id = self._insert_run(run, run["argv"], len(nodes))
             self.db.executemany(
                 f"INSERT INTO nodes(run_id, {', '.join(NODE_FIELDS)}) "
                 "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
