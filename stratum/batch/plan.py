@@ -32,6 +32,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stratum.session import shadow
+
 #: Nodes cheaper than this do not make a script "blocked" on another one.
 COSTLY = 0.01
 #: A never-seen script borrows the prediction of a past script at least this similar (lines).
@@ -123,7 +125,7 @@ def preload_names(plans: list[ScriptPlan], exclude: set[str] = frozenset()) -> l
     widely used first, never a name a script's own folder shadows."""
     shadowed = set()
     for p in plans:
-        shadowed |= folder_modules(os.path.dirname(p.path))
+        shadowed |= shadow.folder_modules(os.path.dirname(p.path))
     counts: dict[str, int] = {}
     first: dict[str, int] = {}
     libs: dict[str, bool] = {}
@@ -138,31 +140,6 @@ def preload_names(plans: list[ScriptPlan], exclude: set[str] = frozenset()) -> l
                 counts[name] = counts.get(name, 0) + 1
                 first.setdefault(name, len(first))
     return sorted(counts, key=lambda n: (n.count("."), -counts[n], first[n]))
-
-
-_folder_cache: dict[str, set[str]] = {}
-
-
-def folder_modules(folder: str) -> set[str]:
-    """Top-level module names a folder provides (``x.py``, packages, extension modules)."""
-    got = _folder_cache.get(folder)
-    if got is not None:
-        return got
-    names = set()
-    suffixes = tuple(importlib.machinery.all_suffixes())
-    try:
-        for entry in os.scandir(folder or "."):
-            if entry.is_dir():
-                names.add(entry.name)
-            else:
-                for suf in suffixes:
-                    if entry.name.endswith(suf):
-                        names.add(entry.name[: -len(suf)])
-                        break
-    except OSError:
-        pass
-    _folder_cache[folder] = names
-    return names
 
 
 # ---- predictions ------------------------------------------------------------------------------

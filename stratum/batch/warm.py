@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 
 from stratum.batch import plan as batch_plan
+from stratum.session import shadow
 
 
 @dataclass
@@ -250,7 +251,9 @@ def exec_reason(plan, loaded: set[str], during: dict[str, set[str]]) -> str | No
     """Why ``plan``'s script must start in a fresh interpreter rather than a warm fork (None: a
     warm fork is equivalent). Also used by the server (``stratum.server.server``)."""
     folder = os.path.dirname(plan.path)
-    clash = batch_plan.folder_modules(folder) & top_modules()
+    # A module named like a preloaded one, or like one stratum imports for itself later (a
+    # fresh interpreter then runs the script plain: ``stratum.session.shadow``).
+    clash = shadow.folder_modules(folder) & (top_modules() | shadow.OWN_MODULES)
     clash -= startup_modules()
     if clash:
         return (f"the script's folder has a module named like a preloaded one "

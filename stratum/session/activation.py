@@ -178,6 +178,14 @@ def activate(settings: Settings | None = None) -> Session | None:
     settings = settings or Settings.from_env()
     if settings.disabled:
         return None
+    from stratum.session import shadow
+
+    clash = shadow.shadowed()
+    if clash is not None:  # one process cannot hold the user's module and stratum's: plain
+        if settings.explain:
+            warn(f"not active: {clash[0]} has a module named {clash[1]!r}, which stratum "
+                 "imports for itself; the script runs plain (stratum.session.shadow)")
+        return None
     try:
         from stratum import _native  # noqa: F401 - fail early, before anything is patched
         from interposer import frames, rewrite
