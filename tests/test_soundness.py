@@ -125,6 +125,44 @@ with pd.option_context("future.infer_string", os.environ.get("INFER") != "1"):
         runner.same_as_plain("s.py", env_extra={**ADMIT_ALL, "INFER": infer})
 
 
+def test_a_formatter_setting_is_keyed_by_no_address():
+    """``pd.set_option("display.float_format", "{:,.1f}".format)``: the option's repr named the
+    bound method's address and not its format, so two forks of one process (the server's runs)
+    could key two different formatters alike and reuse printed text made under the other one
+    (seen as a run-to-run difference of the corpus' ug_options through the server). A setting
+    that is not plain data now gives a key no other call shares; plain settings stay stable."""
+    import numpy as np
+    import pandas as pd
+
+    from stratum.keys import libsettings
+
+    plain = libsettings.pandas_options()
+    assert plain == libsettings.pandas_options()
+    fmt = "{:,.1f}".format
+    with pd.option_context("display.float_format", fmt):
+        one, two = libsettings.pandas_options(), libsettings.pandas_options()
+        assert one != two and " at 0x" not in one
+    assert libsettings.pandas_options() == plain
+    with np.printoptions(formatter={"float": lambda x: f"{x:.2f}"}):
+        one, two = libsettings.numpy_printoptions(), libsettings.numpy_printoptions()
+        assert one != two and " at 0x" not in one
+    with np.printoptions(precision=3):
+        assert libsettings.numpy_printoptions() == libsettings.numpy_printoptions()
+
+
+def test_output_under_a_formatter_setting_is_not_reused(runner):
+    same_cold_and_warm(runner, """
+        import numpy as np
+        import pandas as pd
+        df = pd.DataFrame({"a": np.arange(6) / 7.0, "b": list("abcdef")})
+        pd.set_option("display.float_format", "{:,.3f}".format)
+        print(df)
+        print(df.describe())
+        pd.reset_option("display.float_format")
+        print(df)
+    """)
+
+
 def test_fresh_random_data_from_unknown_calls_is_not_reused(runner):
     """scipy.sparse.random_array(rng=None) draws new data every run: a fit on it must not be
     the previous run's (the unknown call's output got a stable key)."""

@@ -15,6 +15,7 @@ changes (a generation number).
 """
 from __future__ import annotations
 
+import os
 import sys
 
 _DEFAULT_ERR = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
@@ -33,25 +34,51 @@ def pandas_options() -> str:
         _watch(module)
     config = module._global_config
     if state["seen"] != state["generation"] or state["config"] is not config:
+        volatile = []
+        text = "pandas-options:" + repr(sorted(_flatten(config, "", volatile)))
+        if volatile:
+            return text  # recomputed at every call: a new token each time (see ``_text``)
         state["config"] = config
         state["seen"] = state["generation"]
-        state["text"] = "pandas-options:" + repr(sorted(_flatten(config, "")))
+        state["text"] = text
     return state["text"]
 
 
-def _flatten(tree: dict, prefix: str):
+def _flatten(tree: dict, prefix: str, volatile: list):
     for name, value in tree.items():
         if isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}{name}.")
+            yield from _flatten(value, f"{prefix}{name}.", volatile)
         else:
-            yield f"{prefix}{name}", _text(value)
+            yield f"{prefix}{name}", _text(value, volatile)
 
 
-def _text(value) -> str:
-    try:
+_PLAIN = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _plain(value, depth: int = 0) -> bool:
+    """Is ``value`` data whose ``repr`` is all of it (no object, no address)?"""
+    t = type(value)
+    if t in _PLAIN:
+        return True
+    if depth > 4:
+        return False
+    if t in (tuple, list, frozenset):
+        return all(_plain(v, depth + 1) for v in value)
+    if t is dict:
+        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _text(value, volatile: list) -> str:
+    """A setting's value as key text. Data: its ``repr``. Anything else (a formatter function,
+    ``"{:,.1f}".format``, a callable object) has no text that is all of it: its ``repr`` names
+    an address, which forks of one process repeat and which says nothing of what the function
+    does. It gets a token no other call can have, so nothing computed while it is set is
+    reused (and ``volatile`` says so, so that the caller does not keep the text)."""
+    if _plain(value):
         return repr(value)
-    except Exception:
-        return f"<{type(value).__qualname__}>"
+    volatile.append(True)
+    return f"<{type(value).__qualname__} {os.urandom(12).hex()}>"
 
 
 def _watch(module) -> None:
@@ -84,7 +111,7 @@ def sklearn_config() -> str:
     if get is None:
         return ""
     try:
-        return "sklearn-config:" + repr(sorted(get().items()))
+        return "sklearn-config:" + repr(sorted((k, _text(v, [])) for k, v in get().items()))
     except Exception:
         return ""
 
@@ -102,8 +129,13 @@ def numpy_printoptions() -> str:
         return ""
     current = options.get()
     if current is not _printopts["dict"]:
+        volatile = []
+        text = "printoptions:" + repr(sorted((k, _text(v, volatile))
+                                             for k, v in current.items()))
+        if volatile:
+            return text  # a formatter function: a new token at every call (``_text``)
         _printopts["dict"] = current
-        _printopts["text"] = "printoptions:" + repr(sorted((k, _text(v)) for k, v in current.items()))
+        _printopts["text"] = text
     return _printopts["text"]
 
 
