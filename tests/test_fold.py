@@ -106,6 +106,23 @@ def test_a_write_in_a_folded_loop_changes_the_key_of_what_it_wrote(tmp_path):
     assert outs == ["300.0\n", "600.0\n", "300.0\n"]
 
 
+def test_keys_made_between_two_writes_of_one_array_are_dropped_by_the_second(tmp_path):
+    """A folded site writing the same array again skips forgetting it when nothing was keyed
+    since (``fold.Site.repeats``); a view keyed between two writes (here on a few iterations,
+    traced and admitted) must still lose its key at the next write, so each printed sum is the
+    view's content at that point, cold and warm."""
+    code = ("import numpy as np\nout = np.zeros(8)\nw = out[2:6]\n"
+            "for i in range(120):\n    out[3] = i\n    out[4] = 2 * i\n"
+            "    if i % 37 == 0:\n        print(i, w.sum(), np.add(w, 1).sum())\n"
+            "print(out.sum(), w.sum())\n")
+    expected = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=120).stdout
+    for _ in range(2):
+        proc = _run(tmp_path, code, env={"STRATUM_ADMIT": "all", "STRATUM_FOLD_AFTER": "4"})
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == expected
+
+
 def test_replay_stops_at_the_first_folded_site(tmp_path):
     proc = _run(tmp_path, LOOP)
     assert proc.returncode == 0, proc.stderr

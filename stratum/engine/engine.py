@@ -330,6 +330,11 @@ class Engine:
         site.node.seconds += time.perf_counter() - t0
         site.count += 1
         self.folded_calls += 1
+        if not changes:
+            return
+        lin = self.lineage
+        if site.repeats(changes, lin.generation):
+            return  # the same objects written again, nothing keyed or linked since: no news
         for target in changes:
             try:
                 self._changed(target, None, "mutated")
@@ -337,6 +342,7 @@ class Engine:
                 if isinstance(target, np.ndarray):
                     self.lineage.mutated_array(target)
                 self.lineage.forget(target)
+        site.changed(changes, lin.generation)
 
     def _count_cheap(self, call, result, reused, reason) -> None:
         """Fold the call's site once enough top-level operations ran there in a row whose

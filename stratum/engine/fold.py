@@ -36,6 +36,8 @@ its first folded node: what comes after may derive from folded results nobody re
 """
 from __future__ import annotations
 
+import weakref
+
 from interposer.registry import MUTATES, OPAQUE, PURE
 from stratum.engine.effects import NO_RECEIVER as _NO
 from stratum.engine.effects import also_mutated, effect_of, resolve_target
@@ -51,13 +53,34 @@ FOLDED = "folded"
 class Site:
     """A folded call site: how to call its operations as the script's line, and its node."""
 
-    __slots__ = ("call", "node", "count", "getattr")
+    __slots__ = ("call", "node", "count", "getattr", "_last")
 
     def __init__(self, trampoline, node, is_getattr: bool):
         self.call = trampoline
         self.node = node  # stratum.engine.engine.Node, kind FOLDED
         self.count = 0
         self.getattr = is_getattr
+        self._last = None  # (lineage generation, weak references to the objects last changed)
+
+    def changed(self, targets, generation: int) -> None:
+        """The engine forgot what ``targets`` changed, leaving the lineage at ``generation``."""
+        try:
+            self._last = (generation, tuple(weakref.ref(t) for t in targets))
+        except TypeError:  # an int, a list: no weak reference, no shortcut
+            self._last = None
+
+    def repeats(self, targets, generation: int) -> bool:
+        """Are ``targets`` the very objects this site changed last, with nothing keyed or
+        linked since (the lineage still at ``generation``)? Then forgetting them again changes
+        nothing: their keys, their owners' and those of arrays sharing their memory are gone
+        already, and no key was made since that a second write could make stale."""
+        last = self._last
+        if last is None or last[0] != generation or len(last[1]) != len(targets):
+            return False
+        for ref, target in zip(last[1], targets):
+            if ref() is not target:
+                return False
+        return True
 
     def settle(self, fold_after: int) -> None:
         """Write the count into the node's reason (once, before the trace is stored)."""

@@ -123,6 +123,10 @@ class Lineage:
         # attribute of another one (``df.index``, ``est.coef_``): changing the child in place
         # changes its owners too (``df.index.name = ...``, ``est.coef_[0] = 0``).
         self._owners: dict[int, tuple] = {}
+        # Bumped whenever the map learns something (a key remembered, an owner linked): while
+        # it has not moved, writing the same object in place again changes nothing more
+        # (``stratum.engine.engine``'s folded sites skip the repeat).
+        self.generation = 0
 
     def key_hasher(self):
         """A hasher already fed with the versions of the libraries loaded so far.
@@ -154,6 +158,7 @@ class Lineage:
             ref = _Strong(obj)
         state = _state_of(obj) if _is_estimator(obj) else None
         self._ids[oid] = (ref, key, self.array_epoch, state)
+        self.generation += 1
 
     def _gone(self, ref) -> None:
         """Weak-reference callback: a remembered object died, its id may be reused."""
@@ -187,6 +192,7 @@ class Lineage:
             refs.append(weakref.ref(owner))
         except TypeError:
             refs.append(_Strong(owner))
+        self.generation += 1
 
     def owners(self, obj) -> list:
         """The objects that change when ``obj`` changes in place (transitively), ``obj`` excluded:
