@@ -210,15 +210,86 @@ def test_worker_killed_mid_batch(cluster, tmp_path):
     client.wait_for_workers(2, timeout=120)  # the nanny restarted it
 
 
-def test_unusable_shared_tier_degrades_to_local(cluster, tmp_path):
+@pytest.mark.parametrize("kind", ["file", "protocol"])
+def test_unusable_shared_tier_degrades_to_local(cluster, tmp_path, kind):
     not_a_dir = tmp_path / "tier-file"
     not_a_dir.write_text("x")
-    got = _run(cluster, "--out", str(tmp_path / "out"), *SCRIPTS[:2], shared=not_a_dir)
+    shared = not_a_dir if kind == "file" else "nosuchprotocol://bucket/tier"
+    got = _run(cluster, "--out", str(tmp_path / "out"), *SCRIPTS[:2], shared=shared)
     assert got.returncode == 0, got.stderr.decode()
     _same_as_plain(cluster, tmp_path / "out", SCRIPTS[:2])
     lines = [ln for ln in got.stderr.decode().splitlines() if "shared cache tier" in ln]
     assert len(lines) == 1, got.stderr.decode()
     assert lines[0].startswith("stratum: shared cache tier unusable")
+
+
+def test_fsspec_url_tier_on_the_cluster(cluster, tmp_path):
+    """STRATUM_CACHE_SHARED=file://...: the workers publish through fsspec, outputs exact."""
+    tier = cluster["root"] / "url-tier"
+    (cluster["work"] / "url_tier.py").write_text(TIER_SCRIPT)  # values no worker has yet
+    got = _run(cluster, "--out", str(tmp_path / "out"), "url_tier.py", shared=f"file://{tier}")
+    assert got.returncode == 0, got.stderr.decode()
+    assert "shared cache tier" not in got.stderr.decode()
+    _same_as_plain(cluster, tmp_path / "out", ["url_tier.py"])
+    published = [p for p in (tier / "objects").rglob("*") if p.is_file()]
+    assert published and not [p for p in published if p.name.startswith(".tmp-")]
+
+
+# ---- Client(cluster=...): the submission API on the cluster -----------------------------------
+CODE = """import sys
+data = sys.stdin.read()
+print(__name__, sys.argv, repr(data))
+import pandas as pd
+df = pd.DataFrame({"a": range(100), "b": [i % 7 for i in range(100)]})
+print(df.groupby("b")["a"].sum().to_dict())
+raise ValueError("from the code string")
+"""
+
+
+def _plain_code(folder: Path, name: str, code: str, argv, stdin: bytes):
+    """``python NAME ARGS`` in ``folder`` with the code written there (removed after)."""
+    path = folder / name
+    path.write_text(code)
+    try:
+        p = subprocess.run([sys.executable, name, *argv], cwd=folder, input=stdin,
+                           env=difftest.build_env("plain", None), capture_output=True,
+                           timeout=300)
+    finally:
+        path.unlink()
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_client_on_the_cluster(cluster, tmp_path):
+    from stratum.client import Client, Result
+
+    folder = tmp_path / "harness"
+    folder.mkdir()
+    want = _plain_code(folder, "agent.py", CODE, ["x", "1"], b"in\n")
+    assert want[0] == 1 and b"agent.py" in want[2] and b"from the code string" in want[2]
+    with Client(cluster=cluster["address"], cache_dir=cluster["root"] / "cache-client",
+                fallback=False) as client:
+        got = client.run(CODE, argv=["x", "1"], stdin="in\n", cwd=str(folder),
+                         filename="agent.py")
+        assert isinstance(got, Result)
+        assert (got.returncode, got.stdout, got.stderr) == want
+        assert got.worker and got.served and not got.timed_out
+        assert got.operations and got.reused is not None and got.run_id is not None
+        assert not (folder / "agent.py").exists()  # nothing written where the code "is"
+        # a script path, from its folder, and submissions as futures
+        futures = [client.submit(s, cwd=str(cluster["work"])) for s in SCRIPTS[:2]]
+        for s, fut in zip(SCRIPTS[:2], futures):
+            res = fut.result(timeout=300)
+            assert (res.returncode, res.stdout, res.stderr) == _plain(cluster, s), s
+        t0 = time.monotonic()
+        slow = client.run("import time\nprint('start', flush=True)\ntime.sleep(60)\n",
+                          cwd=str(folder), timeout=2)
+        assert slow.timed_out and slow.returncode == -signal.SIGKILL
+        assert slow.stdout == b"start\n" and time.monotonic() - t0 < 30
+    # the runs are in this machine's trace store
+    env = difftest.build_env("stratum", cluster["root"] / "cache-client")
+    listed = subprocess.run([sys.executable, "-m", "stratum", "trace", "list"], env=env,
+                            capture_output=True, timeout=120)
+    assert "agent.py" in listed.stdout.decode()
 
 
 # ---- without a cluster ------------------------------------------------------------------------
@@ -258,3 +329,99 @@ def test_placement_groups_scripts_sharing_a_costly_prefix():
     plans.append(plan(6, [("k1", 1.0)]))
     where = placement.place(plans, ["w1", "w2"])
     assert sorted(where) == [0, 1, 4, 6] and list(where.values()).count("w1") == 4
+
+
+# ---- the shared tier at an fsspec URL (file://: fsspec's code path), separate processes ------
+TIER_SCRIPT = """import pandas as pd
+df = pd.DataFrame({"a": range(2000), "b": [i % 11 for i in range(2000)]})
+print(df.groupby("b")["a"].agg(["sum", "mean"]))
+print(df.describe())
+"""
+
+
+def _tier_run(folder: Path, cache_dir: Path, shared: str):
+    env = difftest.build_env("stratum", cache_dir)
+    env.update(STRATUM_ADMIT="all", STRATUM_CACHE_SHARED=shared)
+    return subprocess.run([sys.executable, "-m", "stratum", "tier.py"], cwd=folder, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+
+
+def _reused(cache_dir: Path) -> list[bool]:
+    return [bool(n["reused"]) for n in difftest.last_trace(cache_dir)["nodes"]]
+
+
+def test_fsspec_url_tier_between_machines(tmp_path):
+    """Two "machines" (processes with their own local caches and the cluster's secret) share
+    a tier at a file:// URL: the second reuses what the first published; an entry whose bytes
+    were changed, or signed with another secret, is a miss (and left in place)."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "tier.py").write_text(TIER_SCRIPT)
+    plain = difftest.plain_result(folder, "tier.py")
+    url = f"file://{tmp_path / 'tier'}"
+    first = _tier_run(folder, tmp_path / "a", url)
+    assert (first.returncode, first.stdout, first.stderr) == plain
+    assert _reused(tmp_path / "a") and not any(_reused(tmp_path / "a"))
+    entries = [p for p in (tmp_path / "tier" / "objects").rglob("*") if p.is_file()]
+    assert entries and not [p for p in entries if p.name.startswith(".tmp-")]
+    secret = (tmp_path / "a" / "shared-secret").read_bytes()
+
+    def machine(name: str, key: bytes) -> Path:
+        (tmp_path / name).mkdir(mode=0o700)
+        (tmp_path / name / "shared-secret").write_bytes(key)
+        os.chmod(tmp_path / name / "shared-secret", 0o600)
+        return tmp_path / name
+
+    second = _tier_run(folder, machine("b", secret), url)
+    assert (second.returncode, second.stdout, second.stderr) == plain
+    assert any(_reused(tmp_path / "b"))  # copied in from the tier
+    assert any((tmp_path / "b" / "objects").rglob("*"))
+    other = _tier_run(folder, machine("c", os.urandom(32)), url)
+    assert (other.returncode, other.stdout, other.stderr) == plain
+    assert not any(_reused(tmp_path / "c"))
+    for path in entries:  # damaged in the tier: every copy is a miss, nothing is loaded
+        data = bytearray(path.read_bytes())
+        data[-1] ^= 0xFF
+        path.write_bytes(bytes(data))
+    damaged = _tier_run(folder, machine("d", secret), url)
+    assert (damaged.returncode, damaged.stdout, damaged.stderr) == plain
+    assert not any(_reused(tmp_path / "d"))
+    assert all(p.exists() for p in entries)
+
+
+@pytest.mark.parametrize("shared", ["nosuchprotocol://bucket/tier", "file-in-the-way"])
+def test_unusable_url_tier_is_one_line(tmp_path, shared):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "tier.py").write_text(TIER_SCRIPT)
+    if shared == "file-in-the-way":
+        (tmp_path / "blocker").write_text("x")
+        shared = f"file://{tmp_path / 'blocker'}/tier"
+    code, out, err = difftest.plain_result(folder, "tier.py")
+    got = _tier_run(folder, tmp_path / "cache", shared)
+    lines = got.stderr.decode().splitlines(keepends=True)
+    said = [ln for ln in lines if "shared cache tier unusable" in ln]
+    assert len(said) == 1 and said[0].startswith("stratum: ") and "caching locally" in said[0]
+    rest = "".join(ln for ln in lines if ln not in said).encode()
+    assert (got.returncode, got.stdout, rest) == (code, out, err)
+    assert any((tmp_path / "cache" / "objects").rglob("*"))  # cached locally
+
+
+def test_fsspec_tier_between_two_caches(tmp_path):
+    import numpy as np
+
+    from stratum.cache import cache
+
+    url = f"file://{tmp_path / 'tier'}/"
+    cache.set_shared_secret(url, os.urandom(32))
+    a = cache.Cache(tmp_path / "a", 1 << 30, admit_all=True, shared=url)
+    b = cache.Cache(tmp_path / "b", 1 << 30, admit_all=True, shared=url)
+    assert isinstance(a.shared, cache.FsspecTier)
+    key = "0123456789abcdef0123456789abcdef"
+    assert a.put(key, np.arange(5), 1.0) and a.shared.published == 1
+    assert a.put(key, np.arange(5), 1.0) and a.shared.published == 1  # kept: already there
+    with b.flight(key) as f:  # no lock across machines in an object store: found, not waited
+        assert f.hit and list(f.value) == [0, 1, 2, 3, 4]
+    assert b.shared.hits == 1
+    plain = cache.Cache(tmp_path / "p", 1 << 30, admit_all=True, shared=tmp_path / "dir-tier")
+    assert isinstance(plain.shared, cache.DirectoryTier)  # a path: the directory code path

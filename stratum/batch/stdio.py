@@ -7,9 +7,10 @@ import os
 import sys
 
 
-def redirect_stdio(stdout: str, stderr: str) -> None:
-    """fds 0 / 1 / 2 to /dev/null / ``stdout`` / ``stderr``, and fresh ``sys.std*`` on them."""
-    for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
+def redirect_stdio(stdout: str, stderr: str, stdin: str | None = None) -> None:
+    """fds 0 / 1 / 2 to ``stdin`` (default /dev/null) / ``stdout`` / ``stderr``, and fresh
+    ``sys.std*`` on them."""
+    for fd, path, flags in ((0, stdin or os.devnull, os.O_RDONLY),
                             (1, stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
                             (2, stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
         new = os.open(path, flags, 0o644)

@@ -24,7 +24,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stratum.batch import plan as batch_plan
 from stratum.session import shadow
@@ -41,6 +41,12 @@ class Job:
     result: str  # JSON file the worker writes its run id into
     mode: str  # "warm": forked with the warm state; "exec": a fresh python -m stratum
     flags: list  # options for the session: --no-cache / --explain
+    # a run handed to a Dask worker by ``Client(cluster=...)`` (stratum.distributed): its
+    # arguments, the file holding its code (then ``script`` is the name tracebacks show) and
+    # the file its stdin reads (else /dev/null)
+    argv: list = field(default_factory=list)
+    source: str | None = None
+    stdin: str | None = None
 
 
 def flush_c_stdio() -> None:

@@ -19,14 +19,26 @@ import sys
 
 from stratum.batch.stdio import redirect_stdio
 
+#: A code string in a fresh interpreter: ``python -c _CODE SOURCE_FILE NAME FLAGS_JSON ARGS...``.
+_CODE = ("import json, sys\n"
+         "with open(sys.argv[1], 'rb') as f:\n    src = f.read()\n"
+         "flags = json.loads(sys.argv[3])\n"
+         "from stratum.session import runner\n"
+         "runner.run(('code', sys.argv[2], src), sys.argv[4:], "
+         "{'explain': '--explain' in flags, 'no_cache': '--no-cache' in flags})\n")
+
 
 def run(job) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     _redirect(job)
     if job.mode == "exec":
         program = (getattr(sys, "orig_argv", None) or [sys.executable])[0]
+        if job.source is None:
+            args = ["-m", "stratum", *job.flags, job.script, *job.argv]
+        else:  # code: as the submission API's cold run (stratum.server.client)
+            args = ["-c", _CODE, job.source, job.script, json.dumps(job.flags), *job.argv]
         try:
-            os.execv(sys.executable, [program, "-m", "stratum", *job.flags, job.script])
+            os.execv(sys.executable, [program, *args])
         except OSError as exc:
             sys.stderr.write(f"stratum: cannot start python ({exc})\n")
             sys.stderr.flush()
@@ -43,7 +55,12 @@ def run(job) -> None:
 
         batch_dryrun.report_progress(job.result)
     opts = {"explain": "--explain" in job.flags, "no_cache": "--no-cache" in job.flags}
-    runner.run(("script", job.script), [], opts, after=lambda session: _result(job, session))
+    if job.source is None:
+        target = ("script", job.script)
+    else:
+        with open(job.source, "rb") as fh:
+            target = ("code", job.script, fh.read())
+    runner.run(target, list(job.argv), opts, after=lambda session: _result(job, session))
     # The script ended normally (any other end raised SystemExit out of ``_run``). This process
     # is a fork of the batch's own, whose caller must not continue here: exit with status 0,
     # python's buffers first (SystemExit's handler flushes C's stdio before them).
@@ -66,4 +83,4 @@ def _result(job, session) -> None:
 
 
 def _redirect(job) -> None:
-    redirect_stdio(job.stdout, job.stderr)
+    redirect_stdio(job.stdout, job.stderr, job.stdin)

@@ -7,16 +7,21 @@ Layout of the cache directory::
     objects/ab/<key>    one file per entry (see stratum/cache/serialize.py), 0600, written atomically
     locks/<key>.lock    flock target for per-key single-flight across processes
 
-A second tier (``shared=DIR``, ``STRATUM_CACHE_SHARED``) is a directory every machine of a
-cluster reaches, with the same ``objects/`` and ``locks/`` layout: a local miss looks there and
-copies a found entry in (its MAC checked under the tier's secret, then signed again with the
-local one, no unpickling); an entry stored locally is also published there (temp file, then
-``os.replace``: atomic on a POSIX filesystem); a single flight takes the tier's lock file too,
-after the local one, so two machines do not compute one key at once. The tier's secret is
-given in memory (:func:`set_shared_secret`, what ``run --cluster`` passes its workers), else
-read from ``shared-secret`` in the local directory (0600, made if absent). A tier that cannot be
-used when the cache opens is one ``stratum:`` line and local caching; one that fails later is
-dropped silently for the rest of the process (a line would land in a script's stderr).
+A second tier (``shared=LOCATION``, ``STRATUM_CACHE_SHARED``) is one every machine of a
+cluster reaches: a directory (:class:`DirectoryTier`, the same ``objects/`` and ``locks/``
+layout) or any fsspec URL such as ``s3://bucket/prefix`` (:class:`FsspecTier`, ``objects/``
+only). A local miss looks there and copies a found entry in (its MAC checked under the tier's
+secret, then signed again with the local one, no unpickling); an entry stored locally is also
+published there, atomically (a directory: temp file, then ``os.replace``; a URL: temp key, then
+``fs.mv``, see :class:`FsspecTier`); a single flight takes the tier's lock too, after the local
+one, so two machines do not compute one key at once (a directory's ``flock``; an object store
+has no lock: there two machines may compute one key, never store a wrong value). The tier's
+secret is given in memory (:func:`set_shared_secret`, what ``run --cluster`` passes its
+workers), else read from ``shared-secret`` in the local directory (0600, made if absent). A
+tier that cannot be used when the cache opens (a directory not writable or not lockable; a URL
+of an unknown protocol, without its fsspec package, unreachable, or not writable) is one
+``stratum:`` line and local caching; one that fails later is dropped silently for the rest of
+the process (a line would land in a script's stderr).
 
 The entry files are the truth; ``index.db`` is bookkeeping for eviction and stats and is rebuilt
 from the files if it is lost or corrupt. A ``secret`` of the wrong length (but ours and 0600) is
@@ -32,6 +37,7 @@ import copy
 import fcntl
 import mmap
 import os
+import socket
 import sqlite3
 import stat
 import sys
@@ -157,16 +163,27 @@ class _MemoryLayer:
             self.bytes -= item[1]
 
 
-#: Secrets of shared tiers given in memory (by ``stratum.distributed``), by tier directory.
+#: Secrets of shared tiers given in memory (by ``stratum.distributed``), by tier (``tier_id``).
 _shared_secrets: dict[str, bytes] = {}
 
 
-def set_shared_secret(directory, secret: bytes) -> None:
-    """The HMAC key of the shared tier at ``directory`` for caches this process opens (and its
-    forks): the cluster's, passed in memory rather than read from a file."""
+def is_url(location) -> bool:
+    """``STRATUM_CACHE_SHARED`` names an fsspec URL (``s3://...``, ``file://...``), not a path."""
+    return "://" in os.fspath(location)
+
+
+def tier_id(location) -> str:
+    """One name per tier: a URL as given (without a trailing ``/``), a path made absolute."""
+    text = os.fspath(location)
+    return text.rstrip("/") if is_url(text) else os.path.abspath(text)
+
+
+def set_shared_secret(location, secret: bytes) -> None:
+    """The HMAC key of the shared tier at ``location`` (a directory or a URL) for caches this
+    process opens (and its forks): the cluster's, passed in memory rather than read from a file."""
     if len(secret) != SECRET_SIZE:
         raise ValueError("a shared tier secret is 32 bytes")
-    _shared_secrets[os.path.abspath(os.fspath(directory))] = bytes(secret)
+    _shared_secrets[tier_id(location)] = bytes(secret)
 
 
 def shared_secret(local_dir) -> bytes:
@@ -177,26 +194,68 @@ def shared_secret(local_dir) -> bytes:
 
 
 class SharedTier:
-    """The second tier: a directory all machines reach (see the module docstring)."""
+    """The second tier (see the module docstring): where entries are, as the cache sees it.
 
-    def __init__(self, directory, secret: bytes):
-        self.directory = prepare_cache_dir(Path(directory))
-        self.objects = prepare_cache_dir(self.directory / "objects")
-        self.locks = prepare_cache_dir(self.directory / "locks")
+    Two implementations: :class:`DirectoryTier` (a path: a shared filesystem, ``flock`` for
+    single flight) and :class:`FsspecTier` (an fsspec URL: an object store has no locks). Entry
+    bytes are signed with ``secret`` by the cache before :meth:`publish` and verified by it after
+    :meth:`read`; a tier only moves bytes. Every method raises ``OSError`` when the tier fails
+    (the cache then drops it for the rest of the process)."""
+
+    def __init__(self, location: str, secret: bytes):
+        self.location = location
         self.secret = secret
         self.hits = self.published = 0
         self.error: str | None = None
 
-    @classmethod
-    def open(cls, directory, local_dir) -> "SharedTier":
-        """CacheDirError if it cannot be used."""
-        key = os.path.abspath(os.fspath(directory))
-        secret = _shared_secrets.get(key)
+    @staticmethod
+    def open(location, local_dir) -> "SharedTier":
+        """The tier at ``location``, checked usable (CacheDirError if not)."""
+        secret = _shared_secrets.get(tier_id(location))
         if secret is None:
             secret = shared_secret(local_dir)
-        tier = cls(directory, secret)
-        probe = tier.locks / f".probe-{os.getpid()}"
-        try:  # writable, and lockable (flock: local filesystems, NFSv4; see docs/distributed.md)
+        kind = FsspecTier if is_url(location) else DirectoryTier
+        tier = kind(os.fspath(location), secret)
+        tier.probe()
+        return tier
+
+    def probe(self) -> None:
+        """CacheDirError unless entries can be written, read and locked (as far as it locks)."""
+        raise NotImplementedError
+
+    def read(self, key: str):
+        """The entry's bytes (a writable buffer), or None if the tier has no entry ``key``."""
+        raise NotImplementedError
+
+    def publish(self, key: str, chunks) -> bool:
+        """Store an entry's bytes atomically: a reader sees no entry or all of it. An entry
+        already there is kept (False)."""
+        raise NotImplementedError
+
+    def lock(self, key: str):
+        """Wait for and hold ``key``'s lock across machines: a handle for :meth:`unlock`, or
+        None where the tier cannot lock (two machines may then compute one key at once)."""
+        raise NotImplementedError
+
+    def unlock(self, handle) -> None:
+        raise NotImplementedError
+
+
+class DirectoryTier(SharedTier):
+    """A directory all machines reach (NFS, a cluster filesystem, or one machine), with the
+    local cache's ``objects/`` and ``locks/`` layout: temp file + ``os.replace`` (atomic on a
+    POSIX filesystem), ``flock`` on ``locks/<key>.lock`` (across machines on local filesystems
+    and NFSv4; see docs/distributed.md)."""
+
+    def __init__(self, location: str, secret: bytes):
+        super().__init__(location, secret)
+        self.directory = prepare_cache_dir(Path(location))
+        self.objects = prepare_cache_dir(self.directory / "objects")
+        self.locks = prepare_cache_dir(self.directory / "locks")
+
+    def probe(self) -> None:
+        probe = self.locks / f".probe-{os.getpid()}"
+        try:  # writable, and lockable
             fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -204,18 +263,168 @@ class SharedTier:
                 os.close(fd)
                 _unlink(probe)
         except OSError as exc:
-            raise CacheDirError(f"cannot use {directory}: {exc.strerror or exc}",
+            raise CacheDirError(f"cannot use {self.location}: {exc.strerror or exc}",
                                 exc.errno) from None
-        return tier
 
     def path(self, key: str) -> str:
         return os.path.join(self.objects, key[:2], key)
 
+    def read(self, key: str):
+        try:
+            return _read_private(self.path(key))
+        except FileNotFoundError:
+            return None
 
-def open_shared_tier(directory, local_dir) -> "tuple[SharedTier | None, str | None]":
+    def publish(self, key: str, chunks) -> bool:
+        path = self.path(key)
+        if os.path.exists(path):
+            return False
+        folder = os.path.dirname(path)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink(Path(tmp))
+            raise
+        return True
+
+    def lock(self, key: str):
+        fd = os.open(os.path.join(self.locks, f"{key}.lock"),
+                     os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def unlock(self, handle) -> None:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        except OSError:
+            pass
+        os.close(handle)
+
+
+class FsspecTier(SharedTier):
+    """Any fsspec URL (``s3://bucket/prefix``, ``gs://``, ``file://``...) with the layout
+    ``<url>/objects/<ab>/<key>``, through the fsspec backend of its protocol.
+
+    Publish: the bytes go to a temp key (``objects/<ab>/.tmp-<key>-<random>``), then ``fs.mv``
+    to the entry's key. On a filesystem that is a rename (atomic on POSIX); on an object store a
+    server-side copy, and the entry's object appears whole or not at all, since a single-object
+    write is atomic in S3, GCS and Azure (a direct put would be too there; the temp key is what
+    keeps ``file://`` and filesystem-like backends atomic, with one code path). Even a torn read
+    could only be a miss: the cache checks every entry's MAC before using it.
+
+    No locks: an object store offers none through fsspec, so single flight holds among the
+    processes of one machine (the local cache's lock) but not across machines: two machines may
+    compute one key at once, at worst duplicate work. Never a wrong value: an entry's key is its
+    lineage, a value under it verifies under the cluster's secret or is a miss, and the first
+    entry published is kept. Errors of the backend (network, credentials, a protocol without
+    its package) are ``OSError`` here: the cache drops the tier, as for a directory."""
+
+    def __init__(self, location: str, secret: bytes):
+        super().__init__(location, secret)
+        self.root = ""
+        self._fs = None
+        self._pid = -1
+        self._made: set[str] = set()
+        self._connect()
+
+    def _connect(self) -> None:
+        try:
+            from fsspec.core import url_to_fs
+
+            self._fs, self.root = url_to_fs(self.location)
+        except Exception as exc:  # noqa: BLE001 - ImportError (no fsspec, no s3fs), ValueError
+            raise CacheDirError(f"cannot use {self.location}: {exc}") from None
+        self.root = self.root.rstrip("/")
+        self._pid = os.getpid()
+        self._made = set()
+
+    @property
+    def fs(self):
+        if self._pid != os.getpid():  # a fork: fsspec's instances and event loops stay behind
+            self._connect()
+        return self._fs
+
+    def path(self, key: str) -> str:
+        return f"{self.root}/objects/{key[:2]}/{key}"
+
+    def probe(self) -> None:
+        name = f"{self.root}/.probe-{socket.gethostname()}-{os.getpid()}-{os.urandom(4).hex()}"
+        try:
+            self._makedirs(self.root)
+            data = os.urandom(16)
+            self.fs.pipe_file(name, data)
+            try:
+                same = bytes(self.fs.cat_file(name)) == data
+            finally:
+                self.fs.rm_file(name)
+        except Exception as exc:  # noqa: BLE001 - whatever the backend raises
+            raise CacheDirError(f"cannot use {self.location}: {_why(exc)}") from None
+        if not same:
+            raise CacheDirError(f"cannot use {self.location}: a written object read back "
+                                "differently")
+
+    def read(self, key: str):
+        try:
+            return bytearray(self.fs.cat_file(self.path(key)))
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001
+            raise _os_error(exc) from None
+
+    def publish(self, key: str, chunks) -> bool:
+        path = self.path(key)
+        tmp = f"{self.root}/objects/{key[:2]}/.tmp-{key}-{os.urandom(8).hex()}"
+        fs = self.fs
+        try:
+            if fs.exists(path):
+                return False
+            self._makedirs(f"{self.root}/objects/{key[:2]}")
+            fs.pipe_file(tmp, b"".join(chunks))
+            fs.mv(tmp, path)
+            return True
+        except Exception as exc:  # noqa: BLE001
+            try:
+                fs.rm_file(tmp)
+            except Exception:  # noqa: BLE001 - not there, or the tier is down: nothing to do
+                pass
+            raise _os_error(exc) from None
+
+    def lock(self, key: str):
+        return None
+
+    def unlock(self, handle) -> None:
+        pass
+
+    def _makedirs(self, folder: str) -> None:
+        """Filesystem-like backends (``file://``) need the folder; object stores ignore it."""
+        if folder not in self._made:
+            self.fs.makedirs(folder, exist_ok=True)
+            self._made.add(folder)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _os_error(exc: BaseException) -> OSError:
+    return exc if isinstance(exc, OSError) else OSError(f"{type(exc).__name__}: {exc}")
+
+
+def open_shared_tier(location, local_dir) -> "tuple[SharedTier | None, str | None]":
     """(tier, None), or (None, why) if the tier cannot be used."""
     try:
-        return SharedTier.open(directory, local_dir), None
+        return SharedTier.open(location, local_dir), None
     except (CacheDirError, OSError) as exc:
         return None, str(exc)
 
@@ -235,7 +444,7 @@ class Flight:
         self.hit = False
         self.value: Any = None
         self._fd: int | None = None
-        self._shared_fd: int | None = None
+        self._shared: tuple | None = None  # (tier, its lock handle)
         self._probed = probed
         self._lock = lock
 
@@ -252,18 +461,18 @@ class Flight:
         if self._fd is not None:
             held.add(self.key)
             # then the shared tier's lock: another machine may be computing this key
-            self._shared_fd = self.cache._lock_shared(self.key)
+            self._shared = self.cache._lock_shared(self.key)
             self.hit, self.value = self.cache.get(self.key)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._shared_fd is not None:
+        if self._shared is not None:
+            tier, handle = self._shared
+            self._shared = None
             try:
-                fcntl.flock(self._shared_fd, fcntl.LOCK_UN)
+                tier.unlock(handle)
             except OSError:
                 pass
-            os.close(self._shared_fd)
-            self._shared_fd = None
         if self._fd is not None:
             self._held.keys.discard(self.key)
             try:
@@ -306,7 +515,7 @@ class Cache:
             warn(f"cache secret was damaged ({replaced[0]} bytes instead of {SECRET_SIZE}); "
                  f"set it aside as secret.damaged, made a new one and dropped the {dropped} "
                  "entries signed with the old one")
-        self.shared: SharedTier | None = None
+        self.shared: SharedTier | None = None  # DirectoryTier or FsspecTier
         if shared:
             self.shared, why = open_shared_tier(shared, self.directory)
             if why is not None:
@@ -529,11 +738,11 @@ class Cache:
         """A local miss: copy the shared tier's entry in, signed with the local secret."""
         tier = self.shared
         try:
-            buf = _read_private(tier.path(key))
-        except FileNotFoundError:
-            return False
+            buf = tier.read(key)
         except OSError as exc:
             return self._shared_failed(exc)
+        if buf is None:
+            return False
         try:
             local = serialize.resign(buf, key=key, secret=tier.secret, new_secret=self.secret)
         except serialize.CorruptEntry:
@@ -552,41 +761,24 @@ class Cache:
     def _publish(self, key: str, blob: serialize.Blob) -> None:
         """Write a stored entry to the shared tier too (atomically; kept if already there)."""
         tier = self.shared
-        path = tier.path(key)
-        if os.path.exists(path):
-            return
-        tmp = None
         try:
-            folder = os.path.dirname(path)
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            signed = serialize.resigned(blob, tier.secret)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-            with os.fdopen(fd, "wb") as out:
-                for chunk in signed.chunks:
-                    out.write(chunk)
-            os.replace(tmp, path)
-            tier.published += 1
+            if tier.publish(key, serialize.resigned(blob, tier.secret).chunks):
+                tier.published += 1
         except OSError as exc:
-            if tmp is not None:
-                _unlink(Path(tmp))
             self._shared_failed(exc)
 
-    def _lock_shared(self, key: str) -> int | None:
-        if self.shared is None:
+    def _lock_shared(self, key: str) -> tuple | None:
+        """(tier, handle) holding the tier's lock on ``key``, or None (no tier, or it does not
+        lock: see :class:`FsspecTier`)."""
+        tier = self.shared
+        if tier is None:
             return None
         try:
-            fd = os.open(os.path.join(self.shared.locks, f"{key}.lock"),
-                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            handle = tier.lock(key)
         except OSError as exc:
             self._shared_failed(exc)
             return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError as exc:
-            os.close(fd)
-            self._shared_failed(exc)
-            return None
-        return fd
+        return None if handle is None else (tier, handle)
 
     def _shared_failed(self, exc: OSError) -> bool:
         """The tier failed after it opened: local caching for the rest of this process,

@@ -10,6 +10,10 @@ a local ``run`` writes them and records the trace in its own store, so ``trace m
 next batch's plan see the whole cluster's runs. A script the cluster could not run at all
 (every attempt failed in stratum's or Dask's machinery) runs here as ``python -m stratum``, as a
 local batch does when its warm parent fails.
+
+``connect``, ``submit`` and ``record`` are what ``Client(cluster=ADDRESS)``
+(``stratum.server.client``) shares with this command: the same plugin and settings, the same
+task, the same trace recording.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
@@ -26,7 +31,7 @@ def main(argv: list[str]) -> int:
 
     ns = job.parser().parse_args(argv)
     try:
-        import distributed
+        import distributed  # noqa: F401 - present? (``connect`` uses it)
     except ImportError:
         sys.stderr.write("stratum run: --cluster needs Dask's distributed package: "
                          "pip install 'stratum[dask]'\n")
@@ -37,7 +42,7 @@ def main(argv: list[str]) -> int:
     settings, flags, plans, work, out_dir, files = got
     t0 = time.perf_counter()
     try:
-        client = distributed.Client(ns.cluster, timeout=30, set_as_default=False)
+        client = connect(ns.cluster, settings)
     except (OSError, TimeoutError, ValueError) as exc:
         sys.stderr.write(f"stratum run: cannot reach the Dask scheduler at {ns.cluster} "
                          f"({exc})\n")
@@ -64,13 +69,15 @@ class _State:
         self.caption = ""
 
 
-def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
-    import json
+def connect(address: str, settings, timeout: float = 30):
+    """A ``distributed.Client`` of the scheduler at ``address`` with stratum's worker plugin
+    registered (``StratumPlugin``: this process's ``STRATUM_*`` settings but the machine-local
+    ones, the shared tier's secret, the client's values of the variables a nanny changes) and
+    at least one worker. ImportError without Dask's distributed; OSError, TimeoutError or
+    ValueError if the cluster cannot be reached."""
+    import distributed
 
-    from distributed import as_completed
-
-    from stratum.batch import job
-    from stratum.distributed import placement, plugin
+    from stratum.distributed import plugin
 
     secret = None
     if settings.cache_shared and settings.cache_enabled and not settings.disabled:
@@ -87,8 +94,32 @@ def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
     if secret is None:
         env.pop("STRATUM_CACHE_SHARED", None)
     plain_env = {k: os.environ.get(k) for k in plugin.nanny_variables()}
-    client.register_plugin(plugin.StratumPlugin(env, secret, plain_env), name=plugin.NAME)
-    client.wait_for_workers(1, timeout=120)
+    client = distributed.Client(address, timeout=timeout, set_as_default=False)
+    try:
+        client.register_plugin(plugin.StratumPlugin(env, secret, plain_env), name=plugin.NAME)
+        client.wait_for_workers(1, timeout=120)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def submit(client, job: dict, key: str, **where):
+    """One run as a task (``plugin.run_script``): ``pure=False`` (run every time it is asked
+    for), ``retries=2`` (a worker that dies has it run elsewhere)."""
+    from stratum.distributed import plugin
+
+    return client.submit(plugin.run_script, job, pure=False, retries=2, key=key, **where)
+
+
+def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
+    import json
+
+    from distributed import as_completed
+
+    from stratum.batch import job
+    from stratum.distributed import placement
+
     info = client.scheduler_info()["workers"]
     workers = sorted(info)
     threads = sum(int(w.get("nthreads", 1)) for w in info.values())
@@ -99,8 +130,8 @@ def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
     for p in plans:
         pin = {"workers": [where[p.index]], "allow_other_workers": True} \
             if p.index in where else {}
-        fut = client.submit(plugin.run_script, {"script": p.script, "cwd": cwd, "flags": flags},
-                            pure=False, retries=2, key=f"stratum-run-{tag}-{p.index}", **pin)
+        fut = submit(client, {"script": p.script, "cwd": cwd, "flags": flags},
+                     f"stratum-run-{tag}-{p.index}", **pin)
         futures[fut] = p.index
     n = len(plans)
     state = _State(t0, workers, threads)
@@ -121,7 +152,7 @@ def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
         got = res.get("result") or None
         if got:
             counts[i] = (int(got.get("reused", 0)), int(got.get("executed", 0)))
-        run_ids[i] = _record(settings, res)
+        run_ids[i] = record(settings, res)
         if res.get("tier_error"):
             tier_errors.setdefault(res["tier_error"], []).append(res.get("worker") or "?")
         if res.get("import_seconds") is not None:
@@ -180,7 +211,7 @@ def _write(path: str, data: bytes) -> None:
         fh.write(data)
 
 
-def _record(settings, res: dict):
+def record(settings, res: dict):
     """The run in this machine's trace store: imported from the worker's, unless the worker
     recorded it in this very store (same machine, same cache directory)."""
     got = res.get("result") or {}
@@ -189,8 +220,10 @@ def _record(settings, res: dict):
     if _same_store(settings, res):
         return got.get("run_id")
     try:
+        from stratum.config import prepare_cache_dir
         from stratum.trace.store import TraceStore
 
+        prepare_cache_dir(Path(settings.cache_dir))  # Client(cluster=) may be its first use
         store = TraceStore(settings.cache_dir)
         try:
             return store.import_run(res["trace"])

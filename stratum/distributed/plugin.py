@@ -6,12 +6,15 @@ settings but the machine-local ones, the shared tier's secret); the server is st
 first task (a worker that never gets one pays nothing) and kept for later batches with the
 same settings. A task sends its script to the server, waits for the run to end, reads the
 run's output files (same machine) and returns their bytes with the exit code, the run's counts
-and its trace (so the client's trace store holds the whole cluster's runs).
+and its trace (so the client's trace store holds the whole cluster's runs). A task of
+``Client(cluster=...)`` may carry a code string and stdin bytes: they are written to files of
+this machine for the server (which takes paths, as for the outputs) and removed after.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -64,6 +67,24 @@ class StratumPlugin(WorkerPlugin):
             return got
 
     def run(self, job: dict) -> dict:
+        if job.get("code") is None and job.get("stdin") is None:
+            return self._run(job)
+        folder = tempfile.mkdtemp(prefix="stratum-job-")
+        try:
+            job = dict(job)
+            for k in ("code", "stdin"):
+                data = job.pop(k, None)
+                if data is None:
+                    continue
+                path = os.path.join(folder, k)
+                with open(path, "wb") as fh:
+                    fh.write(data.encode() if isinstance(data, str) else data)
+                job["source" if k == "code" else "stdin"] = path
+            return self._run(job)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _run(self, job: dict) -> dict:
         for _ in range(8):
             server = self.server()
             reply = server.run(job)
@@ -77,7 +98,8 @@ class StratumPlugin(WorkerPlugin):
         if "error" in reply:
             raise RuntimeError(f"stratum server: {reply['error']}")
         out = {"exit_code": reply["exit_code"], "seconds": reply["seconds"],
-               "mode": reply["mode"], "worker": getattr(self.worker, "address", None),
+               "mode": reply["mode"], "timed_out": bool(reply.get("timed_out")),
+               "worker": getattr(self.worker, "address", None),
                "host": socket.gethostname(), "tier_error": server.tier_error,
                "import_seconds": server.seconds,
                "cache_dir": os.path.realpath(_local_cache_dir(self.env))}

@@ -9,13 +9,18 @@ secret in hex), then control lines (``drain``: take no new runs, exit when the r
 end); end of file means the Dask worker is gone: the runs are killed and the process exits
 (a worker killed with ``kill -9`` leaves nothing behind). Its stdout carries one ``ready`` line.
 
-Each run arrives on a Unix socket as one JSON line (``script`` as given, ``cwd``, ``flags``);
-the libraries of the script's leading import block are imported first if not yet (judged
-noisy as a local batch's warm parent judges them: ``stratum.batch.warm.preload``; a noisy one
-is answered ``noisy`` and the plugin starts a server without it), then a fork runs it with
-``stratum.batch.worker.run`` after ``chdir(cwd)``, exactly as a local batch's worker. The reply,
-when the fork ends, is one JSON line: exit code, seconds, mode and the paths of the run's
-stdout / stderr / result files (the task reads them on the same machine and deletes them).
+Each run arrives on a Unix socket as one JSON line (``script`` as given, ``cwd``, ``flags``;
+from ``Client(cluster=...)`` also ``argv``, ``source``: a file holding the code, then ``script``
+is the name tracebacks show, ``stdin``: a file for fd 0, ``timeout`` in seconds and ``memory``:
+an address-space limit in bytes); the libraries of the script's leading import block are
+imported first if not yet (judged noisy as a local batch's warm parent judges them:
+``stratum.batch.warm.preload``; a noisy one is answered ``noisy`` and the plugin starts a server
+without it), then a fork runs it with ``stratum.batch.worker.run`` after ``chdir(cwd)``, exactly
+as a local batch's worker. Each fork
+leads a process group of its own; a run past its ``timeout`` is killed with it (SIGKILL, as the
+local server does). The reply, when the fork ends, is one JSON line: exit code, seconds, mode,
+whether it timed out and the paths of the run's stdout / stderr / result files (the task reads
+them on the same machine and deletes them).
 """
 from __future__ import annotations
 
@@ -118,6 +123,8 @@ class Server:
         self.sock.bind(config["socket"])
         self.sock.listen(64)
         self.running: dict[int, tuple] = {}  # pid -> (conn, job files, started, mode)
+        self.deadlines: dict[int, float] = {}  # pid -> monotonic time it is killed at
+        self.timed_out: set[int] = set()
         self.draining = False
         self.count = 0
         self.wake_r, self.wake_w = os.pipe()
@@ -134,7 +141,7 @@ class Server:
     def serve(self) -> None:
         try:
             while not (self.draining and not self.running):
-                for key, _ in self.sel.select(timeout=1.0):
+                for key, _ in self.sel.select(timeout=self._wait()):
                     what = key.data
                     if what == "accept":
                         self._accept()
@@ -145,6 +152,7 @@ class Server:
                             os.read(self.wake_r, 4096)
                         except BlockingIOError:
                             pass
+                self._expire()
                 self._reap()
         except BaseException:
             self._kill_all()
@@ -167,10 +175,27 @@ class Server:
                 except (KeyError, ValueError, OSError):
                     pass
 
+    def _wait(self) -> float:
+        if not self.deadlines:
+            return 1.0
+        return max(0.0, min(1.0, min(self.deadlines.values()) - time.monotonic()))
+
+    def _expire(self) -> None:
+        """Kill the runs past their timeout (and whatever they started in their group)."""
+        now = time.monotonic()
+        for pid, deadline in list(self.deadlines.items()):
+            if now >= deadline:
+                del self.deadlines[pid]
+                self.timed_out.add(pid)
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
     def _kill_all(self) -> None:
         for pid in list(self.running):
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
 
@@ -196,7 +221,12 @@ class Server:
         from stratum.batch.warm import Job
 
         path = os.path.normpath(os.path.join(job["cwd"], job["script"]))
-        plan = batch_plan.ScriptPlan(0, job["script"], path, batch_plan.scan_imports(path))
+        source = None
+        if job.get("source"):
+            with open(job["source"], "rb") as fh:
+                source = fh.read()
+        plan = batch_plan.ScriptPlan(0, job["script"], path,
+                                     batch_plan.scan_imports(path, source))
         names = [n for n in batch_plan.preload_names([plan], self.exclude)
                  if n not in self.tried]
         if names:
@@ -219,18 +249,30 @@ class Server:
         files = {k: os.path.join(self.work, f"{stem}.{k}") for k in ("stdout", "stderr",
                                                                        "result")}
         run = Job(0, job["script"], files["stdout"], files["stderr"], files["result"], mode,
-                  list(job.get("flags") or ()))
+                  list(job.get("flags") or ()), list(job.get("argv") or ()),
+                  job.get("source"), job.get("stdin"))
         sys.stdout.flush()
         sys.stderr.flush()
         warm.flush_c_stdio()
         started = time.perf_counter()
         pid = os.fork()
         if pid == 0:
-            self._child(conn, job["cwd"], run)
-        self.running[pid] = (conn, files, started, mode)
-
-    def _child(self, conn, cwd, run) -> None:
+            self._child(conn, job["cwd"], run, job.get("memory"))
         try:
+            os.setpgid(pid, pid)  # also in the child: whichever runs first
+        except OSError:
+            pass
+        self.running[pid] = (conn, files, started, mode)
+        if job.get("timeout"):
+            self.deadlines[pid] = time.monotonic() + float(job["timeout"])
+
+    def _child(self, conn, cwd, run, memory) -> None:
+        try:
+            os.setpgid(0, 0)
+            if memory:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self.sel.close()
@@ -260,9 +302,12 @@ class Server:
             if entry is None:
                 continue
             conn, files, started, mode = entry
+            self.deadlines.pop(pid, None)
+            timed_out = pid in self.timed_out
+            self.timed_out.discard(pid)
             self._reply(conn, {"exit_code": os.waitstatus_to_exitcode(status),
                                "seconds": time.perf_counter() - started, "mode": mode,
-                               **files})
+                               "timed_out": timed_out, **files})
 
     @staticmethod
     def _reply(conn, message: dict) -> None:

@@ -11,6 +11,9 @@ killed by that signal), seconds, and, served warm, how many of its traced operat
 reused. ``submit`` returns a ``concurrent.futures.Future`` of the same; submissions run
 concurrently, each in its own fork (planning many submissions together as a batch does is not
 done yet).
+
+``from stratum.client import Client`` is this class with ``cluster=ADDRESS`` added: the same
+runs on a Dask cluster (``stratum.distributed.submit``, a layer above this one).
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ class Result:
     run_id: int | None = None
     timed_out: bool = False
     reason: str | None = None  # why it ran cold
+    worker: str | None = None  # the Dask worker that ran it (``Client(cluster=...)``)
 
     def check_returncode(self) -> None:
         if self.returncode:
@@ -74,15 +78,7 @@ class Client:
         """Run a script file (an existing ``*.py`` path) or a code string; see the module."""
         cwd = os.path.abspath(cwd or os.getcwd())
         env = dict(os.environ if env is None else env)
-        text = code_or_path
-        is_path = "\n" not in text and text.endswith(".py") and \
-            os.path.isfile(os.path.join(cwd, text))
-        if is_path:
-            target = ["script", text]
-            shown = text
-        else:
-            target = ["code", filename, text]
-            shown = filename
+        target, shown = run_target(code_or_path, cwd, filename)
         if isinstance(stdin, str):
             stdin = stdin.encode()
         req = handoff.request(target, list(argv), {"explain": False, "no_cache": False}, True)
@@ -101,11 +97,15 @@ class Client:
 
     def submit(self, code_or_path: str, **kwargs) -> Future:
         """:meth:`run` in the background: a Future of its :class:`Result`."""
+        return self.pool().submit(self.run, code_or_path, **kwargs)
+
+    def pool(self) -> ThreadPoolExecutor:
+        """The threads that wait for submissions (made at the first)."""
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._max_workers,
                                                 thread_name_prefix="stratum-submit")
-        return self._pool.submit(self.run, code_or_path, **kwargs)
+            return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
@@ -186,6 +186,14 @@ class Client:
             out, err = proc.communicate()
         return Result(out, err, proc.returncode, time.perf_counter() - t0, False,
                       timed_out=timed_out, reason=reason)
+
+
+def run_target(code_or_path: str, cwd: str, filename: str) -> tuple[list, str]:
+    """(``["script", path]`` or ``["code", filename, code]``, the name ``sys.argv[0]`` shows)."""
+    text = code_or_path
+    if "\n" not in text and text.endswith(".py") and os.path.isfile(os.path.join(cwd, text)):
+        return ["script", text], text
+    return ["code", filename, text], filename
 
 
 def _write_all(fd: int, data: bytes) -> None:
