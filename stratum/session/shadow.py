@@ -30,21 +30,22 @@ import sys
 #: Top-level module names stratum imports on its own behalf, directly or through another
 #: module. Regenerate with ``python -m stratum.session.shadow`` (tests/test_shadow.py).
 OWN_MODULES = frozenset("""
-__future__ _abc _ast _bisect _blake2 _bz2 _cffi_backend _codecs _collections _collections_abc
-_compat_pickle _compression _contextvars _ctypes _cython_3_2_4 _datetime _decimal
-_distutils_hack _frozen_importlib _frozen_importlib_external _functools _hashlib _heapq _imp
-_io _json _locale _lzma _opcode _operator _pickle _posixsubprocess _random _sha512 _signal
-_sitebuiltins _socket _sqlite3 _sre _stat _statistics _string _struct
+__future__ _abc _ast _asyncio _bisect _blake2 _bz2 _cffi_backend _codecs _collections
+_collections_abc _compat_pickle _compression _contextvars _csv _ctypes _cython_3_2_4 _datetime
+_decimal _distutils_hack _frozen_importlib _frozen_importlib_external _functools _hashlib
+_heapq _imp _io _json _locale _lzma _opcode _operator _pickle _posixsubprocess _queue _random
+_sha512 _signal _sitebuiltins _socket _sqlite3 _sre _ssl _stat _statistics _string _struct
 _sysconfigdata__linux_x86_64-linux-gnu _thread _typing _uuid _warnings _weakref _weakrefset abc
-argparse array ast atexit base64 binascii bisect builtins bytecode bz2 cffi codecs collections
-colorsys contextlib contextvars copy copyreg ctypes cython_runtime dataclasses datetime decimal
-difflib dis encodings enum errno fcntl fnmatch fractions functools gc genericpath gettext
-hashlib heapq hmac html importlib inspect interposer io ipaddress itertools json keyword
-linecache locale logging lzma marshal math mmap ntpath numbers numpy opcode operator os pathlib
-pickle pkgutil platform posix posixpath random re reprlib resource rich runpy secrets select
-selectors shlex shutil signal site socket sqlite3 stat statistics stratum string struct
-subprocess sys sysconfig tempfile textwrap threading threadpoolctl time token tokenize
-traceback types typing urllib uuid warnings weakref zipimport zlib
+argparse array ast asyncio atexit base64 binascii bisect builtins bytecode bz2 calendar cffi
+codecs collections colorsys concurrent configparser contextlib contextvars copy copyreg csv
+ctypes cython_runtime dataclasses datetime decimal difflib dis email encodings enum errno fcntl
+fnmatch fractions fsspec functools gc genericpath gettext glob gzip hashlib heapq hmac html
+importlib inspect interposer io ipaddress itertools json keyword linecache locale logging lzma
+marshal math mmap ntpath numbers numpy opcode operator os pathlib pickle pkgutil platform posix
+posixpath queue quopri random re reprlib resource rich runpy secrets select selectors shlex
+shutil signal site socket sqlite3 ssl stat statistics stratum string struct subprocess sys
+sysconfig tempfile textwrap threading threadpoolctl time token tokenize traceback types typing
+urllib uuid warnings weakref zipfile zipimport zlib
 """.split())
 
 #: Parts of stratum that never run in a script's process, left out of :func:`compute`.
