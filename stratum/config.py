@@ -106,6 +106,9 @@ class Settings:
     # STRATUM_CACHE_SHARED: a directory every machine of a cluster reaches, the cache's second
     # tier (stratum/cache/cache.py: a local miss looks there, a stored entry is published there)
     cache_shared: str | None = None
+    # STRATUM_CACHE_SHARED_SIZE: the shared tier's budget; publishers trim it to that (oldest
+    # entries first); 0: never trimmed
+    cache_shared_size: int = 20 << 30
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -126,6 +129,7 @@ class Settings:
             cpu_budget=_flag("STRATUM_CPU_BUDGET", True),
             fold_after=_count("STRATUM_FOLD_AFTER", 32),
             cache_shared=os.environ.get("STRATUM_CACHE_SHARED") or None,
+            cache_shared_size=_size("STRATUM_CACHE_SHARED_SIZE", 20 << 30),
         )
 
 

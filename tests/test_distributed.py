@@ -425,3 +425,63 @@ def test_fsspec_tier_between_two_caches(tmp_path):
     assert b.shared.hits == 1
     plain = cache.Cache(tmp_path / "p", 1 << 30, admit_all=True, shared=tmp_path / "dir-tier")
     assert isinstance(plain.shared, cache.DirectoryTier)  # a path: the directory code path
+
+
+# ---- the shared tier is bounded (STRATUM_CACHE_SHARED_SIZE) -----------------------------------
+@pytest.mark.parametrize("kind", ["directory", "url"])
+def test_shared_tier_is_trimmed_to_its_budget_oldest_first(tmp_path, kind):
+    import numpy as np
+
+    from stratum.cache import cache
+
+    where = tmp_path / "tier"
+    shared = str(where) if kind == "directory" else f"file://{where}/"
+    cache.set_shared_secret(shared, os.urandom(32))
+    a = cache.Cache(tmp_path / "a", 1 << 30, admit_all=True, shared=shared)  # 0: no trims
+    keys = [f"{i:02d}" + "0123456789abcdef0123456789abcd" for i in range(8)]
+    for i, key in enumerate(keys):
+        assert a.put(key, np.full(20_000, i, dtype=np.float64), 1.0)  # ~160 kB each
+    files = {k: next(where.rglob(k)) for k in keys}
+    size = files[keys[0]].stat().st_size
+    now = time.time()
+    for i, key in enumerate(keys):  # publication order = age; keys[3] read recently
+        os.utime(files[key], (now - 10_000 + i, now - 10_000 + i))
+    os.utime(files[keys[3]], (now, now))
+    stale = files[keys[0]].parent / ".tmp-left-by-a-dead-publisher"
+    stale.write_bytes(b"x")
+    os.utime(stale, (now - 2 * cache.STALE_TMP, now - 2 * cache.STALE_TMP))
+    report = a.shared.trim(int(5.5 * size))
+    assert not report["skipped"]
+    assert report["temp_files"] == 1 and not stale.exists()
+    # 8 entries over a budget of 5.5: down to 0.9 of it (4.95), so 4 stay: the most recent
+    gone = [k for k in keys if not files[k].exists()]
+    assert gone == [keys[0], keys[1], keys[2], keys[4]], gone
+    assert report["removed"] == 4 and report["entries"] == 4 and report["bytes"] == 4 * size
+    # a second trim within TRIM_EVERY is skipped, unless forced (cache gc)
+    assert a.shared.trim(1)["skipped"]
+    assert a.shared.trim(int(1.5 * size), force=True)["removed"] == 3
+    # a removed entry is a miss elsewhere, never an error
+    b = cache.Cache(tmp_path / "b", 1 << 30, admit_all=True, shared=shared)
+    assert b.get(keys[0]) == (False, None)
+    assert b.get(keys[3])[0]
+
+
+def test_cache_gc_trims_the_shared_tier(tmp_path):
+    import numpy as np
+
+    from stratum.cache import cache
+
+    cache.set_shared_secret(tmp_path / "tier", os.urandom(32))
+    a = cache.Cache(tmp_path / "a", 1 << 30, admit_all=True, shared=tmp_path / "tier")
+    for i in range(3):
+        assert a.put(f"{i:02d}" + "0123456789abcdef0123456789abcd", np.full(20_000, i, float), 1.0)
+    env = dict(os.environ, STRATUM_CACHE_DIR=str(tmp_path / "a"),
+               STRATUM_CACHE_SHARED=str(tmp_path / "tier"), STRATUM_CACHE_SHARED_SIZE="200k")
+    fd = os.open(tmp_path / "a" / "shared-secret", os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, a.shared.secret)  # this machine's copy of the tier's secret
+    os.close(fd)
+    r = subprocess.run([sys.executable, "-m", "stratum", "cache", "gc"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "shared tier: removed 2 entries" in r.stdout, r.stdout
+    assert len(list((tmp_path / "tier" / "objects").rglob("*0123456789abcd"))) == 1

@@ -23,6 +23,13 @@ of an unknown protocol, without its fsspec package, unreachable, or not writable
 ``stratum:`` line and local caching; one that fails later is dropped silently for the rest of
 the process (a line would land in a script's stderr).
 
+The tier is bounded (``STRATUM_CACHE_SHARED_SIZE``, default 20 GiB; 0: never trimmed): a
+process that publishes trims it when nobody did for :data:`TRIM_EVERY` seconds (the tier's
+``trim-stamp``), removing entries oldest first, by modification time (publication; on a
+directory also the last read, noted at most hourly), down to :data:`TRIM_TO` of the budget,
+and temp files publishers left behind. ``cache gc`` trims it whatever the stamp says. Removing an
+entry another machine is reading is at worst a miss there (a short read fails the MAC).
+
 The entry files are the truth; ``index.db`` is bookkeeping for eviction and stats and is rebuilt
 from the files if it is lost or corrupt. A ``secret`` of the wrong length (but ours and 0600) is
 set aside as ``secret.damaged`` and replaced, dropping the entries it signed; one another user
@@ -193,6 +200,18 @@ def shared_secret(local_dir) -> bytes:
     return _load_or_create_secret(Path(local_dir) / "shared-secret")
 
 
+#: A process publishing to the shared tier trims it when its ``trim-stamp`` is older than this:
+#: the tier is listed at most every few minutes, however many machines publish.
+TRIM_EVERY = 300.0
+#: A trim removes entries down to this fraction of the budget (not to trim on every publish).
+TRIM_TO = 0.9
+#: A temp file (key) in the tier older than this was left by a publisher that died mid-write.
+STALE_TMP = 3600.0
+#: A directory tier's read refreshes the entry's modification time at most this often: its
+#: recency for trimming, for one metadata write per entry per hour.
+TOUCH_EVERY = 3600.0
+
+
 class SharedTier:
     """The second tier (see the module docstring): where entries are, as the cache sees it.
 
@@ -240,6 +259,59 @@ class SharedTier:
     def unlock(self, handle) -> None:
         raise NotImplementedError
 
+    def trim(self, budget: int, force: bool = False) -> dict:
+        """Bound the tier to ``budget`` bytes: remove entries oldest first (modification time)
+        down to ``TRIM_TO`` of it once it holds more, and temp files older than ``STALE_TMP``;
+        the report counts what it removed and what the tier holds after.
+        Only when no process trimmed for ``TRIM_EVERY`` seconds unless ``force``, and (where the
+        tier locks) by one process at a time; ``skipped`` says it did not run. ``budget`` 0:
+        no entry is removed. Raises ``OSError`` when the tier fails."""
+        report = {"skipped": True, "entries": 0, "bytes": 0, "removed": 0, "freed": 0,
+                  "temp_files": 0}
+        guard = self._trim_begin(force)
+        if guard is None:
+            return report
+        report["skipped"] = False
+        try:
+            now = time.time()
+            entries = []
+            for path, size, mtime, temporary in self._listing():
+                if temporary:
+                    if now - mtime > STALE_TMP and self._remove(path):
+                        report["temp_files"] += 1
+                    continue
+                entries.append((mtime, path, size))
+            total = sum(e[2] for e in entries)
+            report["entries"], report["bytes"] = len(entries), total
+            if budget > 0 and total > budget:
+                entries.sort()
+                for _mtime, path, size in entries:
+                    if total <= budget * TRIM_TO:
+                        break
+                    if self._remove(path):
+                        report["removed"] += 1
+                        report["freed"] += size
+                    total -= size
+            report["entries"] -= report["removed"]
+            report["bytes"] = total
+        finally:
+            self._trim_end(guard)
+        return report
+
+    def _trim_begin(self, force: bool):
+        """A handle for ``_trim_end`` if this process trims now, else None."""
+        raise NotImplementedError
+
+    def _trim_end(self, guard) -> None:
+        pass
+
+    def _listing(self):
+        """(path, size, modification time, is a temp file) of every file under ``objects/``."""
+        raise NotImplementedError
+
+    def _remove(self, path: str) -> bool:
+        raise NotImplementedError
+
 
 class DirectoryTier(SharedTier):
     """A directory all machines reach (NFS, a cluster filesystem, or one machine), with the
@@ -270,10 +342,17 @@ class DirectoryTier(SharedTier):
         return os.path.join(self.objects, key[:2], key)
 
     def read(self, key: str):
+        path = self.path(key)
         try:
-            return _read_private(self.path(key))
+            buf = _read_private(path)
         except FileNotFoundError:
             return None
+        try:  # recency for trimming, noted at most hourly
+            if time.time() - os.stat(path).st_mtime > TOUCH_EVERY:
+                os.utime(path)
+        except OSError:
+            pass
+        return buf
 
     def publish(self, key: str, chunks) -> bool:
         path = self.path(key)
@@ -308,6 +387,56 @@ class DirectoryTier(SharedTier):
         except OSError:
             pass
         os.close(handle)
+
+    def _trim_begin(self, force: bool):
+        fd = os.open(os.path.join(self.locks, ".trim.lock"),
+                     os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None  # another process is trimming
+        stamp = os.path.join(self.directory, "trim-stamp")
+        try:
+            recent = time.time() - os.stat(stamp).st_mtime < TRIM_EVERY
+        except FileNotFoundError:
+            recent = False
+        except OSError:
+            self.unlock(fd)
+            raise
+        if recent and not force:
+            self.unlock(fd)
+            return None
+        try:
+            with open(stamp, "a"):
+                pass
+            os.utime(stamp)
+        except OSError:
+            self.unlock(fd)
+            raise
+        return fd
+
+    def _trim_end(self, guard) -> None:
+        self.unlock(guard)
+
+    def _listing(self):
+        for folder in os.scandir(self.objects):
+            if not folder.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(folder.path):
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    yield entry.path, st.st_size, st.st_mtime, entry.name.startswith(".tmp-")
+
+    def _remove(self, path: str) -> bool:
+        try:
+            os.unlink(path)
+            return True
+        except FileNotFoundError:
+            return False
 
 
 class FsspecTier(SharedTier):
@@ -404,11 +533,70 @@ class FsspecTier(SharedTier):
     def unlock(self, handle) -> None:
         pass
 
+    def _trim_begin(self, force: bool):
+        """No lock: two machines may trim at once (each removal is idempotent); the stamp
+        keeps that rare."""
+        stamp = f"{self.root}/trim-stamp"
+        try:
+            try:
+                recent = time.time() - _timestamp(self.fs.modified(stamp)) < TRIM_EVERY
+            except (FileNotFoundError, NotImplementedError):
+                recent = False
+            if recent and not force:
+                return None
+            self.fs.pipe_file(stamp, b"")
+        except Exception as exc:  # noqa: BLE001
+            raise _os_error(exc) from None
+        return True
+
+    def _listing(self):
+        try:
+            found = self.fs.find(f"{self.root}/objects", detail=True)
+        except FileNotFoundError:
+            return
+        except Exception as exc:  # noqa: BLE001
+            raise _os_error(exc) from None
+        for path, info in found.items():
+            if info.get("type", "file") != "file":
+                continue
+            when = next((info[k] for k in ("mtime", "LastModified", "last_modified", "updated",
+                                           "created") if info.get(k) is not None), None)
+            yield (path, int(info.get("size") or 0), _timestamp(when),
+                   path.rpartition("/")[2].startswith(".tmp-"))
+
+    def _remove(self, path: str) -> bool:
+        try:
+            self.fs.rm_file(path)
+            return True
+        except FileNotFoundError:
+            return False
+        except Exception as exc:  # noqa: BLE001
+            raise _os_error(exc) from None
+
     def _makedirs(self, folder: str) -> None:
         """Filesystem-like backends (``file://``) need the folder; object stores ignore it."""
         if folder not in self._made:
             self.fs.makedirs(folder, exist_ok=True)
             self._made.add(folder)
+
+
+def _timestamp(when) -> float:
+    """Seconds since the epoch from what a backend reports (a number, a datetime, ISO text);
+    now when it reports nothing usable (the entry then counts as just used)."""
+    import datetime
+
+    if isinstance(when, (int, float)):
+        return float(when)
+    if isinstance(when, str):
+        try:
+            when = datetime.datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            return time.time()
+    if isinstance(when, datetime.datetime):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        return when.timestamp()
+    return time.time()
 
 
 def _why(exc: BaseException) -> str:
@@ -486,7 +674,7 @@ class Cache:
     """Lineage-keyed store of computed values; see the module docstring for the layout."""
 
     def __init__(self, directory: Path, size_budget: int, memory_budget: int = 512 << 20,
-                 admit_all: bool = False, shared=None):
+                 admit_all: bool = False, shared=None, shared_budget: int = 0):
         self.admit_all = admit_all
         self.directory = prepare_cache_dir(Path(directory))
         self.objects = prepare_cache_dir(self.directory / "objects")
@@ -516,6 +704,8 @@ class Cache:
                  f"set it aside as secret.damaged, made a new one and dropped the {dropped} "
                  "entries signed with the old one")
         self.shared: SharedTier | None = None  # DirectoryTier or FsspecTier
+        self.shared_budget = int(shared_budget)  # bytes; 0: the tier is never trimmed
+        self._trim_looked = -TRIM_EVERY  # when this process last asked the tier to trim
         if shared:
             self.shared, why = open_shared_tier(shared, self.directory)
             if why is not None:
@@ -645,6 +835,11 @@ class Cache:
             report["evicted"] = len(self._evict_if_needed())
         except Exception as exc:
             self._warn("gc", f"cache gc failed ({exc!r})", exc)
+        if self.shared is not None:
+            try:
+                report["shared"] = self.shared.trim(self.shared_budget, force=True)
+            except OSError as exc:
+                report["shared"] = {"error": f"{exc.strerror or exc}"}
         return report
 
     def close(self) -> None:
@@ -764,6 +959,10 @@ class Cache:
         try:
             if tier.publish(key, serialize.resigned(blob, tier.secret).chunks):
                 tier.published += 1
+                if self.shared_budget > 0 and \
+                        time.monotonic() - self._trim_looked >= TRIM_EVERY:
+                    self._trim_looked = time.monotonic()
+                    tier.trim(self.shared_budget)
         except OSError as exc:
             self._shared_failed(exc)
 

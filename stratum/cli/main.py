@@ -404,7 +404,9 @@ def _cache(ns) -> int:
 
     settings = Settings.from_env()
     try:
-        cache = Cache(settings.cache_dir, settings.cache_size)
+        cache = Cache(settings.cache_dir, settings.cache_size,
+                      shared=settings.cache_shared if ns.action == "gc" else None,
+                      shared_budget=settings.cache_shared_size)
     except CacheDirError as exc:
         sys.stderr.write(f"stratum: {exc}\n")
         return 1
@@ -475,4 +477,13 @@ def _gc_text(report: dict) -> str:
     if report["indexed"]:
         text += f"; indexed {report['indexed']} unindexed entr" + \
             ("y" if report["indexed"] == 1 else "ies")
+    shared = report.get("shared")
+    if shared is not None:
+        if "error" in shared:
+            text += f"\nshared tier: unusable ({shared['error']})"
+        else:
+            text += (f"\nshared tier: removed {shared['removed']} entries "
+                     f"({size_text(shared['freed'])}) to fit its budget and "
+                     f"{shared['temp_files']} stale temporary files; it holds "
+                     f"{shared['entries']} entries, {size_text(shared['bytes'])}")
     return text

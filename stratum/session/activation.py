@@ -251,7 +251,7 @@ def _open_cache(settings: Settings):
 
     try:
         return Cache(settings.cache_dir, settings.cache_size, admit_all=settings.admit_all,
-                     shared=settings.cache_shared)
+                     shared=settings.cache_shared, shared_budget=settings.cache_shared_size)
     except CacheDirError as exc:
         if not disk_full(exc):
             warn(f"{exc}; running uncached")
