@@ -56,16 +56,19 @@ class ScriptPlan:
     basis: str | None = None  # how the prediction was found (None: no history)
     run_id: int | None = None  # the past run the prediction comes from (its recipes)
     cores: float = 1.0  # predicted cores its costly work keeps busy (CPU / wall seconds)
+    sizes: dict[str, int] = field(default_factory=dict)  # key -> bytes of its recorded value
 
     def as_dict(self) -> dict:
         return {"index": self.index, "script": self.script, "path": self.path,
                 "leading": self.imports.leading, "late": self.imports.late,
-                "nodes": self.nodes, "basis": self.basis, "cores": self.cores}
+                "nodes": self.nodes, "basis": self.basis, "cores": self.cores,
+                "sizes": self.sizes}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ScriptPlan":
         return cls(d["index"], d["script"], d["path"], Imports(d["leading"], d["late"]),
-                   [tuple(n) for n in d["nodes"]], d["basis"], cores=d.get("cores", 1.0))
+                   [tuple(n) for n in d["nodes"]], d["basis"], cores=d.get("cores", 1.0),
+                   sizes=dict(d.get("sizes") or {}))
 
 
 # ---- imports ----------------------------------------------------------------------------------
@@ -174,6 +177,8 @@ def predict(plans: list[ScriptPlan], cache_dir) -> None:
                     continue  # nested nodes are counted in their parent's cost
                 seconds = float(n.mean_seconds or 0.0)
                 p.nodes.append((n.key, seconds))
+                if merged is not None and merged.nbytes:
+                    p.sizes[n.key] = int(merged.nbytes)
                 if n.cores is not None and seconds >= COSTLY:
                     wall += seconds
                     cpu += seconds * n.cores

@@ -9,10 +9,14 @@ all share one prefix is still spread over the cluster (the shared tier then carr
 prefix); the rest go where Dask puts them. The restriction is loose
 (``allow_other_workers=True``): a worker that dies or lags does not hold its scripts.
 
-"Costly" is measured: the shared nodes' recorded seconds sum to at least ``GROUP_SECONDS``.
-Reading a value from the tier costs about its size over the filesystem's bandwidth; the
-merged graph's predictions here carry seconds only, so this threshold stands for "more than
-moving it" (docs/distributed.md, bench/RESULTS.md: measured tier copy costs).
+What grouping saves, per shared node, is measured from the merged graph: its recorded seconds
+(a script on another machine would wait that long on the tier's lock while the first computes
+it, its worker idle, or compute it again where the tier has no lock) plus moving its value
+there, its recorded size over the cluster's bandwidth (Dask's own estimate,
+``distributed.scheduler.bandwidth``, 100 MB/s unless configured). Scripts are grouped when
+their shared nodes save at least ``GROUP_SECONDS`` together: a large value that is cheap to
+compute (a big frame read from a file) groups its scripts as a costly fit does, a small cheap
+one does not (docs/distributed.md).
 """
 from __future__ import annotations
 
@@ -20,12 +24,31 @@ import math
 
 #: Shared predicted seconds above which scripts are grouped on one worker.
 GROUP_SECONDS = 0.25
-#: Nodes cheaper than this are not counted as shared work.
+#: Nodes saving less than this (seconds, moving included) are not counted as shared work.
 COSTLY = 0.01
+#: Bytes per second a value moves between machines when Dask's config does not say.
+BANDWIDTH = 100e6
 
 
-def groups(plans) -> list[list[int]]:
-    """Indices of scripts sharing costly predicted nodes (each list sorted, lists by size)."""
+def bandwidth() -> float:
+    """The cluster's bandwidth estimate: Dask's ``distributed.scheduler.bandwidth``."""
+    try:
+        import dask
+
+        return float(dask.config.get("distributed.scheduler.bandwidth", BANDWIDTH)) or BANDWIDTH
+    except Exception:  # noqa: BLE001 - no dask here, or an odd setting
+        return BANDWIDTH
+
+
+def saving(seconds: float, nbytes: int, rate: float) -> float:
+    """Seconds one node saves a second script on the same machine: waiting for (or redoing)
+    its computation, and moving its value."""
+    return seconds + nbytes / rate
+
+
+def groups(plans, rate: float = BANDWIDTH) -> list[list[int]]:
+    """Indices of scripts sharing predicted nodes that save at least ``GROUP_SECONDS``
+    together when on one machine (each list sorted, lists by size); ``rate``: bytes/second."""
     parent = list(range(len(plans)))
 
     def find(i):
@@ -38,9 +61,10 @@ def groups(plans) -> list[list[int]]:
     cost: dict[str, float] = {}
     for p in plans:
         for key, seconds in p.nodes:
-            if seconds < COSTLY:
+            worth = saving(seconds, p.sizes.get(key, 0), rate)
+            if worth < COSTLY:
                 continue
-            cost[key] = max(cost.get(key, 0.0), seconds)
+            cost[key] = max(cost.get(key, 0.0), worth)
             if key in owner:
                 parent[find(p.index)] = find(owner[key])
             else:
@@ -63,14 +87,14 @@ def groups(plans) -> list[list[int]]:
     return sorted((sorted(g) for g in out.values() if len(g) > 1), key=lambda g: (-len(g), g))
 
 
-def place(plans, workers: list[str]) -> dict[int, str]:
+def place(plans, workers: list[str], rate: float | None = None) -> dict[int, str]:
     """Script index -> worker address for the grouped scripts (the others are free)."""
     if len(workers) < 2 or not plans:
         return {}
     cap = math.ceil(len(plans) / len(workers))
     load = {w: 0 for w in workers}
     out: dict[int, str] = {}
-    for group in groups(plans):
+    for group in groups(plans, bandwidth() if rate is None else rate):
         rest = list(group)
         while rest:
             worker = min(workers, key=lambda w: (load[w], workers.index(w)))
