@@ -118,9 +118,12 @@ def tier_figures(shared: Path, n_scripts: int, base: Path) -> tuple[float, float
     return total / n_scripts, total / seconds / 1e6
 
 
-def trace_import_ms(client_cache: Path, base: Path) -> float | None:
+def trace_import_ms(client_cache: Path, base: Path) -> tuple[float, float] | None:
     """What the client spends per result recording a worker's trace (export, then import into
-    a fresh store: ``TraceStore.import_run``), per run."""
+    a fresh store), per run: one transaction per run (``TraceStore.import_run``, as before
+    batching), and as ``run --cluster`` now does it (``distributed.client.Recorder``: one open
+    store, ``Recorder.BATCH`` runs per transaction)."""
+    from stratum.distributed.client import Recorder
     from stratum.trace.store import TraceStore
 
     src = TraceStore(client_cache)
@@ -130,15 +133,19 @@ def trace_import_ms(client_cache: Path, base: Path) -> float | None:
         src.close()
     if not runs:
         return None
-    (base / "import-probe").mkdir()
-    dst = TraceStore(base / "import-probe")
-    try:
-        t0 = time.perf_counter()
-        for run in runs:
-            dst.import_run(run)
-        return (time.perf_counter() - t0) / len(runs) * 1000
-    finally:
-        dst.close()
+    out = []
+    for batch in (1, Recorder.BATCH):
+        folder = base / f"import-probe-{batch}"
+        folder.mkdir(mode=0o700)
+        dst = TraceStore(folder)
+        try:
+            t0 = time.perf_counter()
+            for i in range(0, len(runs), batch):
+                dst.import_runs(runs[i:i + batch])
+            out.append((time.perf_counter() - t0) / len(runs) * 1000)
+        finally:
+            dst.close()
+    return out[0], out[1]
 
 
 def main(argv=None) -> int:
@@ -166,7 +173,7 @@ def main(argv=None) -> int:
           f"{len(os.sched_getaffinity(0))} cores, load {cpu_mix._load()}", flush=True)
     figures: dict[str, list] = {k: [] for k in ("plain", "local", "cluster", "task_ms",
                                                 "noop_ms", "tier_bytes", "tier_mb_s",
-                                                "import_ms")}
+                                                "import_ms", "import_batched_ms")}
     problems: list[str] = []
     plain_ref = None
     try:
@@ -193,8 +200,9 @@ def main(argv=None) -> int:
                 tb, rate = tier_figures(rep_base / "shared", len(scripts), rep_base)
                 figures["tier_bytes"].append(tb)
                 figures["tier_mb_s"].append(rate)
-                figures["import_ms"].append(trace_import_ms(rep_base / "cache-client",
-                                                            rep_base))
+                one, batched = trace_import_ms(rep_base / "cache-client", rep_base) or (0, 0)
+                figures["import_ms"].append(one)
+                figures["import_batched_ms"].append(batched)
                 figures["task_ms"].append(task_round_trip(client))
                 figures["noop_ms"].append(noop_per_script(work, env, cluster.address,
                                                           rep_base))
@@ -207,7 +215,8 @@ def main(argv=None) -> int:
                   f"task {figures['task_ms'][-1]:.2f} ms, no-op script "
                   f"{figures['noop_ms'][-1]:.1f} ms, tier {figures['tier_bytes'][-1] / 1e6:.2f}"
                   f" MB/script at {figures['tier_mb_s'][-1] or 0:.0f} MB/s, trace import "
-                  f"{figures['import_ms'][-1] or 0:.1f} ms/script; "
+                  f"{figures['import_ms'][-1] or 0:.1f} ms/script one by one, "
+                  f"{figures['import_batched_ms'][-1] or 0:.1f} batched; "
                   f"load {cpu_mix._load()}", flush=True)
         cpu_mix.report_differences(problems)
         med = cpu_mix.medians(figures)
@@ -217,7 +226,8 @@ def main(argv=None) -> int:
               f"task round trip {med['task_ms']:.2f} ms; per no-op script "
               f"{med['noop_ms']:.1f} ms; tier {med['tier_bytes'] / 1e6:.2f} MB per script, "
               f"copied at {med['tier_mb_s'] or 0:.0f} MB/s; trace import "
-              f"{med['import_ms'] or 0:.1f} ms per script")
+              f"{med['import_ms'] or 0:.1f} ms per script one by one, "
+              f"{med['import_batched_ms'] or 0:.1f} batched")
         if ns.json:
             Path(ns.json).write_text(json.dumps({"args": vars(ns), "figures": figures,
                                                  "medians": med, "differences": problems},

@@ -507,3 +507,41 @@ def test_cache_gc_trims_the_shared_tier(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "shared tier: removed 2 entries" in r.stdout, r.stdout
     assert len(list((tmp_path / "tier" / "objects").rglob("*0123456789abcd"))) == 1
+
+
+def test_recorder_imports_worker_traces_in_batches(tmp_path):
+    """The client imports what the workers recorded through one open store, many runs per
+    transaction; each run's slot gets its id here."""
+    from stratum.config import Settings
+    from stratum.distributed.client import Recorder
+    from stratum.trace.store import TraceStore
+
+    worker = tmp_path / "worker"
+    env = difftest.build_env("stratum", worker)
+    (tmp_path / "t.py").write_text("import numpy as np\nprint(np.arange(5).sum())\n")
+    r = subprocess.run([sys.executable, "-m", "stratum", "t.py"], cwd=tmp_path, env=env,
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    src = TraceStore(worker)
+    exported = src.export_run(src.db.execute("SELECT max(id) FROM runs").fetchone()[0])
+    src.close()
+    here = tmp_path / "client"
+    here.mkdir(mode=0o700)
+    settings = Settings(**{**Settings.from_env().__dict__, "cache_dir": here})
+    rec = Recorder(settings)
+    slots = [rec.add({"trace": exported, "host": "elsewhere", "cache_dir": str(worker),
+                      "result": {"run_id": 1}}) for _ in range(Recorder.BATCH - 1)]
+    assert not rec.due() and all(s[0] is None for s in slots)
+    slots.append(rec.add({"trace": exported, "host": "elsewhere", "cache_dir": str(worker)}))
+    assert rec.due()
+    rec.flush()
+    rec.close()
+    ids = [s[0] for s in slots]
+    assert None not in ids and len(set(ids)) == Recorder.BATCH
+    store = TraceStore(here)
+    try:
+        assert store.db.execute("SELECT count(*) FROM runs").fetchone()[0] == Recorder.BATCH
+        nodes = store.db.execute("SELECT count(*) FROM nodes").fetchone()[0]
+        assert nodes == Recorder.BATCH * len(exported["nodes"]) > 0
+    finally:
+        store.close()

@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -137,7 +138,8 @@ def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
     state = _State(t0, workers, threads)
     results: list[dict | None] = [None] * n
     counts: list[tuple | None] = [None] * n
-    run_ids: list = [None] * n
+    run_ids: list = [None] * n  # slots of the recorder (batched imports of the traces)
+    recorder = Recorder(settings)
     tier_errors: dict[str, list[str]] = {}
     imports = []
     done = 0
@@ -152,7 +154,9 @@ def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
         got = res.get("result") or None
         if got:
             counts[i] = (int(got.get("reused", 0)), int(got.get("executed", 0)))
-        run_ids[i] = record(settings, res)
+        run_ids[i] = recorder.add(res)
+        if recorder.due():
+            recorder.flush()
         if res.get("tier_error"):
             tier_errors.setdefault(res["tier_error"], []).append(res.get("worker") or "?")
         if res.get("import_seconds") is not None:
@@ -161,6 +165,8 @@ def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
         sys.stderr.write(job.Lines.line(done, n, plans[i].script, res["exit_code"],
                                         res["seconds"], counts[i]) + "\n")
         sys.stderr.flush()
+    recorder.close()
+    run_ids = [slot[0] for slot in run_ids]
     rows = []
     for i, p in enumerate(plans):
         res = results[i]
@@ -211,29 +217,74 @@ def _write(path: str, data: bytes) -> None:
         fh.write(data)
 
 
-def record(settings, res: dict):
-    """The run in this machine's trace store: imported from the worker's, unless the worker
-    recorded it in this very store (same machine, same cache directory)."""
-    got = res.get("result") or {}
-    if res.get("trace") is None:
-        return got.get("run_id") if _same_store(settings, res) else None
-    if _same_store(settings, res):
-        return got.get("run_id")
-    try:
-        from stratum.config import prepare_cache_dir
-        from stratum.trace.store import TraceStore
+class Recorder:
+    """Imports the traces runs on the cluster recorded into this machine's trace store, through
+    one open store and in batches: ``add`` queues a run (returns a slot), ``flush`` imports
+    what is queued in one transaction and fills the slots' run ids. A batch flushes every
+    ``BATCH`` runs or ``WAIT`` seconds and at its end; a ``Client(cluster=)`` after each run
+    (its result carries the id). Thread-safe (a Client's futures finish on other threads)."""
 
-        prepare_cache_dir(Path(settings.cache_dir))  # Client(cluster=) may be its first use
-        store = TraceStore(settings.cache_dir)
-        try:
-            return store.import_run(res["trace"])
-        finally:
-            store.close()
-    except Exception as exc:  # noqa: BLE001 - a record, not the run's output
-        from stratum.config import warn_once
+    BATCH = 32
+    WAIT = 0.5
 
-        warn_once("cluster-trace", f"could not record a worker's trace here ({exc})")
-        return None
+    def __init__(self, settings):
+        self.settings = settings
+        self._store = None
+        self._pending: list[tuple[dict, list]] = []
+        self._since = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, res: dict) -> list:
+        """A slot ``[run_id]``: the worker's own id when it recorded into this very store, else
+        None until the flush that imports the run."""
+        got = res.get("result") or {}
+        if res.get("trace") is None or _same_store(self.settings, res):
+            return [got.get("run_id") if _same_store(self.settings, res) else None]
+        slot = [None]
+        with self._lock:
+            if not self._pending:
+                self._since = time.monotonic()
+            self._pending.append((res["trace"], slot))
+        return slot
+
+    def due(self) -> bool:
+        with self._lock:
+            return bool(self._pending) and (len(self._pending) >= self.BATCH or
+                                            time.monotonic() - self._since >= self.WAIT)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+            if not pending:
+                return
+            try:
+                if self._store is None:
+                    from stratum.config import prepare_cache_dir
+                    from stratum.trace.store import TraceStore
+
+                    prepare_cache_dir(Path(self.settings.cache_dir))  # maybe its first use
+                    self._store = TraceStore(self.settings.cache_dir)
+                ids = self._store.import_runs([trace for trace, _ in pending])
+            except Exception as exc:  # noqa: BLE001 - a record, not the run's output
+                from stratum.config import warn_once
+
+                warn_once("cluster-trace", f"could not record a worker's trace here ({exc})")
+                return
+            for (_, slot), run_id in zip(pending, ids):
+                slot[0] = run_id
+
+    def record(self, res: dict):
+        """Import one run now; its id here (None if it could not be recorded)."""
+        slot = self.add(res)
+        self.flush()
+        return slot[0]
+
+    def close(self) -> None:
+        self.flush()
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
 
 def _same_store(settings, res) -> bool:

@@ -39,6 +39,7 @@ class Client(server_client.Client):
         self.cluster = cluster
         self._dask = None  # the distributed.Client of ``cluster``, made at the first run
         self._settings = None
+        self._recorder = None  # dclient.Recorder: one open trace store for every result
 
     def run(self, code_or_path: str, argv=(), stdin: bytes | str | None = None,
             cwd: str | None = None, timeout: float | None = None, memory: int | None = None,
@@ -59,6 +60,9 @@ class Client(server_client.Client):
         if self._dask is not None:
             self._dask.close()
             self._dask = None
+        if self._recorder is not None:
+            self._recorder.close()
+            self._recorder = None
 
     def _send(self, code_or_path, argv=(), stdin=None, cwd=None, timeout=None, memory=None,
               filename="runfile.py", env=None) -> tuple:
@@ -92,6 +96,7 @@ class Client(server_client.Client):
                     settings = replace(settings, cache_dir=Path(self.cache_dir))
                 self._dask = dclient.connect(self.cluster, settings)
                 self._settings = settings
+                self._recorder = dclient.Recorder(settings)
             return self._dask, self._settings
 
     def _finish(self, sent) -> server_client.Result:
@@ -122,5 +127,5 @@ class Client(server_client.Client):
         return server_client.Result(
             res["stdout"], res["stderr"], res["exit_code"], res["seconds"], warm, reused,
             None if reused is None or executed is None else reused + executed,
-            dclient.record(self._settings, res), bool(res.get("timed_out")),
+            self._recorder.record(res), bool(res.get("timed_out")),
             None if warm else "a fresh interpreter on the worker", res.get("worker"))

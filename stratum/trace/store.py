@@ -155,19 +155,28 @@ class TraceStore:
 
     def import_run(self, exported: dict) -> int:
         """Record a run :meth:`export_run` gave, merged like one recorded here; its new id."""
-        run, nodes = exported["run"], exported["nodes"]
+        return self.import_runs([exported])[0]
+
+    def import_runs(self, exported: list[dict]) -> list[int]:
+        """Record several exported runs in one transaction (a cluster's client imports what
+        its workers recorded in batches: one commit, not one per run); their new ids."""
+        ids = []
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             mergestore.catch_up(self.db, self.nodes)
-            run_id = self._insert_run(run, run["argv"], len(nodes))
-            self.db.executemany(
-                f"INSERT INTO nodes(run_id, {', '.join(NODE_FIELDS)}) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(run_id, *[_json_list(n[f]) if f in ("inputs", "consts")
-                            else int(n[f]) if f == "reused" else n[f] for f in NODE_FIELDS])
-                 for n in nodes])
-            mergestore.merge_run(self.db, run_id, run["script"], run["started"], nodes)
-        return run_id
+            for one in exported:
+                run, nodes = one["run"], one["nodes"]
+                run_id = self._insert_run(run, run["argv"], len(nodes))
+                self.db.executemany(
+                    f"INSERT INTO nodes(run_id, {', '.join(NODE_FIELDS)}) "
+                    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [(run_id, *[_json_list(n[f]) if f in ("inputs", "consts")
+                                else int(n[f]) if f == "reused" else n[f]
+                                for f in NODE_FIELDS])
+                     for n in nodes])
+                mergestore.merge_run(self.db, run_id, run["script"], run["started"], nodes)
+                ids.append(run_id)
+        return ids
 
     def delete_runs(self, ids) -> int:
         """Remove these runs and their nodes; the merged graph is rebuilt from the runs left,
