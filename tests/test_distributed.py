@@ -235,6 +235,25 @@ def test_fsspec_url_tier_on_the_cluster(cluster, tmp_path):
     assert published and not [p for p in published if p.name.startswith(".tmp-")]
 
 
+def test_a_worker_without_the_clients_script_does_not_run_it(cluster, tmp_path):
+    """A task carries a path and the file's digest: a worker that has no such file, another
+    content under it, or no such working directory answers so without running anything (the
+    client then runs the script itself, with one line saying why)."""
+    from stratum.distributed import plugin
+
+    work = str(cluster["work"])
+    good = plugin.digest(os.path.join(work, "prefix_b.py"))
+    assert plugin.unavailable({"script": "prefix_b.py", "cwd": work, "digest": good}) is None
+    cases = {"another content": {"script": "prefix_b.py", "cwd": work, "digest": "0" * 64},
+             "is not on": {"script": "nowhere.py", "cwd": work, "digest": good},
+             "does not exist": {"script": "prefix_b.py", "cwd": str(tmp_path / "gone"),
+                                "digest": good}}
+    for said, job in cases.items():
+        job["flags"] = []
+        res = cluster["client"].submit(plugin.run_script, job, pure=False).result(timeout=300)
+        assert said in res["unavailable"] and "stdout" not in res, res
+
+
 # ---- Client(cluster=...): the submission API on the cluster -----------------------------------
 CODE = """import sys
 data = sys.stdin.read()

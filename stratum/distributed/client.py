@@ -119,7 +119,7 @@ def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
     from distributed import as_completed
 
     from stratum.batch import job
-    from stratum.distributed import placement
+    from stratum.distributed import placement, plugin
 
     info = client.scheduler_info()["workers"]
     workers = sorted(info)
@@ -131,7 +131,8 @@ def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
     for p in plans:
         pin = {"workers": [where[p.index]], "allow_other_workers": True} \
             if p.index in where else {}
-        fut = submit(client, {"script": p.script, "cwd": cwd, "flags": flags},
+        fut = submit(client, {"script": p.script, "cwd": cwd, "flags": flags,
+                              "digest": plugin.digest(p.path)},
                      f"stratum-run-{tag}-{p.index}", **pin)
         futures[fut] = p.index
     n = len(plans)
@@ -146,8 +147,10 @@ def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
     for fut, res in as_completed(list(futures), with_results=True, raise_errors=False,
                                  loop=client.loop):
         i = futures[fut]
-        if isinstance(res, BaseException) or not isinstance(res, dict):
-            res = _run_here(plans[i], flags, files, i, res)
+        if isinstance(res, dict) and res.get("unavailable"):
+            res = _run_here(plans[i], flags, files, i, res["unavailable"])
+        elif isinstance(res, BaseException) or not isinstance(res, dict):
+            res = _run_here(plans[i], flags, files, i, repr(res))
         results[i] = res
         _write(files["stdout"][i], res["stdout"])
         _write(files["stderr"][i], res["stderr"])
@@ -200,9 +203,9 @@ def _run(client, ns, settings, flags, plans, files, out_dir, t0) -> int:
     return 0 if all(r["exit_code"] == 0 for r in rows) else 1
 
 
-def _run_here(plan, flags, files, i, error) -> dict:
+def _run_here(plan, flags, files, i, why: str) -> dict:
     """The cluster could not run this script: run it here, as python -m stratum."""
-    sys.stderr.write(f"stratum run: the cluster could not run {plan.script} ({error!r}); "
+    sys.stderr.write(f"stratum run: the cluster could not run {plan.script} ({why}); "
                      "running it here\n")
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "stratum", *flags, plan.script],

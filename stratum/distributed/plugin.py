@@ -67,6 +67,9 @@ class StratumPlugin(WorkerPlugin):
             return got
 
     def run(self, job: dict) -> dict:
+        missing = unavailable(job)
+        if missing is not None:
+            return {"unavailable": missing, "worker": getattr(self.worker, "address", None)}
         if job.get("code") is None and job.get("stdin") is None:
             return self._run(job)
         folder = tempfile.mkdtemp(prefix="stratum-job-")
@@ -113,6 +116,36 @@ class StratumPlugin(WorkerPlugin):
         _remove(reply["result"])
         out["trace"] = _export(out["result"], self.env)
         return out
+
+
+def digest(path: str) -> str | None:
+    """The script's content as the task names it (sha256), or None if it cannot be read."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def unavailable(job: dict) -> str | None:
+    """Why this machine cannot run ``job`` as the client would (None: it can): a task carries
+    paths, not files, so the script must be here at the same path with the same content, and
+    the client's working directory must exist (docs/distributed.md, "shared filesystem")."""
+    cwd = job.get("cwd")
+    if cwd and not os.path.isdir(cwd):
+        return f"the working directory {cwd} does not exist on {socket.gethostname()}"
+    want = job.get("digest")
+    if job.get("code") is not None or want is None:
+        return None
+    path = os.path.join(cwd or "", job["script"])
+    got = digest(path)
+    if got is None:
+        return f"{path} is not on {socket.gethostname()}'s filesystem"
+    if got != want:
+        return f"{path} on {socket.gethostname()} is not the client's file (another content)"
+    return None
 
 
 def nanny_variables() -> set[str]:

@@ -70,11 +70,15 @@ class Client(server_client.Client):
         if env is not None:
             raise ValueError("Client(cluster=...): env= describes this machine; a run on a "
                              "worker has the worker's environment and this process's STRATUM_*")
+        from stratum.distributed import plugin
+
         cwd = os.path.abspath(cwd or os.getcwd())
         target, _shown = server_client.run_target(code_or_path, cwd, filename)
         if isinstance(stdin, str):
             stdin = stdin.encode()
         job = {"script": target[1], "cwd": cwd, "flags": [], "argv": [str(a) for a in argv],
+               "digest": plugin.digest(os.path.join(cwd, target[1]))
+               if target[0] == "script" else None,
                "code": target[2] if target[0] == "code" else None, "stdin": stdin,
                "timeout": timeout, "memory": memory}
         local = (target, list(argv), stdin, cwd, timeout, memory)
@@ -110,7 +114,11 @@ class Client(server_client.Client):
                     raise
                 why = f"the cluster could not run it ({exc!r})"
             else:
-                return self._result(res)
+                if not res.get("unavailable"):
+                    return self._result(res)
+                why = f"the cluster cannot run it: {res['unavailable']}"
+                if not self.fallback:
+                    raise RuntimeError(why)
         env = dict(os.environ)
         return self._cold(*local[:4], env, *local[4:], why)
 
