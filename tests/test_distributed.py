@@ -461,7 +461,7 @@ def test_fsspec_tier_between_two_caches(tmp_path):
     key = "0123456789abcdef0123456789abcdef"
     assert a.put(key, np.arange(5), 1.0) and a.shared.published == 1
     assert a.put(key, np.arange(5), 1.0) and a.shared.published == 1  # kept: already there
-    with b.flight(key) as f:  # no lock across machines in an object store: found, not waited
+    with b.flight(key) as f:  # published already: found, no lease taken
         assert f.hit and list(f.value) == [0, 1, 2, 3, 4]
     assert b.shared.hits == 1
     plain = cache.Cache(tmp_path / "p", 1 << 30, admit_all=True, shared=tmp_path / "dir-tier")
@@ -564,3 +564,50 @@ def test_recorder_imports_worker_traces_in_batches(tmp_path):
         assert nodes == Recorder.BATCH * len(exported["nodes"]) > 0
     finally:
         store.close()
+
+
+LEASE_WORKER = """
+import os, sys, time
+from stratum.cache import cache
+url, key, log = sys.argv[1], sys.argv[2], sys.argv[3]
+cache.set_shared_secret(url, bytes.fromhex(os.environ["TIER_SECRET"]))
+tier = cache.SharedTier.open(url, sys.argv[4])
+handle = tier.lock(key)
+with open(log, "a") as fh:
+    fh.write(f"in {time.time():.3f}\\n")
+time.sleep(0.8)
+with open(log, "a") as fh:
+    fh.write(f"out {time.time():.3f}\\n")
+if handle is not None:
+    tier.unlock(handle)
+"""
+
+
+def test_url_tier_leases_let_one_machine_compute_a_key_at_a_time(tmp_path):
+    """Three processes (machines) take one key's lease on a file:// tier at once: their
+    critical sections do not overlap; a stale lease (a holder that died) is taken over; a
+    waiter stops waiting once the entry is published."""
+    from stratum.cache import cache
+
+    url = f"file://{tmp_path / 'tier'}"
+    secret = os.urandom(32)
+    key = "ab" + "0123456789abcdef0123456789abcd"
+    log = tmp_path / "log"
+    env = dict(difftest.build_env("plain", None), TIER_SECRET=secret.hex())
+    procs = [subprocess.Popen([sys.executable, "-c", LEASE_WORKER, url, key, str(log),
+                               str(tmp_path / f"local{i}")], env=env) for i in range(3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    events = [ln.split() for ln in log.read_text().splitlines()]
+    assert [e[0] for e in events] == ["in", "out"] * 3, events  # one holder at a time
+    # a lease whose holder died long ago is taken over at once
+    cache.set_shared_secret(url, secret)
+    tier = cache.SharedTier.open(url, tmp_path / "local-x")
+    lease = f"{tier.root}/locks/{key}"
+    tier.fs.pipe_file(lease, f"gone:1:x {time.time() - 2 * cache.LEASE_SECONDS:.3f}".encode())
+    t0 = time.time()
+    handle = tier.lock(key)
+    assert handle is not None and time.time() - t0 < 5
+    # held by a live other: a waiter returns (None) as soon as the entry is published
+    tier.fs.pipe_file(lease, f"other:2:y {time.time():.3f}".encode())
+    assert tier.publish(key, [b"entry bytes"])
+    assert tier.lock(key) is None

@@ -14,10 +14,11 @@ only). A local miss looks there and copies a found entry in (its MAC checked und
 secret, then signed again with the local one, no unpickling); an entry stored locally is also
 published there, atomically (a directory: temp file, then ``os.replace``; a URL: temp key, then
 ``fs.mv``, see :class:`FsspecTier`); a single flight takes the tier's lock too, after the local
-one, so two machines do not compute one key at once (a directory's ``flock``; an object store
-has no lock: there two machines may compute one key, never store a wrong value). The tier's
-secret is given in memory (:func:`set_shared_secret`, what ``run --cluster`` passes its
-workers), else read from ``shared-secret`` in the local directory (0600, made if absent). A
+one, so two machines do not compute one key at once (a directory's ``flock``; a URL's lease
+object, best effort: there two machines may still compute one key, never store a wrong
+value). The tier's secret is given in memory (:func:`set_shared_secret`, what ``run
+--cluster`` passes its workers), else read from ``shared-secret`` in the local directory
+(0600, made if absent). A
 tier that cannot be used when the cache opens (a directory not writable or not lockable; a URL
 of an unknown protocol, without its fsspec package, unreachable, or not writable) is one
 ``stratum:`` line and local caching; one that fails later is dropped silently for the rest of
@@ -200,6 +201,14 @@ def shared_secret(local_dir) -> bytes:
     return _load_or_create_secret(Path(local_dir) / "shared-secret")
 
 
+#: A URL tier's lease on a key (:class:`FsspecTier`) older than this is taken over: its holder
+#: died, or computes for longer (then two machines compute it; never a wrong value).
+LEASE_SECONDS = 600.0
+#: After writing its lease, a process waits this long for concurrent writers' leases to land
+#: before reading back which one won.
+LEASE_SETTLE = 0.25
+#: How often a process waiting for a key another machine leases looks again.
+LEASE_POLL = 0.5
 #: A process publishing to the shared tier trims it when its ``trim-stamp`` is older than this:
 #: the tier is listed at most every few minutes, however many machines publish.
 TRIM_EVERY = 300.0
@@ -216,7 +225,7 @@ class SharedTier:
     """The second tier (see the module docstring): where entries are, as the cache sees it.
 
     Two implementations: :class:`DirectoryTier` (a path: a shared filesystem, ``flock`` for
-    single flight) and :class:`FsspecTier` (an fsspec URL: an object store has no locks). Entry
+    single flight) and :class:`FsspecTier` (an fsspec URL: leases, as no lock exists). Entry
     bytes are signed with ``secret`` by the cache before :meth:`publish` and verified by it after
     :meth:`read`; a tier only moves bytes. Every method raises ``OSError`` when the tier fails
     (the cache then drops it for the rest of the process)."""
@@ -450,12 +459,19 @@ class FsspecTier(SharedTier):
     keeps ``file://`` and filesystem-like backends atomic, with one code path). Even a torn read
     could only be a miss: the cache checks every entry's MAC before using it.
 
-    No locks: an object store offers none through fsspec, so single flight holds among the
-    processes of one machine (the local cache's lock) but not across machines: two machines may
-    compute one key at once, at worst duplicate work. Never a wrong value: an entry's key is its
-    lineage, a value under it verifies under the cluster's secret or is a miss, and the first
-    entry published is kept. Errors of the backend (network, credentials, a protocol without
-    its package) are ``OSError`` here: the cache drops the tier, as for a directory."""
+    Leases, not locks: an object store offers no lock through fsspec (nor a create-if-absent
+    write every backend has), so single flight across machines is a lease object
+    ``locks/<key>`` naming its holder and when it was taken. A process writes its own, waits
+    :data:`LEASE_SETTLE` for concurrent writers' objects to land, reads it back, and holds the
+    key only if the lease still names it (the last writer wins; stores with read-after-write
+    consistency, as S3, GCS and Azure are, make the others see that). Others wait while a lease
+    younger than :data:`LEASE_SECONDS` names someone else, and stop waiting as soon as the
+    entry is published. Best effort: writers further apart than the settle time can both
+    believe they hold it, and a holder computing longer than the lease loses it; at worst
+    duplicate work. Never a wrong value: an entry's key is its lineage, a value under it
+    verifies under the cluster's secret or is a miss, and the first entry published is kept.
+    Errors of the backend (network, credentials, a protocol without its package) are
+    ``OSError`` here: the cache drops the tier, as for a directory."""
 
     def __init__(self, location: str, secret: bytes):
         super().__init__(location, secret)
@@ -528,10 +544,46 @@ class FsspecTier(SharedTier):
             raise _os_error(exc) from None
 
     def lock(self, key: str):
-        return None
+        """Wait for and take ``key``'s lease (a handle for :meth:`unlock`), or None once the
+        entry is published (the caller then finds it)."""
+        fs = self.fs
+        lease = f"{self.root}/locks/{key}"
+        me = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(6).hex()}"
+        try:
+            self._makedirs(f"{self.root}/locks")
+            while True:
+                if fs.exists(self.path(key)):
+                    return None
+                holder = self._lease(lease)
+                if holder is None or time.time() - holder[1] > LEASE_SECONDS:
+                    fs.pipe_file(lease, f"{me} {time.time():.3f}".encode())
+                    time.sleep(LEASE_SETTLE)
+                    holder = self._lease(lease)
+                    if holder is not None and holder[0] == me:
+                        return lease, me
+                time.sleep(LEASE_POLL)
+        except Exception as exc:  # noqa: BLE001
+            raise _os_error(exc) from None
 
     def unlock(self, handle) -> None:
-        pass
+        lease, me = handle
+        try:
+            holder = self._lease(lease)
+            if holder is not None and holder[0] == me:
+                self.fs.rm_file(lease)
+        except Exception:  # noqa: BLE001 - it expires on its own
+            pass
+
+    def _lease(self, lease: str):
+        """(holder, seconds since the epoch when taken) of a lease object, or None."""
+        try:
+            text = bytes(self.fs.cat_file(lease)).decode()
+            holder, _, when = text.rpartition(" ")
+            return holder, float(when)
+        except FileNotFoundError:
+            return None
+        except (ValueError, UnicodeDecodeError):
+            return None  # torn or foreign: taken over
 
     def _trim_begin(self, force: bool):
         """No lock: two machines may trim at once (each removal is idempotent); the stamp

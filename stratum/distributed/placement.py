@@ -11,7 +11,7 @@ prefix); the rest go where Dask puts them. The restriction is loose
 
 What grouping saves, per shared node, is measured from the merged graph: its recorded seconds
 (a script on another machine would wait that long on the tier's lock while the first computes
-it, its worker idle, or compute it again where the tier has no lock) plus moving its value
+it, its worker idle, or compute it again where the lock does not hold) plus moving its value
 there, its recorded size over the cluster's bandwidth (Dask's own estimate,
 ``distributed.scheduler.bandwidth``, 100 MB/s unless configured). Scripts are grouped when
 their shared nodes save at least ``GROUP_SECONDS`` together: a large value that is cheap to
