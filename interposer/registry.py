@@ -46,6 +46,9 @@ class OpSpec:
     # arguments the library made for this call alone (``_fit_and_score`` gets a clone of the
     # script's estimator): changing or returning them is not an effect on the script's objects
     scratch: tuple = ()
+    # (position, keyword) of an expression whose names pandas resolves in the caller's frame
+    # (``df.query("a > @t")``): those variables are inputs too (stratum.engine.scope)
+    caller_scope: tuple = ()
 
 
 def _op(name, effect=PURE, **kw) -> tuple[str, OpSpec]:
@@ -119,6 +122,10 @@ ROWS: dict[str, OpSpec] = dict([
     _op("sklearn.pipeline._fit_one", FIT, composite=True),
     _op("sklearn.model_selection._validation._fit_and_score", PURE, composite=True,
         scratch=(0,)),
+    # expressions that read the caller's variables (``@t`` in a query, any name in pd.eval)
+    *[_op(f"pandas.DataFrame.{m}", PURE, inplace_rule=True, caller_scope=(0, "expr"))
+      for m in ("query", "eval")],
+    _op("pandas.eval", PURE, caller_scope=(0, "expr")),
     # pandas accessors that return views of ``self``
     *[_op(f"pandas.{cls}.{m}", PURE, reusable=False) for cls in ("DataFrame", "Series") for m in (
         "head", "tail", "copy", "__getitem__", "__len__", "keys", "items", "__iter__",

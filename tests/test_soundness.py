@@ -163,6 +163,44 @@ def test_output_under_a_formatter_setting_is_not_reused(runner):
     """)
 
 
+def test_query_and_eval_read_the_callers_variables(runner):
+    """``df.query("a > @threshold")`` and ``pd.eval`` read variables the call was not given:
+    a run with another threshold reused the first run's rows; inside a function, pandas' walk
+    up the stack landed in stratum's frames (``UndefinedVariableError: local variable 't'``)."""
+    write(runner.workdir / "s.py", """
+import os
+import numpy as np
+import pandas as pd
+threshold = float(os.environ["T"])
+df = pd.DataFrame({"a": np.arange(3000) % 97, "b": np.arange(3000) % 13})
+sel = df.query("a > @threshold and b < 7")
+print(len(sel), sel["a"].sum())
+k = threshold
+print(df.eval("a * @k + b").sum())
+a = df["a"]
+print(pd.eval("a + threshold").sum())
+
+def rows_below(frame, t):
+    return frame.query("a < @t").shape
+
+def nested(frame):
+    t = threshold / 2
+    return frame.query("a < @t", level=0).shape, helper(frame)
+
+def helper(frame):
+    limit = 3
+    return len(frame.query("b < @limit and a > @threshold"))
+
+print(rows_below(df, threshold), nested(df))
+print(df.groupby("b").apply(lambda g: len(g.query("a < @threshold")), include_groups=False)
+      .tolist()[:5])
+df.eval("c = a + @k", inplace=True)
+print(df["c"].sum())
+""")
+    for t in ("5", "10", "5", "10"):
+        runner.same_as_plain("s.py", env_extra={**ADMIT_ALL, "T": t})
+
+
 def test_fresh_random_data_from_unknown_calls_is_not_reused(runner):
     """scipy.sparse.random_array(rng=None) draws new data every run: a fit on it must not be
     the previous run's (the unknown call's output got a stable key)."""

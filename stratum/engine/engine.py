@@ -30,6 +30,7 @@ from stratum.keys import randomness
 from stratum.engine import fold
 from stratum.engine import recipe
 from stratum.engine import restore
+from stratum.engine import scope
 from stratum._native import Hasher
 from stratum.engine.effects import NO_RECEIVER
 from stratum.engine.effects import also_mutated as _also_mutated
@@ -220,6 +221,7 @@ class Engine:
             frame = sys._getframe(_depth)
             site = folded.get((frame.f_code, frame.f_lasti))
             if site is not None and not self._open and not self._memo_open \
+                    and not spec.caller_scope \
                     and threading.get_ident() == self._main_thread:
                 if not kwargs and spec.effect == PURE and spec.random is None \
                         and not spec.estimator_rules:
@@ -251,19 +253,30 @@ class Engine:
         if self._open and not self._open[-1][0] or threading.get_ident() != self._main_thread:
             # Library code calling itself, or user code called back by a library operation:
             # not recorded. A print or a mutation here makes every open operation impure.
-            if self._open and self._side_effect(spec, args, kwargs, recv):
+            # An expression reading variables by name (``g.query("a < @t")``): the open
+            # operation's key has the callback's code, not the values it reads that way.
+            if self._open and (spec.caller_scope or self._side_effect(spec, args, kwargs, recv)):
                 for entry in self._open:
                     entry[2] = True
+            if spec.caller_scope:  # pandas' walk up the stack would land in stratum's frames
+                kwargs = {**kwargs, **scope.inject(spec, args, kwargs, sys._getframe(_depth))}
             started[0] = True
             return fn(*args, **kwargs)
         frame = sys._getframe(_depth)
         site = f"{frame.f_code.co_filename}:{frame.f_lineno}"
         effect, mutated, reason = _effects(spec, args, kwargs, recv)
-        if self._memo_open and self._memo_effect(spec, args, kwargs, recv, effect, mutated):
+        if self._memo_open and (spec.caller_scope or  # reads variables by name: see above
+                                self._memo_effect(spec, args, kwargs, recv, effect, mutated)):
             self._mark_impure()
         key, inputs, consts, reason2, rng = self._key(spec, args, kwargs, recv, effect, _extra,
                                                       fn)
         reason = reason or reason2
+        inject = None
+        if spec.caller_scope:  # ``df.query("a > @t")``: ``t`` is an input too
+            inject, names, reason3 = scope.bind(spec, args, kwargs, frame, self.lineage)
+            reason = reason or reason3
+            if key is not None and names is not None:
+                key = _derive(key, names)
         holders = self._rng_holders(args, recv) if spec.estimator_rules else ()
         if holders and reason is None:
             reason = "draws from a random generator object an estimator holds"
@@ -295,6 +308,7 @@ class Engine:
                      self._open[-1][1] if self._open else None, self._next_seq)
         call.outside = _outside
         call.holders = holders
+        call.inject = inject
         self._next_seq += 1
         if call.parent is None:  # replay recipe: argument references as they are now
             call.entries = recipe.arguments(self, call)
@@ -457,7 +471,8 @@ class Engine:
         c0 = time.process_time()
         call.started[0] = True
         try:
-            result = call_as_user(call.fn, args, kwargs)
+            result = call_as_user(call.fn, args,
+                                  {**kwargs, **call.inject} if call.inject else kwargs)
         finally:
             seconds = time.perf_counter() - t0
             call.cpu = time.process_time() - c0
@@ -825,7 +840,7 @@ class _Call:
 
     __slots__ = ("spec", "fn", "args", "kwargs", "recv", "frame", "site", "key", "inputs",
                  "consts", "effect", "mutated", "reusable", "rng", "reason", "parent", "seq",
-                 "result", "impl", "outside", "entries", "holders", "started", "cpu")
+                 "result", "impl", "outside", "entries", "holders", "started", "cpu", "inject")
 
     def __init__(self, spec, fn, args, kwargs, recv, frame, site, key, inputs, consts, effect,
                  mutated, reusable, rng, reason, parent, seq):
@@ -840,6 +855,7 @@ class _Call:
         self.holders = ()
         self.started = [False]
         self.cpu = None
+        self.inject = None  # keyword arguments added when it runs (stratum.engine.scope)
 
 
 def _named(fn) -> bool:

@@ -108,6 +108,8 @@ def arguments(engine, call):
     try:
         if spec.random == "global" or spec.mutates == "global_rng" or call.rng:
             raise _NotReplayable("uses numpy's global RNG")
+        if spec.caller_scope:
+            raise _NotReplayable("its expression reads the script's variables")
         keys = iter(call.inputs)
         sink = call.effect == "sink"
         consts = call.frame.f_code.co_consts if sink else ()
