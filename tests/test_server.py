@@ -569,3 +569,55 @@ def test_stale_only_when_installs_change(tmp_path):
     time.sleep(0.01)
     (site / "other-2.0.dist-info").mkdir()
     assert s.changed() == str(site)
+
+
+INFLIGHT = ("import os, sys, time\nprint(os.getpid(), flush=True)\ntime.sleep(2.5)\n"
+            "print('end')\nsys.exit(3)\n")
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced", "cache_dir_removed"])
+def test_server_exits_when_its_socket_goes(tmp_path, how):
+    """An idle server whose socket file was deleted, replaced (another server's) or whose cache
+    directory was removed can never be reached again: it exits, after its runs in flight end
+    (they end as they would have), and leaves a socket that is not its own alone."""
+    import shutil
+    import socket
+
+    from stratum.server import server as srv
+
+    cache = tmp_path / "c"
+    env = _env(cache)
+    r = _stratum(env, "serve", "--quiet", "--exclude", "numpy,pandas,scipy,sklearn")
+    assert r.returncode == 0, r.stderr.decode()
+    st = srv.ask(str(cache), "status")
+    pid, sock = st["pid"], st["socket"]
+    try:
+        proc = None
+        if how != "cache_dir_removed":  # a run in flight, served
+            (tmp_path / "s.py").write_text(INFLIGHT)
+            proc = subprocess.Popen([sys.executable, "-m", "stratum", "s.py"], env=env,
+                                    cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert int(proc.stdout.readline()) != proc.pid
+        if how == "deleted":
+            os.unlink(sock)
+        elif how == "replaced":
+            other = socket.socket(socket.AF_UNIX)
+            other.bind(sock + ".other")
+            os.replace(sock + ".other", sock)
+        else:
+            shutil.rmtree(cache)
+        if proc is not None:
+            time.sleep(1.5)  # past the server's check: it waits for the run
+            assert _alive(pid) and proc.poll() is None
+            out, err = proc.communicate(timeout=30)
+            assert (proc.returncode, out, err) == (3, b"end\n", b"")
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), "the server did not notice its socket was gone"
+        if how == "replaced":
+            assert os.path.exists(sock)  # the other server's socket stays
+            other.close()
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)

@@ -53,6 +53,8 @@ DEFAULT_PRELOAD = ("numpy", "pandas", "scipy", "sklearn", "sklearn.base", "sklea
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: Seconds between two checks that the socket file is still this server's (else it stops).
+CHECK_EVERY = 1.0
 
 
 def paths(folder: str) -> dict:
@@ -104,6 +106,8 @@ class Server:
         self.preloaded: list[str] = []
         self.sites: dict[str, dict] = {}
         self.pid = os.getpid()
+        self.sock_id: tuple | None = None  # (st_dev, st_ino) of the socket file it listens on
+        self.checked = 0.0
 
     # ---- start ----------------------------------------------------------------------------
     def lock(self) -> int | None:
@@ -200,6 +204,9 @@ class Server:
         os.chmod(tmp, 0o600)
         listener.listen(64)
         os.replace(tmp, sock_path)  # appears only once it accepts
+        st = os.stat(sock_path)
+        self.sock_id = (st.st_dev, st.st_ino)
+        self.checked = time.monotonic()
         with open(self.paths["pid"] + ".tmp", "w") as fh:
             fh.write(str(os.getpid()))
         os.replace(self.paths["pid"] + ".tmp", self.paths["pid"])
@@ -241,23 +248,44 @@ class Server:
                         except OSError:
                             pass
                 self._deadlines()
+                self._check_socket()
         finally:
             if os.getpid() == me:
                 self._close()
         return None
 
     def _timeout(self):
-        deadlines = [r.deadline for r in self.runs.values() if r.deadline and not r.timed_out]
-        if not deadlines:
-            return None if not self.stopping else 0.5
-        return max(0.0, min(deadlines) - time.monotonic())
+        # at least every CHECK_EVERY seconds: is the socket file still this server's?
+        wake = [self.checked + CHECK_EVERY] if not self.stopping else [time.monotonic() + 0.5]
+        wake += [r.deadline for r in self.runs.values() if r.deadline and not r.timed_out]
+        return max(0.0, min(wake) - time.monotonic())
+
+    def _socket_is_mine(self) -> bool:
+        try:
+            st = os.stat(self.paths["socket"])
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self.sock_id
+
+    def _check_socket(self) -> None:
+        """The socket file deleted, replaced (another server's) or its cache directory removed:
+        no client can reach this server any more. Stop: the runs in flight finish first."""
+        now = time.monotonic()
+        if self.stopping or now < self.checked + CHECK_EVERY:
+            return
+        self.checked = now
+        if self.sock_id is not None and not self._socket_is_mine():
+            self._log(f"the socket {self.paths['socket']} is gone or is not this server's; "
+                      f"stopping")
+            self._stop()
 
     def _stop(self) -> None:
         if self.stopping:
             return
         self.stopping = True
-        try:  # the socket file is gone: no new client finds it
-            os.unlink(self.paths["socket"])
+        try:  # the socket file is gone: no new client finds it (not another server's)
+            if self._socket_is_mine():
+                os.unlink(self.paths["socket"])
         except OSError:
             pass
         try:
