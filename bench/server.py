@@ -111,6 +111,14 @@ def submitted(files, cache, env, cwd) -> tuple[float, list[tuple]]:
     return wall, [(r.returncode, r.stdout, r.stderr) for r in results]
 
 
+def served(cache) -> int | None:
+    """Runs the server has served so far (None: no server answers)."""
+    from stratum.server import server
+
+    st = server.ask(str(cache), "status")
+    return None if st is None else st["served"]
+
+
 def empty_cache(env) -> None:
     for what in (("cache", "clear"), ("trace", "clear")):
         subprocess.run([sys.executable, "-m", "stratum", *what], env=env,
@@ -318,7 +326,13 @@ def main(argv=None) -> int:
             print(f"{part} (median of {repeat}):", flush=True)
             fn = {"startup": startup_part, "concurrent": concurrent_part,
                   "session": session_part, "corpus": corpus_part}[part]
+            before = served(served_cache)
             results[part] = fn(ns, work, envs, repeat)
+            after = served(served_cache)
+            print(f"  ({after - before} runs served)" if before is not None and after is not None
+                  else "  THE SERVER STOPPED: its figures are not served runs", flush=True)
+            if after is None:
+                status = 1
             if part != "startup" and not all(v.get("identical", True)
                                               for v in results[part].values()):
                 status = 1

@@ -24,7 +24,9 @@ The server itself runs no user code and holds no per-run state once a run is rea
 does not grow with the runs it served. One loop (``selectors``), no threads (forks stay safe):
 the listening socket, each run's client connection (end of stream: the client died, e.g. an
 agent's SIGKILL; the run's process group is killed at once) and each run's pidfd (the run ended:
-its wait status goes to the client, which ends the same way).
+its wait status goes to the client, which ends the same way). At least once a second it looks
+at its socket file: deleted, replaced (another server's) or its cache directory removed, no
+client can reach it any more, and it stops once its runs in flight ended.
 """
 from __future__ import annotations
 
@@ -777,7 +779,8 @@ usage: python -m stratum serve [--foreground] [--quiet] [--preload MOD,...] [--e
 
 Starts the stratum server of this interpreter in the background: a warm process (stratum on,
 numpy / pandas / scikit-learn imported) that runs every `python -m stratum s.py` and
-`STRATUM=1 python s.py` of this environment as a fork of itself, with identical results.
+`STRATUM=1 python s.py` of this environment (and `-m module`, `-c code`) as a fork of itself,
+with identical results.
 A run it cannot take identically runs cold as before (--explain says why).
 
 options:

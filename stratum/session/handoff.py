@@ -1,7 +1,8 @@
 """Handing a run to the stratum server (``stratum.server``): the wire protocol and the client side.
 
-A run started as ``python -m stratum s.py`` or ``STRATUM=1 python s.py`` first looks for a
-server socket of its interpreter in the cache directory; if one answers and accepts the run,
+A run started as ``python -m stratum s.py`` or ``STRATUM=1 python s.py`` (or with ``-m
+module`` / ``-c code`` instead of the script) first looks for a server socket of its
+interpreter in the cache directory; if one answers and accepts the run,
 the run happens in a fork of the server (libraries already imported) with this process's own
 stdin / stdout / stderr (passed as file descriptors, ``SCM_RIGHTS``), argv, cwd, environment
 and umask, and this process only waits and ends as the run ended (exit code, or death by the
@@ -17,8 +18,11 @@ Wire format: messages are a 4-byte big-endian length and a JSON object, over an 
 stream socket. The client sends ``{"op": "run", ...request}``; the server answers
 ``{"ok": true}`` (or ``{"ok": false, "reason": ...}``: run cold); the client says
 ``{"go": true}`` with its fds 0, 1, 2 attached (only then may the server fork: a client that
-gave up waiting and runs cold never has its run made twice, nor its fds held); the server sends ``{"pid": N}`` (the run's process, leader of its
-own process group) and at the end ``{"status": wait status, ...}``.
+gave up waiting and runs cold never has its run made twice, nor its fds held); the server
+sends ``{"pid": N}`` (the run's process, leader of its own process group) and at the end
+``{"status": wait status, ...}``. A request's target is a script (``["script", path]``), a
+module (``["module", name]``: ``-m``), a command (``["command", source]``: ``-c``) or a
+harness's code string run as a file (``["code", filename, source]``).
 
 Compatibility (why a warm fork is the same as a cold start, and when it would not be): the
 server checks each request against its own start (``stratum.server.server``): the same
@@ -148,7 +152,8 @@ def recv(sock, with_fds: bool = False):
 
 # ---- the client side --------------------------------------------------------------------------
 def _stream(stream) -> dict:
-    return {"encoding": getattr(stream, "encoding", None), "errors": getattr(stream, "errors", None),
+    return {"encoding": getattr(stream, "encoding", None),
+            "errors": getattr(stream, "errors", None),
             "write_through": bool(getattr(stream, "write_through", False))}
 
 
@@ -413,7 +418,8 @@ def script_at_startup() -> None:
         # the code or module name is the word before the arguments, after a lone -c / -m
         # (python -Bc / -cCODE forms are not told apart from an option's value: cold)
         at = len(orig) - len(args) - 1
-        if at < 2 or orig[at - 1] != argv[0] or orig[at + 1:] != args:
+        if at < 2 or orig[at - 1] != argv[0] or orig[at + 1:] != args or \
+                orig[at - 2] in ("-W", "-X", "--check-hash-based-pycs"):  # -W -c: a value
             last_reason = f"the {argv[0]} argument is not a separate word of the command line"
             return
         if argv[0] == "-c":
