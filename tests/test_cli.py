@@ -345,3 +345,23 @@ def test_module_mode_is_pythons_to_the_traceback(tmp_path):
                          env=env, capture_output=True, timeout=120)
     assert b'File "<frozen runpy>"' in plain.stderr
     assert (got.returncode, got.stdout, got.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+
+
+def test_command_form_is_python_dash_c(tmp_path):
+    """``python -m stratum -c CODE args`` (no server) runs as ``python -c CODE args``: argv
+    ``['-c', ...]``, sys.path[0] ``''``, the __main__ of a command, a traceback in ``<string>``;
+    a missing argument is python's usage error."""
+    code = ("import sys\nimport numpy as np\nprint(sys.argv, repr(sys.path[0]), list(vars()))\n"
+            "def f():\n    raise ValueError(np.arange(2))\nf()\n")
+    env = dict(os.environ, STRATUM_CACHE_DIR=str(tmp_path / "cache"))
+    plain = subprocess.run([sys.executable, "-c", code, "a", "-b"], cwd=tmp_path, env=env,
+                           capture_output=True, timeout=120)
+    got = subprocess.run([sys.executable, "-m", "stratum", "-c", code, "a", "-b"], cwd=tmp_path,
+                         env=env, capture_output=True, timeout=120)
+    assert plain.stdout.startswith(b"['-c', 'a', '-b'] ''") and b'"<string>", line 6' in \
+        plain.stderr
+    assert (got.returncode, got.stdout, got.stderr) == (plain.returncode, plain.stdout,
+                                                        plain.stderr)
+    bad = subprocess.run([sys.executable, "-m", "stratum", "-c"], cwd=tmp_path, env=env,
+                         capture_output=True, timeout=120)
+    assert (bad.returncode, bad.stderr) == (2, b"Argument expected for the -c option\n")

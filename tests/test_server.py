@@ -569,3 +569,141 @@ def test_stale_only_when_installs_change(tmp_path):
     time.sleep(0.01)
     (site / "other-2.0.dist-info").mkdir()
     assert s.changed() == str(site)
+
+
+INFLIGHT = ("import os, sys, time\nprint(os.getpid(), flush=True)\ntime.sleep(2.5)\n"
+            "print('end')\nsys.exit(3)\n")
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced", "cache_dir_removed"])
+def test_server_exits_when_its_socket_goes(tmp_path, how):
+    """An idle server whose socket file was deleted, replaced (another server's) or whose cache
+    directory was removed can never be reached again: it exits, after its runs in flight end
+    (they end as they would have), and leaves a socket that is not its own alone."""
+    import shutil
+    import socket
+
+    from stratum.server import server as srv
+
+    cache = tmp_path / "c"
+    env = _env(cache)
+    r = _stratum(env, "serve", "--quiet", "--exclude", "numpy,pandas,scipy,sklearn")
+    assert r.returncode == 0, r.stderr.decode()
+    st = srv.ask(str(cache), "status")
+    pid, sock = st["pid"], st["socket"]
+    try:
+        proc = None
+        if how != "cache_dir_removed":  # a run in flight, served
+            (tmp_path / "s.py").write_text(INFLIGHT)
+            proc = subprocess.Popen([sys.executable, "-m", "stratum", "s.py"], env=env,
+                                    cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert int(proc.stdout.readline()) != proc.pid
+        if how == "deleted":
+            os.unlink(sock)
+        elif how == "replaced":
+            other = socket.socket(socket.AF_UNIX)
+            other.bind(sock + ".other")
+            os.replace(sock + ".other", sock)
+        else:
+            shutil.rmtree(cache)
+        if proc is not None:
+            time.sleep(1.5)  # past the server's check: it waits for the run
+            assert _alive(pid) and proc.poll() is None
+            out, err = proc.communicate(timeout=30)
+            assert (proc.returncode, out, err) == (3, b"end\n", b"")
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), "the server did not notice its socket was gone"
+        if how == "replaced":
+            assert os.path.exists(sock)  # the other server's socket stays
+            other.close()
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+# ---- -m module and -c code --------------------------------------------------------------------
+MAIN_BODY = {
+    "ok": "import sys, numpy as np\nprint(sys.argv, sys.path[0], list(vars()), __name__,\n"
+          "      __spec__ and __spec__.name, __package__, np.arange(3).sum())\n",
+    "raise": "import numpy as np\nprint('before')\ndef f(a):\n    return a.reshape(7)\n"
+             "f(np.arange(3))\n",
+    "exit": "import sys\nprint('out')\nsys.exit('bye')\n",
+}
+
+
+def _plain_env(env) -> dict:
+    return {k: v for k, v in env.items() if not k.startswith("STRATUM")}
+
+
+@pytest.mark.parametrize("body", sorted(MAIN_BODY))
+def test_module_as_plain(server, tmp_path, body):
+    """``python -m stratum -m pk.m`` and ``STRATUM=1 python -m pk.m`` (and a package's
+    ``__main__``), served: the bytes, exit code, argv, sys.path[0] and __main__ of plain
+    ``python -m``; a traceback shows the same ``<frozen runpy>`` frames."""
+    pk = tmp_path / "pk"
+    pk.mkdir()
+    (pk / "__init__.py").write_text("import os\n")
+    (pk / "m.py").write_text(MAIN_BODY[body])
+    (pk / "__main__.py").write_text(MAIN_BODY[body])
+    for name in ("pk.m", "pk"):
+        plain = _run([sys.executable, "-m", name, "a b", "-x"], _plain_env(server.env),
+                     tmp_path)
+        if body == "raise":
+            assert b'File "<frozen runpy>"' in plain.stderr and b"line 4, in f" in plain.stderr
+        n = server.served()
+        _same(_run([sys.executable, "-m", "stratum", "-m", name, "a b", "-x"], server.env,
+                   tmp_path), plain)
+        _same(_run([sys.executable, "-m", name, "a b", "-x"], dict(server.env, STRATUM="1"),
+                   tmp_path), plain)
+        assert server.served() == n + 2
+
+
+@pytest.mark.parametrize("body", sorted(MAIN_BODY))
+def test_command_as_plain(server, tmp_path, body):
+    """``python -m stratum -c CODE`` and ``STRATUM=1 python -c CODE``, served: as ``python -c``
+    (argv[0] ``-c``, sys.path[0] ``''``, no ``__file__``, tracebacks in ``<string>``)."""
+    code = MAIN_BODY[body].replace("__spec__ and __spec__.name, ", "")
+    plain = _run([sys.executable, "-c", code, "a b", "-x"], _plain_env(server.env), tmp_path)
+    if body == "ok":
+        assert plain.stdout.startswith(b"['-c', 'a b', '-x'] ")
+    n = server.served()
+    _same(_run([sys.executable, "-m", "stratum", "-c", code, "a b", "-x"], server.env,
+               tmp_path), plain)
+    _same(_run([sys.executable, "-c", code, "a b", "-x"], dict(server.env, STRATUM="1"),
+               tmp_path), plain)
+    assert server.served() == n + 2
+
+
+def test_module_and_command_cold_when_they_must(server, tmp_path):
+    """What cannot be served identically runs cold, with the same output as plain, and
+    --explain says why: a folder module shadowing a preloaded library, a module not found, a
+    tool's module under STRATUM=1, a -c glued to its code."""
+    (tmp_path / "pandas.py").write_text("WHO = 'mine'\n")
+    pk = tmp_path / "pk"
+    pk.mkdir()
+    (pk / "__init__.py").write_text("")
+    (pk / "m.py").write_text("import pandas\nprint(pandas.WHO)\n")
+    code = "import pandas\nprint(pandas.WHO)\n"
+    plain_env = _plain_env(server.env)
+    explain = dict(server.env, STRATUM_EXPLAIN="1")
+    n = server.served()
+    cases = [([sys.executable, "-m", "pk.m"], b"named like a preloaded one (pandas)"),
+             ([sys.executable, "-c", code], b"named like a preloaded one (pandas)"),
+             ([sys.executable, "-m", "nosuch_mod_x"], None)]
+    for cmd, why in cases:
+        plain = _run(cmd, plain_env, tmp_path)
+        r = _run([cmd[0], "-m", "stratum", *cmd[1:]], server.env, tmp_path)
+        _same(r, plain)
+        _same(_run(cmd, dict(server.env, STRATUM="1"), tmp_path), plain)
+        if why is not None:
+            r = _run([cmd[0], "-m", "stratum", "--explain", *cmd[1:]], server.env, tmp_path)
+            assert b"not run by the stratum server: " in r.stderr and why in r.stderr
+    tool = _run([sys.executable, "-m", "json.tool"], plain_env, tmp_path, stdin=b'{"a": 1}')
+    _same(_run([sys.executable, "-m", "json.tool"], dict(server.env, STRATUM="1"), tmp_path,
+               stdin=b'{"a": 1}'), tool)
+    glued = _run([sys.executable, "-cimport numpy; print(numpy.int64(3))"],
+                 dict(explain, STRATUM="1"), tmp_path)
+    assert glued.stdout == b"3\n" and b"not a separate word" in glued.stderr
+    assert server.served() == n

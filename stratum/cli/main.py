@@ -20,7 +20,7 @@ COMMANDS: dict[str, str] = {"run": "stratum.batch.job", "bench": "stratum.cli.be
 
 USAGE = """\
 usage: python -m stratum [--explain] [--no-cache] script.py [args ...]
-       python -m stratum [--explain] -m module [args ...]
+       python -m stratum [--explain] -m module [args ...] | -c code [args ...]
        python -m stratum trace list [--limit N] | trace show [RUN | --last] [--all] [--json]
        python -m stratum trace merged [RUN ...] [--json] [--dot FILE|-] [--html FILE]
        python -m stratum trace prune [--keep N] [--older-than DAYS] [--script PATH] | clear
@@ -42,6 +42,7 @@ options (before the script):
                  (same as STRATUM_EXPLAIN=1)
   --no-cache     trace only, neither reuse nor store results (same as STRATUM_CACHE=0)
   -m module      run a module as __main__, like `python -m module`
+  -c code        run a program passed as a string, like `python -c code`
   -h, --help     show this message and exit
   --version      print stratum's version and exit
 
@@ -80,7 +81,7 @@ def _cache_dir_text() -> str:
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     opts = {"explain": False, "no_cache": False}
-    while argv and argv[0].startswith("-") and argv[0] != "-m":
+    while argv and argv[0].startswith("-") and argv[0] not in ("-m", "-c"):
         flag = argv.pop(0)
         if flag in ("-h", "--help"):
             _write_out(_usage())
@@ -102,17 +103,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_command(argv))
     from stratum.session import runner
 
-    if argv[0] == "-m":
-        if len(argv) < 2:
-            sys.stderr.write("Argument expected for the -m option\n")
-            sys.exit(2)
-        runner.run(("module", argv[1]), argv[2:], opts)
-    else:
-        from stratum.session import handoff
+    if argv[0] in ("-m", "-c") and len(argv) < 2:
+        sys.stderr.write(f"Argument expected for the {argv[0]} option\n")
+        sys.exit(2)
+    kind = {"-m": "module", "-c": "command"}.get(argv[0], "script")
+    target, args = (kind, argv[0]) if kind == "script" else (kind, argv[1]), \
+        argv[1 if kind == "script" else 2:]
+    from stratum.session import handoff
 
-        if not Settings.from_env().disabled:  # to a running server (returns: run it here)
-            handoff.run_here(["script", argv[0]], argv[1:], opts, path0=False)
-        runner.run(("script", argv[0]), argv[1:], opts)
+    if not Settings.from_env().disabled:  # to a running server (returns: run it here)
+        handoff.run_here(list(target), args, opts, path0=False)
+    runner.run(target, args, opts)
 
 
 # ---- subcommands ------------------------------------------------------------------------------

@@ -24,7 +24,9 @@ The server itself runs no user code and holds no per-run state once a run is rea
 does not grow with the runs it served. One loop (``selectors``), no threads (forks stay safe):
 the listening socket, each run's client connection (end of stream: the client died, e.g. an
 agent's SIGKILL; the run's process group is killed at once) and each run's pidfd (the run ended:
-its wait status goes to the client, which ends the same way).
+its wait status goes to the client, which ends the same way). At least once a second it looks
+at its socket file: deleted, replaced (another server's) or its cache directory removed, no
+client can reach it any more, and it stops once its runs in flight ended.
 """
 from __future__ import annotations
 
@@ -53,6 +55,8 @@ DEFAULT_PRELOAD = ("numpy", "pandas", "scipy", "sklearn", "sklearn.base", "sklea
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: Seconds between two checks that the socket file is still this server's (else it stops).
+CHECK_EVERY = 1.0
 
 
 def paths(folder: str) -> dict:
@@ -104,6 +108,8 @@ class Server:
         self.preloaded: list[str] = []
         self.sites: dict[str, dict] = {}
         self.pid = os.getpid()
+        self.sock_id: tuple | None = None  # (st_dev, st_ino) of the socket file it listens on
+        self.checked = 0.0
 
     # ---- start ----------------------------------------------------------------------------
     def lock(self) -> int | None:
@@ -200,6 +206,9 @@ class Server:
         os.chmod(tmp, 0o600)
         listener.listen(64)
         os.replace(tmp, sock_path)  # appears only once it accepts
+        st = os.stat(sock_path)
+        self.sock_id = (st.st_dev, st.st_ino)
+        self.checked = time.monotonic()
         with open(self.paths["pid"] + ".tmp", "w") as fh:
             fh.write(str(os.getpid()))
         os.replace(self.paths["pid"] + ".tmp", self.paths["pid"])
@@ -241,23 +250,44 @@ class Server:
                         except OSError:
                             pass
                 self._deadlines()
+                self._check_socket()
         finally:
             if os.getpid() == me:
                 self._close()
         return None
 
     def _timeout(self):
-        deadlines = [r.deadline for r in self.runs.values() if r.deadline and not r.timed_out]
-        if not deadlines:
-            return None if not self.stopping else 0.5
-        return max(0.0, min(deadlines) - time.monotonic())
+        # at least every CHECK_EVERY seconds: is the socket file still this server's?
+        wake = [self.checked + CHECK_EVERY] if not self.stopping else [time.monotonic() + 0.5]
+        wake += [r.deadline for r in self.runs.values() if r.deadline and not r.timed_out]
+        return max(0.0, min(wake) - time.monotonic())
+
+    def _socket_is_mine(self) -> bool:
+        try:
+            st = os.stat(self.paths["socket"])
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self.sock_id
+
+    def _check_socket(self) -> None:
+        """The socket file deleted, replaced (another server's) or its cache directory removed:
+        no client can reach this server any more. Stop: the runs in flight finish first."""
+        now = time.monotonic()
+        if self.stopping or now < self.checked + CHECK_EVERY:
+            return
+        self.checked = now
+        if self.sock_id is not None and not self._socket_is_mine():
+            self._log(f"the socket {self.paths['socket']} is gone or is not this server's; "
+                      f"stopping")
+            self._stop()
 
     def _stop(self) -> None:
         if self.stopping:
             return
         self.stopping = True
-        try:  # the socket file is gone: no new client finds it
-            os.unlink(self.paths["socket"])
+        try:  # the socket file is gone: no new client finds it (not another server's)
+            if self._socket_is_mine():
+                os.unlink(self.paths["socket"])
         except OSError:
             pass
         try:
@@ -353,16 +383,29 @@ class Server:
             self._stop()
             return f"installed libraries changed since the server started ({stale})"
         target = req.get("target") or []
-        if not target or target[0] not in ("script", "code"):
-            return "only scripts run through the server"
-        path = os.path.join(req.get("cwd") or "/", target[1])
-        if target[0] == "script":
-            if not os.path.isfile(path):
-                return "no such script"
-            imports = batch_plan.scan_imports(path)
+        cwd = req.get("cwd") or "/"
+        if not target or target[0] not in ("script", "code", "command", "module"):
+            return "only scripts, -m modules and -c code run through the server"
+        if target[0] == "module":
+            search = req.get("path") or [cwd, *self.base_path]
+            files = module_files(target[1], [cwd if p == "" else p for p in search])
+            if isinstance(files, str):
+                return files
+            path = os.path.join(cwd, "<module>")  # its folder: sys.path[0], the current one
+            imports = chain_imports(files)
+        elif target[0] == "command":
+            path = os.path.join(cwd, "<string>")  # sys.path[0] is '': the current folder
+            imports = batch_plan.scan_imports(path, target[1])
         else:
-            imports = batch_plan.scan_imports(path, target[2])
-        plan = batch_plan.ScriptPlan(0, target[1], os.path.realpath(path), imports)
+            path = os.path.join(cwd, target[1])
+            if target[0] == "script":
+                if not os.path.isfile(path):
+                    return "no such script"
+                imports = batch_plan.scan_imports(path)
+            else:
+                imports = batch_plan.scan_imports(path, target[2])
+            path = os.path.realpath(path)
+        plan = batch_plan.ScriptPlan(0, target[1], path, imports)
         reason = warm.exec_reason(plan, self.loaded, self.during)
         if reason is not None:
             return reason
@@ -493,6 +536,87 @@ class Server:
             sys.stderr.flush()
 
 
+def module_files(name: str, search: list[str]):
+    """The source files ``python -m name`` runs, in order (the packages' ``__init__``, then the
+    module, or a package's ``__main__``), found on ``search`` without importing anything; or
+    why the run must go cold (not found: python's own error message comes from a cold run)."""
+    from importlib.machinery import PathFinder, SourceFileLoader
+
+    files: list[str] = []
+    cache = dict(sys.path_importer_cache)
+    try:
+        parts = name.split(".")
+        where: list[str] = list(search)
+        for i in range(len(parts)):
+            full = ".".join(parts[: i + 1])
+            last = i == len(parts) - 1
+            if full in sys.modules:  # in the server already: runpy uses it as it is
+                if last:  # (runpy would warn that it was imported before it ran)
+                    return f"-m {name}: {full} is imported in the server already"
+                where = list(getattr(sys.modules[full], "__path__", None) or ())
+                if not where:
+                    return f"-m {name}: {full} is not a package"
+                continue
+            spec = PathFinder.find_spec(full, where)
+            if spec is None:
+                return f"-m {name}: {full} not found without importing"
+            if spec.origin and spec.has_location:
+                if not isinstance(spec.loader, SourceFileLoader):
+                    return f"-m {name}: {full} is not a source file"
+                files.append(spec.origin)
+            elif spec.submodule_search_locations is None:
+                return f"-m {name}: {full} is not a source file"
+            if spec.submodule_search_locations is None:
+                if not last:
+                    return f"-m {name}: {full} is not a package"
+                continue
+            where = list(spec.submodule_search_locations)
+            if last:  # a package: python -m runs its __main__
+                main = PathFinder.find_spec(f"{full}.__main__", where)
+                if main is None or not isinstance(main.loader, SourceFileLoader):
+                    return f"-m {name}: no source {full}.__main__"
+                files.append(main.origin)
+        return files
+    except Exception as exc:  # noqa: BLE001 - whatever python makes of it, a cold run shows
+        return f"-m {name}: {type(exc).__name__}: {exc}"
+    finally:  # the lookups leave no finder behind in the server (its memory stays flat)
+        for key in set(sys.path_importer_cache) - set(cache):
+            del sys.path_importer_cache[key]
+
+
+def chain_imports(files: list[str]):
+    """The imports of files run one after the other (``-m pkg.mod``: ``pkg/__init__.py``, then
+    ``pkg/mod.py``), split as ``batch.plan.scan_imports`` splits one script's: the leading
+    block goes on through a file that is only imports into the next."""
+    import ast
+
+    out = batch_plan.Imports()
+    leading = True
+    for path in files:
+        try:
+            with open(path, "rb") as fh:
+                tree = ast.parse(fh.read(), path)
+        except (OSError, SyntaxError, ValueError):
+            leading = False  # the run reports it as python does
+            continue
+        seen: set[int] = set()
+        for i, stmt in enumerate(tree.body):
+            if not leading:
+                break
+            if i == 0 and isinstance(stmt, ast.Expr) and \
+                    isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+                continue  # docstring
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                out.leading.extend(batch_plan._modules(stmt))
+                seen.add(id(stmt))
+                continue
+            leading = False
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in seen:
+                out.late.extend(batch_plan._modules(node))
+    return out
+
+
 def _shown(value) -> str:
     return "unset" if value is None else repr(value)
 
@@ -619,7 +743,9 @@ def _become(req: dict, report: int) -> None:
     sys.orig_argv = list(req["orig_argv"])
     path = list(req["path"])
     if req.get("path0") and not sys.flags.safe_path:
-        path.insert(0, "")  # replaced by the script's folder (session.runner.run_script)
+        # -m: the current folder's path; else '' (a script's: replaced by its folder, in
+        # session.runner.run_script; -c: kept)
+        path.insert(0, os.getcwd() if req["target"][0] == "module" else "")
     sys.path[:] = path
     sys.path_importer_cache.clear()
     import importlib
@@ -653,7 +779,8 @@ usage: python -m stratum serve [--foreground] [--quiet] [--preload MOD,...] [--e
 
 Starts the stratum server of this interpreter in the background: a warm process (stratum on,
 numpy / pandas / scikit-learn imported) that runs every `python -m stratum s.py` and
-`STRATUM=1 python s.py` of this environment as a fork of itself, with identical results.
+`STRATUM=1 python s.py` of this environment (and `-m module`, `-c code`) as a fork of itself,
+with identical results.
 A run it cannot take identically runs cold as before (--explain says why).
 
 options:

@@ -1,7 +1,8 @@
 """Handing a run to the stratum server (``stratum.server``): the wire protocol and the client side.
 
-A run started as ``python -m stratum s.py`` or ``STRATUM=1 python s.py`` first looks for a
-server socket of its interpreter in the cache directory; if one answers and accepts the run,
+A run started as ``python -m stratum s.py`` or ``STRATUM=1 python s.py`` (or with ``-m
+module`` / ``-c code`` instead of the script) first looks for a server socket of its
+interpreter in the cache directory; if one answers and accepts the run,
 the run happens in a fork of the server (libraries already imported) with this process's own
 stdin / stdout / stderr (passed as file descriptors, ``SCM_RIGHTS``), argv, cwd, environment
 and umask, and this process only waits and ends as the run ended (exit code, or death by the
@@ -17,8 +18,11 @@ Wire format: messages are a 4-byte big-endian length and a JSON object, over an 
 stream socket. The client sends ``{"op": "run", ...request}``; the server answers
 ``{"ok": true}`` (or ``{"ok": false, "reason": ...}``: run cold); the client says
 ``{"go": true}`` with its fds 0, 1, 2 attached (only then may the server fork: a client that
-gave up waiting and runs cold never has its run made twice, nor its fds held); the server sends ``{"pid": N}`` (the run's process, leader of its
-own process group) and at the end ``{"status": wait status, ...}``.
+gave up waiting and runs cold never has its run made twice, nor its fds held); the server
+sends ``{"pid": N}`` (the run's process, leader of its own process group) and at the end
+``{"status": wait status, ...}``. A request's target is a script (``["script", path]``), a
+module (``["module", name]``: ``-m``), a command (``["command", source]``: ``-c``) or a
+harness's code string run as a file (``["code", filename, source]``).
 
 Compatibility (why a warm fork is the same as a cold start, and when it would not be): the
 server checks each request against its own start (``stratum.server.server``): the same
@@ -47,6 +51,7 @@ DEFAULT_WAIT = 2.0
 last_reason: str | None = None
 #: In a run the server forked: the server's pid (``--explain`` says the run was served warm).
 served_by: int | None = None
+_tried = False  # this process asked a server already (its answer is last_reason)
 
 #: Environment variables read at import or start-up time: a run whose value of one of these
 #: differs from the server's runs cold. (Prefixes end with ``_`` or are whole names.)
@@ -147,14 +152,17 @@ def recv(sock, with_fds: bool = False):
 
 # ---- the client side --------------------------------------------------------------------------
 def _stream(stream) -> dict:
-    return {"encoding": getattr(stream, "encoding", None), "errors": getattr(stream, "errors", None),
+    return {"encoding": getattr(stream, "encoding", None),
+            "errors": getattr(stream, "errors", None),
             "write_through": bool(getattr(stream, "write_through", False))}
 
 
 def request(target: list, argv: list[str], opts: dict, path0: bool) -> dict:
-    """A run request for this process: ``target`` is ``["script", path]`` or ``["code",
-    filename, source]``; ``argv`` is what ``sys.argv`` must become; ``path0``: sys.path still
-    lacks the entry python puts first for a script (start-up hook: site runs before that)."""
+    """A run request for this process: ``target`` is ``["script", path]``, ``["module",
+    name]`` (``-m``), ``["command", source]`` (``-c``) or ``["code", filename, source]`` (a
+    harness's string run as the file ``filename``); ``argv`` is what ``sys.argv`` must become;
+    ``path0``: sys.path still lacks the entry python puts first (start-up hook: site runs
+    before that)."""
     import signal
 
     mask = os.umask(0)
@@ -321,7 +329,10 @@ def exit_like(status) -> None:
 def run_here(target: list, argv: list[str], opts: dict, path0: bool) -> None:
     """Run through the server and end this process as the run ended; return (having set
     :data:`last_reason`) when the run must start cold. Stays quiet in every case."""
-    global last_reason
+    global last_reason, _tried
+    if _tried:  # asked once already (``python -m stratum``: before and after the command line)
+        return
+    _tried = True
     path = socket_path()
     try:
         info = os.stat(path)
@@ -389,12 +400,12 @@ def autostart() -> None:
 
 
 def script_at_startup() -> None:
-    """``STRATUM=1 python s.py args``: hand the run to a server before the script runs, if one
-    is there. Called by the start-up hook while site runs (sys.path has no script folder yet)."""
+    """``STRATUM=1 python s.py args`` (or ``-m module`` / ``-c code``): hand the run to a server
+    before the program runs, if one is there. Called by the start-up hook while site runs
+    (sys.path has no script folder yet)."""
     global last_reason
     argv = list(sys.argv)
-    if not argv or argv[0] in ("", "-", "-c", "-m") or sys.flags.inspect or \
-            sys.flags.interactive:
+    if not argv or argv[0] in ("", "-") or sys.flags.inspect or sys.flags.interactive:
         return
     try:
         os.stat(socket_path())
@@ -402,31 +413,79 @@ def script_at_startup() -> None:
         autostart()
         return
     orig = list(getattr(sys, "orig_argv", []))
-    if not os.path.isfile(argv[0]) or orig[-len(argv):] != argv:
-        last_reason = "not a script file"
-        return
-    from interposer import userfiles
+    args = argv[1:]
+    if argv[0] in ("-c", "-m"):
+        # the code or module name is the word before the arguments, after a lone -c / -m
+        # (python -Bc / -cCODE forms are not told apart from an option's value: cold)
+        at = len(orig) - len(args) - 1
+        if at < 2 or orig[at - 1] != argv[0] or orig[at + 1:] != args or \
+                orig[at - 2] in ("-W", "-X", "--check-hash-based-pycs"):  # -W -c: a value
+            last_reason = f"the {argv[0]} argument is not a separate word of the command line"
+            return
+        if argv[0] == "-c":
+            target = ["command", orig[at]]
+        else:
+            where = _module_origin(orig[at])
+            from interposer import userfiles
 
-    if not userfiles.is_user_file(os.path.abspath(argv[0])):
-        last_reason = "not a user's script (a tool)"
-        return
+            if where is None or not userfiles.is_user_file(where):
+                last_reason = "not a user's module (a tool)"
+                return
+            target = ["module", orig[at]]
+    else:
+        if not os.path.isfile(argv[0]) or orig[-len(argv):] != argv:
+            last_reason = "not a script file"
+            return
+        from interposer import userfiles
+
+        if not userfiles.is_user_file(os.path.abspath(argv[0])):
+            last_reason = "not a user's script (a tool)"
+            return
+        target = ["script", argv[0]]
     explain = os.environ.get("STRATUM_EXPLAIN", "").strip().lower() not in (
         "", "0", "false", "no", "off")
-    run_here(["script", argv[0]], argv[1:], {"explain": explain, "no_cache": False,
-                                            "startup": True}, path0=True)
+    run_here(target, args, {"explain": explain, "no_cache": False, "startup": True},
+             path0=True)
+
+
+def _module_origin(name: str) -> str | None:
+    """The file of ``name``'s top-level package or module as ``python -m`` would find it (the
+    current folder first), without importing anything; None if not found."""
+    from importlib.machinery import PathFinder
+
+    search = [os.getcwd()] + [p for p in sys.path if p]
+    cache = dict(sys.path_importer_cache)
+    try:
+        spec = PathFinder.find_spec(name.partition(".")[0], search)
+    except Exception:  # noqa: BLE001 - an odd path entry: not found
+        spec = None
+    finally:  # no finder of the folders looked at stays (the program's own lookups make them)
+        for key in set(sys.path_importer_cache) - set(cache):
+            del sys.path_importer_cache[key]
+    if spec is None:
+        return None
+    if spec.origin and spec.has_location:
+        return spec.origin
+    locations = list(spec.submodule_search_locations or ())
+    return locations[0] if locations else None
 
 
 def command_line(args: list[str]) -> None:
-    """``python -m stratum [--explain] [--no-cache] s.py args``: hand the run to a server before
-    the command line module (and its settings) is even imported; return to run it here."""
+    """``python -m stratum [--explain] [--no-cache] s.py args`` (or ``-m module args``, ``-c
+    code args``): hand the run to a server before the command line module (and its settings)
+    is even imported; return to run it here."""
     opts = {"explain": False, "no_cache": False}
     i = 0
     while i < len(args) and args[i] in ("--explain", "--no-cache"):
         opts[args[i][2:].replace("-", "_")] = True
         i += 1
-    if i >= len(args) or not args[i].endswith(".py") or _off("STRATUM_DISABLE"):
+    if i >= len(args) or _off("STRATUM_DISABLE"):
         return
-    run_here(["script", args[i]], args[i + 1:], opts, path0=False)
+    if args[i] in ("-m", "-c") and i + 1 < len(args):
+        target = ["module" if args[i] == "-m" else "command", args[i + 1]]
+        run_here(target, args[i + 2:], opts, path0=False)
+    elif args[i].endswith(".py"):
+        run_here(["script", args[i]], args[i + 1:], opts, path0=False)
 
 
 def _off(name: str) -> bool:

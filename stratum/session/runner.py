@@ -87,6 +87,24 @@ def run_script(path: str, args: list[str], transform=None, source: bytes | None 
     _execute(transform(code) if transform else code, module.__dict__)
 
 
+def run_command(source: str, args: list[str], transform=None) -> None:
+    """``python -c source``: ``sys.argv[0]`` is ``-c``, ``sys.path[0]`` is ``''``, code named
+    ``<string>``, ``__main__`` as python makes it for a command (no ``__file__``)."""
+    sys.argv[:] = ["-c", *args]
+    if not sys.flags.safe_path:
+        sys.path[0:1] = [""]  # ``python -m stratum`` put the current folder's path first
+    module = _fresh_main(__loader__=importlib.machinery.BuiltinImporter)
+    for key in ("__file__", "__cached__"):
+        del module.__dict__[key]
+    sys.modules["__main__"] = module
+    try:
+        code = compile(source, "<string>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        _report(exc)
+        raise ScriptExit(1) from None
+    _execute(transform(code) if transform else code, module.__dict__)
+
+
 def run_module(name: str, args: list[str], transform=None) -> None:
     """``python -m name``: as runpy does it, with the code object rewritten."""
     try:
@@ -100,7 +118,6 @@ def run_module(name: str, args: list[str], transform=None) -> None:
     sys.argv[:] = [spec.origin or name, *args]
     module = _fresh_main(__file__=spec.origin, __cached__=spec.cached, __loader__=spec.loader,
                          __package__=spec.parent, __spec__=spec)
-    del module.__dict__["__annotations__"]
     sys.modules["__main__"] = module
     _execute(transform(code) if transform else code, module.__dict__, (name, spec))
 
@@ -182,9 +199,10 @@ def die_by_sigint() -> None:
 
 
 def run(target, args, opts, after=None) -> None:
-    """Run ``target`` (("script", path), ("module", name) or ("code", filename, source)) as
-    ``__main__`` under stratum and exit as python would: ``python -m stratum``, a batch worker,
-    a dry run, a server's run. ``opts``: ``{"explain": bool, "no_cache": bool}``. ``after(session)`` is called
+    """Run ``target`` (("script", path), ("module", name), ("command", source): ``python -c``,
+    or ("code", filename, source): a harness's string run as a file) as ``__main__`` under
+    stratum and exit as python would: ``python -m stratum``, a batch worker, a dry run, a
+    server's run. ``opts``: ``{"explain": bool, "no_cache": bool}``. ``after(session)`` is called
     once the trace is recorded (a batch worker reports its run id)."""
     settings = settings_for(opts)
     kind, name = target[0], target[1]
@@ -199,7 +217,8 @@ def run(target, args, opts, after=None) -> None:
             return code
         from interposer.rewrite import rewrite
 
-        session.script = os.path.abspath(name) if kind in ("script", "code") else name
+        session.script = os.path.abspath(name) if kind in ("script", "code") else \
+            "-c" if kind == "command" else name
         session.argv = list(args)
         started.append(session)
         code = rewrite(code)
@@ -216,6 +235,8 @@ def run(target, args, opts, after=None) -> None:
             source = target[2]
             run_script(name, args, transform,
                        source.encode() if isinstance(source, str) else source)
+        elif kind == "command":  # ("command", source): python -c source
+            run_command(name, args, transform)
         else:
             run_module(name, args, transform)
     except SystemExit as exc:
