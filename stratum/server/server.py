@@ -21,10 +21,14 @@ ignored), numpy's global RNG reseeded, a fresh session; then ``session.runner.ru
 ``python -m stratum`` runs a script, and the process ends as that interpreter would.
 
 The server itself runs no user code and holds no per-run state once a run is reaped: its memory
-does not grow with the runs it served. One loop (``selectors``), no threads (forks stay safe):
-the listening socket, each run's client connection (end of stream: the client died, e.g. an
-agent's SIGKILL; the run's process group is killed at once) and each run's pidfd (the run ended:
-its wait status goes to the client, which ends the same way).
+does not grow with the runs it served, but for the cache entries it holds for them
+(``stratum.cache.hot``, at most ``STRATUM_SERVER_HOT_MB``): each run reports the entries it
+loaded or stored, and the server reads and verifies them between runs, a slice at a time when
+its loop is idle; a later run, its fork, loads them from its own copy-on-write memory. One loop
+(``selectors``), no threads (forks stay safe): the listening socket, each run's client
+connection (end of stream: the client died, e.g. an agent's SIGKILL; the run's process group is
+killed at once) and each run's pidfd (the run ended: its wait status goes to the client, which
+ends the same way).
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ from dataclasses import dataclass, field
 
 from stratum.batch import plan as batch_plan
 from stratum.batch import warm
+from stratum.cache import hot
 from stratum.session import handoff
 
 #: Imported at start when installed (more are imported as scripts ask for them: see ``learn``).
@@ -104,6 +109,8 @@ class Server:
         self.preloaded: list[str] = []
         self.sites: dict[str, dict] = {}
         self.pid = os.getpid()
+        self.hot: hot.HotSet | None = None  # cache entries held for the runs (start_hot)
+        self.hot_hits = 0
 
     # ---- start ----------------------------------------------------------------------------
     def lock(self) -> int | None:
@@ -184,6 +191,18 @@ class Server:
             return f
         return None
 
+    def start_hot(self, budget: int) -> None:
+        """Hold, within ``budget`` bytes, the cache entries the recent runs used (cache.hot)."""
+        if budget <= 0:
+            return
+        from pathlib import Path
+
+        from stratum.cache import cache
+
+        folder = self.folder
+        self.hot = hot.active = hot.HotSet(Path(folder), budget,
+                                           lambda: cache.read_secret(folder))
+
     def listen(self) -> None:
         sock_path = self.paths["socket"]
         tmp = f"{sock_path}.{os.getpid()}"
@@ -225,7 +244,11 @@ class Server:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         try:
             while not (self.stopping and not self.runs):
-                for key, _ in self.sel.select(self._timeout()):
+                loading = self.hot is not None and self.hot.busy and not self.stopping
+                events = self.sel.select(0 if loading else self._timeout())
+                if loading and not events:  # idle: hold what the last runs used, a slice
+                    self.hot.step()
+                for key, _ in events:
                     what, run = key.data
                     if what == "accept":
                         child = self._accept()
@@ -389,6 +412,7 @@ class Server:
                 socks = [self.listener, conn, *(r.conn for r in self.runs.values())]
                 for fd in (*(sk.detach() for sk in socks), self.lock_fd,
                            self.wake_r, self.wake_w,
+                           *(self.hot.fds() if self.hot is not None else ()),
                            *(r.pidfd for r in self.runs.values()),
                            *(r.report for r in self.runs.values())):
                     try:
@@ -400,6 +424,10 @@ class Server:
                 for fd in fds:
                     if fd > 2:
                         os.close(fd)
+                if self.hot is not None:
+                    self.hot.forget_fds()
+                    if (req.get("limits") or {}).get("memory"):
+                        self.hot.clear()  # its address space would count against the limit
                 return Child(req, write)
             except BaseException:
                 os._exit(70)
@@ -473,6 +501,10 @@ class Server:
             end.update(json.loads(report or b"{}"))
         except ValueError:
             pass
+        used = end.pop("hot_keys", None)  # the server's business, not the client's
+        if self.hot is not None and isinstance(used, list):
+            self.hot.want(used)
+            self.hot_hits += int(end.get("hot") or 0)
         try:
             run.conn.setblocking(True)
             run.conn.settimeout(1.0)
@@ -485,7 +517,8 @@ class Server:
     def status(self) -> dict:
         return {"pid": os.getpid(), "socket": self.paths["socket"], "started": self.started,
                 "preloaded": self.preloaded, "served": self.served, "running": len(self.runs),
-                "rss": _rss(), "executable": sys.executable}
+                "rss": _rss(), "executable": sys.executable,
+                "hot": dict(self.hot.stats(), hits=self.hot_hits) if self.hot else None}
 
     def _log(self, text: str) -> None:
         if not self.quiet:
@@ -541,6 +574,21 @@ def _killpg(pid: int, only_if_group: bool = False) -> None:
                 pass
 
 
+#: The default of STRATUM_SERVER_HOT_MB: cache entries the server holds for its runs.
+HOT_MB = 512
+
+
+def hot_budget() -> int:
+    """Bytes of cache entries the server holds in memory (``STRATUM_SERVER_HOT_MB``, MiB; 0:
+    none)."""
+    text = os.environ.get("STRATUM_SERVER_HOT_MB", "").strip()
+    try:
+        mb = float(text) if text else HOT_MB
+    except ValueError:
+        mb = HOT_MB
+    return max(0, int(mb * 2**20))
+
+
 def read_pid(path: str) -> int | None:
     try:
         with open(path) as fh:
@@ -576,6 +624,10 @@ def run_child(child: Child) -> None:
         nodes = session.engine.nodes if session.engine is not None else []
         data = {"run_id": session.run_id, "nodes": len(nodes),
                 "reused": sum(1 for n in nodes if n.reused)}
+        cache = session.engine.opened_cache if session.engine is not None else None
+        if cache is not None and hot.active is not None:
+            data["hot"] = cache.hot_hits  # entries read from the server's memory
+            data["hot_keys"] = cache.used_keys()  # to hold for the next runs
         try:
             os.write(report, json.dumps(data).encode())
         except OSError:
@@ -732,6 +784,13 @@ def _status(folder: str) -> int:
     print(f"stratum server: pid {st['pid']}, up {time.time() - st['started']:.0f}s, "
           f"{st['served']} runs served, {st['running']} running, "
           f"{st['rss'] / 2**20:.0f} MiB resident")
+    held = st.get("hot")
+    if held:
+        print(f"  cache entries held in memory: {held['entries']} "
+              f"({held['bytes'] / 2**20:.0f} of {held['budget'] / 2**20:.0f} MiB, "
+              f"STRATUM_SERVER_HOT_MB), {held['hits']} loads served from them")
+    else:
+        print("  cache entries held in memory: none (STRATUM_SERVER_HOT_MB=0)")
     print(f"  socket: {st['socket']}")
     print(f"  preloaded: {', '.join(st['preloaded']) or '-'}")
     return 0
@@ -821,6 +880,7 @@ def _serve(folder: str, opts: dict):
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, args)
+    server.start_hot(hot_budget())
     server.listen()
     server._log(f"pid {os.getpid()} listening on {server.paths['socket']}; preloaded "
                 f"{', '.join(server.preloaded) or 'nothing'}")
