@@ -617,6 +617,16 @@ def test_rerun_reads_entries_from_the_servers_memory(server, tmp_path):
         assert again.stdout == plain.stdout
         assert b"cache entries (" in line and b"read from its memory" in line, line
     assert _held_keys(server)["hits"] > hits
+    from stratum.client import Client
+
+    code = (tmp_path / "big.py").read_text()
+    client = Client(cache_dir=server.cache)
+    res = client.run(code, cwd=str(tmp_path), env=server.env, filename="big.py")
+    assert res.served and res.stdout == plain.stdout and res.hot >= 1
+    # a memory limit: the run unmaps its copy of the held entries (they would count) first
+    res = client.run(code, cwd=str(tmp_path), env=server.env, filename="big.py",
+                     memory=16 << 30)
+    assert res.served and res.stdout == plain.stdout and res.hot == 0, res.stderr
 
 
 def test_entry_rewritten_on_disk_is_not_served_stale(server, tmp_path):
@@ -737,3 +747,28 @@ def test_held_entry_is_handed_out_once_per_process(tmp_path):
         assert cache.used_keys() == [key]
     finally:
         hot.active = saved
+
+
+def test_a_run_forked_during_a_load_drops_it(tmp_path):
+    """A run forked while the server is half-way through reading an entry closes that file
+    (it is in the list of fds the fork closes) and unmaps the half-read copy."""
+    import numpy as np
+
+    from stratum.cache import cache as cache_mod
+    from stratum.cache import hot
+
+    folder = tmp_path / "c"
+    key = "cd" * 16
+    cache_mod.Cache(folder, 1 << 30, admit_all=True).put(
+        key, np.ones((300_000, 8)), 1.0)  # ~19 MB: more than one slice
+    held = hot.HotSet(folder, 64 << 20, lambda: cache_mod.read_secret(folder))
+    held.want([key])
+    held.step(0)
+    assert held.loading is not None and held.loading.done == hot.SLICE
+    fds, memory = held.fds(), held.loading.memory
+    assert len(fds) == 1
+    for fd in fds:
+        os.close(fd)
+    held.forget_fds()
+    assert memory.closed and not held.busy and held.fds() == []
+    assert held.stats()["entries"] == 0

@@ -218,9 +218,11 @@ class HotSet:
         return [self.loading.fd] if self.loading is not None and self.loading.fd >= 0 else []
 
     def forget_fds(self) -> None:
-        """In a forked run, after its fds were closed: no load continues here."""
+        """In a forked run, after its fds were closed: no load continues here (and the
+        half-read mapping of one in progress is unmapped: it would only take address space)."""
         if self.loading is not None:
             self.loading.fd = -1
+            self.loading.close()
             self.loading = None
         self.pending.clear()
 
