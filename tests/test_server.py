@@ -772,3 +772,25 @@ def test_a_run_forked_during_a_load_drops_it(tmp_path):
     held.forget_fds()
     assert memory.closed and not held.busy and held.fds() == []
     assert held.stats()["entries"] == 0
+
+
+def test_a_failure_holding_entries_is_not_the_servers_end(tmp_path, monkeypatch):
+    from stratum.cache import hot
+    from stratum.server import server as srv
+
+    saved = hot.active
+    s = srv.Server(str(tmp_path), [], set(), quiet=True)
+    s.start_hot(1 << 20)
+    try:
+        s.hot.want(["ef" * 16])
+
+        def broken(*a, **k):
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(s.hot, "step", broken)
+        s._hold()  # logged, not raised
+        assert s.hot.budget == 0 and not s.hot.busy
+        s.hot.want(["ef" * 16])
+        assert not s.hot.busy  # holds nothing from now on
+    finally:
+        hot.active = saved

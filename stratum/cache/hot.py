@@ -73,7 +73,7 @@ class _Load:
             os.close(self.fd)
             self.fd = -1
         if not keep:
-            self.memory.close()
+            _unmap(self.memory)
 
 
 class HotSet:
@@ -202,7 +202,7 @@ class HotSet:
     def _drop(self, entry: HotEntry) -> None:
         self.bytes -= entry.size
         self.dropped += 1
-        entry.memory.close()  # unmapped: the server's resident memory goes down at once
+        _unmap(entry.memory)  # the server's resident memory goes down at once
 
     def clear(self) -> None:
         """Hold nothing (a run with a memory limit: the held bytes would count against it)."""
@@ -251,6 +251,13 @@ class HotSet:
         finally:
             os.close(fd)
         return entry.memory
+
+
+def _unmap(memory: mmap.mmap) -> None:
+    try:
+        memory.close()
+    except BufferError:  # a view of it still alive somewhere: unmapped when that goes
+        pass
 
 
 def _valid(key) -> bool:

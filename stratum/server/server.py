@@ -247,7 +247,7 @@ class Server:
                 loading = self.hot is not None and self.hot.busy and not self.stopping
                 events = self.sel.select(0 if loading else self._timeout())
                 if loading and not events:  # idle: hold what the last runs used, a slice
-                    self.hot.step()
+                    self._hold()
                 for key, _ in events:
                     what, run = key.data
                     if what == "accept":
@@ -268,6 +268,15 @@ class Server:
             if os.getpid() == me:
                 self._close()
         return None
+
+    def _hold(self) -> None:
+        try:
+            self.hot.step()
+        except Exception as exc:  # noqa: BLE001 - never the server's end: hold nothing more
+            self._log(f"holding cache entries failed ({type(exc).__name__}: {exc}); "
+                      "holding none from now on")
+            self.hot.clear()
+            self.hot.budget = 0
 
     def _timeout(self):
         deadlines = [r.deadline for r in self.runs.values() if r.deadline and not r.timed_out]
