@@ -578,9 +578,10 @@ from sklearn.preprocessing import StandardScaler
 
 X = np.arange({n} * 8, dtype=float).reshape({n}, 8) % {mod}
 Xs = StandardScaler().fit_transform(X)
-Xs[0, 0] = 12345.0  # a change in place: the held bytes must not see it
-again = StandardScaler().fit_transform(X)
-print(Xs.shape, float(Xs[1:].sum()), float(again[0, 0]), again.flags.writeable)
+a = np.arange({n} * 8 + 1, dtype=float)
+a[0] = 12345.0  # a change in place: the held bytes must not see it
+b = np.arange({n} * 8 + 1, dtype=float)  # the same key, loaded again in the run
+print(Xs.shape, float(Xs[1:].sum()), float(b[0]), np.shares_memory(a, b), b.flags.writeable)
 """
 
 
