@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -140,6 +141,7 @@ def main(argv=None) -> int:
     finally:
         subprocess.run([py, "-m", "stratum", "serve", "--stop", "--quiet"], env=env_srv)
         subprocess.run([py, "-m", "stratum", "serve", "--stop", "--quiet"], env=env_nohot)
+        shutil.rmtree(work, ignore_errors=True)  # the frame script's caches: ~1.4 GB
     if ns.json:
         Path(ns.json).write_text(json.dumps({"repeat": repeat, "rows": rows, "trees": trees,
                                              "frame_rows": frame_rows, "results": results},
