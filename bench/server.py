@@ -3,11 +3,15 @@ through a running server, for what an agent's loop starts over and over. Four pa
 alternating its modes ``--repeat`` times (medians), every stratum output checked byte for byte
 (stdout, stderr, exit code) against plain python's:
 
-``startup``: an empty script, one that only imports pandas / numpy / scikit-learn, and a
-random-forest script re-run unchanged (its results cached by a first run), each timed as
-``plain`` (``python s.py``), ``cold`` (``python -m stratum s.py``, no server), ``server``
-(the same command handed to a running server: a warm fork) and ``server-env`` (``STRATUM=1
-python s.py`` handed to it).
+``startup``: an empty script, one that only imports pandas / numpy / scikit-learn, a
+random-forest script re-run unchanged (its results cached by a first run: a few KB), and a
+frame script re-run unchanged whose cached results are big (a 2e6-row CSV read, sorted,
+transformed, scaled, a model fitted: ~470 MB of entries), each timed as ``plain`` (``python
+s.py``), ``cold`` (``python -m stratum s.py``, no server), ``server`` (the same command handed
+to a running server: a warm fork, which holds the cache entries its recent runs used in
+memory, ``STRATUM_SERVER_HOT_MB``), ``server-nohot`` (the same, handed to a second server
+holding none, ``STRATUM_SERVER_HOT_MB=0``, its own cache directory: every entry read and
+verified from disk) and ``server-env`` (``STRATUM=1 python s.py`` handed to the first).
 
 ``concurrent``: 8 distinct small agent-style scripts (``workloads.variants``: a pandas
 preprocessing and a scikit-learn model under 5-fold cross-validation) submitted at once:
@@ -24,7 +28,7 @@ empty at the first step.
 ``corpus``: a cold run (empty cache) of a few tests/corpus scripts, plain vs handed to the
 server vs ``python -m stratum`` without a server.
 
-The server runs in a temporary cache directory and is stopped at the end. All processes get
+The servers run in temporary cache directories and are stopped at the end. All processes get
 ``PYTHONHASHSEED=0`` (outputs comparable byte for byte). ``--quick``: fewer rows and repeats.
 
     python bench/server.py [--quick] [--repeat N] [--parts startup,concurrent,session,corpus]
@@ -67,6 +71,36 @@ model = RandomForestClassifier(n_estimators={trees}, random_state=0)
 scores = cross_val_score(model, X, y, cv=3)
 print(f"cv accuracy {{scores.mean():.4f}}")
 """
+
+FRAME = """\
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import Ridge
+from sklearn.preprocessing import StandardScaler
+
+df = pd.read_csv("frame.csv")
+df["ga"] = df.groupby("g")["a"].transform("mean")
+df = df.sort_values(["g", "a"]).reset_index(drop=True)
+dummies = pd.get_dummies(df["s"], dtype=float)
+X = np.hstack([df[["a", "b", "c", "ga"]].to_numpy(), dummies.to_numpy()])
+Xs = StandardScaler().fit_transform(X)
+y = df["a"] * 2 - df["b"] + df["c"] ** 2
+model = Ridge(alpha=1.0).fit(Xs, y)
+pred = model.predict(Xs)
+agg = df.groupby("g").agg({{"a": "mean", "b": "sum", "c": "std"}})
+print(agg.head())
+print(round(float(np.mean((pred - y) ** 2)), 6))
+"""
+
+
+def frame_csv(path: Path, rows: int) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    pd.DataFrame({"g": rng.randint(0, 1000, rows), "a": rng.normal(size=rows).round(4),
+                  "b": rng.normal(size=rows).round(4), "c": rng.normal(size=rows).round(4),
+                  "s": rng.choice(["x", "y", "z"], rows)}).to_csv(path, index=False)
 
 
 def run(cmd, env, cwd) -> float:
@@ -131,20 +165,24 @@ def differ(got: list[tuple], want: list[tuple], names: list[str]) -> list[str]:
 
 def startup_part(ns, work, envs, repeat) -> dict:
     rows, trees = (3000, 60) if ns.quick else (6000, 200)
+    frame_rows = 500_000 if ns.quick else 2_000_000
     scripts = {"empty": EMPTY, "imports": IMPORTS,
-               "forest rerun": FOREST.format(rows=rows, trees=trees)}
+               "forest rerun": FOREST.format(rows=rows, trees=trees), "frame rerun": FRAME}
+    frame_csv(work / "frame.csv", frame_rows)
     for name, text in scripts.items():
         (work / f"{name.split()[0]}.py").write_text(text)
     py = sys.executable
-    results: dict = {"rows": rows, "trees": trees}
+    results: dict = {"rows": rows, "trees": trees, "frame_rows": frame_rows}
     for name in scripts:
         f = f"{name.split()[0]}.py"
         modes = {"plain": ([py, f], envs["plain"]),
                  "cold": ([py, "-m", "stratum", f], envs["cold"]),
                  "server": ([py, "-m", "stratum", f], envs["server"]),
+                 "server-nohot": ([py, "-m", "stratum", f], envs["nohot"]),
                  "server-env": ([py, f], dict(envs["server"], STRATUM="1"))}
         for cmd, env in modes.values():  # first runs fill the caches (a re-run is timed)
             run(cmd, env, work)
+        time.sleep(2)  # the server holds the entries the first runs used (between runs)
         times: dict = {m: [] for m in modes}
         for _ in range(repeat):
             for m, (cmd, env) in modes.items():
@@ -304,18 +342,22 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown parts: {', '.join(sorted(unknown))}")
     work = Path(tempfile.mkdtemp(prefix="stratum-bench-server-"))
-    cache, served_cache = work / "cache", work / "scache"
+    cache, served_cache, nohot_cache = work / "cache", work / "scache", work / "ncache"
     base = {k: v for k, v in os.environ.items() if not k.startswith("STRATUM")}
     base["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in base.get(
         "PYTHONPATH", "").split(os.pathsep) if p])
     base["PYTHONHASHSEED"] = "0"  # outputs comparable byte for byte (set orders)
     envs = {"plain": base, "cold": dict(base, STRATUM_CACHE_DIR=str(cache)),
             "server": dict(base, STRATUM_CACHE_DIR=str(served_cache)),
+            "nohot": dict(base, STRATUM_CACHE_DIR=str(nohot_cache)),
             "server_cache": served_cache}
     py = sys.executable
     rows = 2000 if ns.quick else 5000
     workloads.make_data(work / "data" / "train.csv", rows)
     subprocess.run([py, "-m", "stratum", "serve", "--quiet"], env=envs["server"], check=True)
+    if "startup" in parts:  # a second server holding no entries (``server-nohot``)
+        subprocess.run([py, "-m", "stratum", "serve", "--quiet"],
+                       env=dict(envs["nohot"], STRATUM_SERVER_HOT_MB="0"), check=True)
     results: dict = {"rows": rows, "load_before": os.getloadavg(),
                      "date": time.strftime("%Y-%m-%d %H:%M")}
     status = 0
@@ -338,11 +380,13 @@ def main(argv=None) -> int:
                 status = 1
         st = subprocess.run([py, "-m", "stratum", "serve", "--status"], env=envs["server"],
                             capture_output=True, text=True).stdout
-        print(st.strip().splitlines()[0] if st.strip() else "server: no status")
-        results["server_status"] = st.strip().splitlines()[0] if st.strip() else None
+        print("\n".join(st.strip().splitlines()[:2]) if st.strip() else "server: no status")
+        results["server_status"] = st.strip().splitlines()[:2] if st.strip() else None
     finally:
         subprocess.run([py, "-m", "stratum", "serve", "--stop", "--quiet"], env=envs["server"])
-        shutil.rmtree(work, ignore_errors=True)
+        subprocess.run([py, "-m", "stratum", "serve", "--stop", "--quiet"], env=envs["nohot"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)  # the frame script's caches: ~1.4 GB
     results["load_after"] = os.getloadavg()
     print(f"load average before {results['load_before'][0]:.1f}, after "
           f"{results['load_after'][0]:.1f}")

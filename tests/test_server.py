@@ -707,3 +707,229 @@ def test_module_and_command_cold_when_they_must(server, tmp_path):
                  dict(explain, STRATUM="1"), tmp_path)
     assert glued.stdout == b"3\n" and b"not a separate word" in glued.stderr
     assert server.served() == n
+
+
+# ---- cache entries held in the server's memory ------------------------------------------------
+BIG = """\
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+
+X = np.arange({n} * 8, dtype=float).reshape({n}, 8) % {mod}
+Xs = StandardScaler().fit_transform(X)
+a = np.arange({n} * 8 + 1, dtype=float)
+a[0] = 12345.0  # a change in place: the held bytes must not see it
+b = np.arange({n} * 8 + 1, dtype=float)  # the same key, loaded again in the run
+print(Xs.shape, float(Xs[1:].sum()), float(b[0]), np.shares_memory(a, b), b.flags.writeable)
+"""
+
+
+def _explained(server, script, cwd, **kw):
+    r = _served(server, script, cwd, extra={"STRATUM_EXPLAIN": "1"}, **kw)
+    line = [ln for ln in r.stderr.splitlines() if b"run by the stratum server" in ln]
+    assert r.returncode == 0 and line, r.stderr.decode()
+    return r, line[0]
+
+
+def _held_keys(server, wait=30.0) -> dict:
+    """The server's hot-set figures once it has loaded what the last run used."""
+    deadline = time.monotonic() + wait
+    while True:
+        held = server.status()["hot"]
+        if not held["pending"] or time.monotonic() > deadline:
+            return held
+        time.sleep(0.05)
+
+
+def test_rerun_reads_entries_from_the_servers_memory(server, tmp_path):
+    """A served re-run gets its cache entries from the server's memory, verified once by the
+    server, and prints the bytes a plain run prints; a value changed in place by the run does
+    not change the held bytes (a second load of the key in the run reads the disk)."""
+    (tmp_path / "big.py").write_text(BIG.format(n=300_000, mod=977))  # ~19 MB per entry
+    plain = _plain("big.py", server.env, tmp_path)
+    first, line = _explained(server, "big.py", tmp_path)
+    assert first.stdout == plain.stdout and b"read from its memory" not in line
+    held = _held_keys(server)
+    assert held["entries"] >= 1 and held["bytes"] <= held["budget"]
+    hits = held["hits"]
+    for _ in range(2):
+        again, line = _explained(server, "big.py", tmp_path)
+        assert again.stdout == plain.stdout
+        assert b"cache entries (" in line and b"read from its memory" in line, line
+    assert _held_keys(server)["hits"] > hits
+    from stratum.client import Client
+
+    code = (tmp_path / "big.py").read_text()
+    client = Client(cache_dir=server.cache)
+    res = client.run(code, cwd=str(tmp_path), env=server.env, filename="big.py")
+    assert res.served and res.stdout == plain.stdout and res.hot >= 1
+    # a memory limit: the run unmaps its copy of the held entries (they would count) first
+    res = client.run(code, cwd=str(tmp_path), env=server.env, filename="big.py",
+                     memory=16 << 30)
+    assert res.served and res.stdout == plain.stdout and res.hot == 0, res.stderr
+
+
+def test_entry_rewritten_on_disk_is_not_served_stale(server, tmp_path):
+    """An entry replaced on disk after the server held it (another process, a gc) is read from
+    the disk; one deleted is recomputed: never the held copy."""
+    from stratum.cache import cache as cache_mod
+
+    (tmp_path / "big.py").write_text(BIG.format(n=200_000, mod=613))
+    plain = _plain("big.py", server.env, tmp_path)
+    before = {p.name for p in (server.cache / "objects").glob("*/*")}
+    _explained(server, "big.py", tmp_path)
+    mine = [p for p in (server.cache / "objects").glob("*/*") if p.name not in before]
+    assert mine
+    _held_keys(server)
+    # another process rewrites the entries: the same values, signed again (another MAC: the
+    # meta's time differs), written by os.replace as the cache does
+    secret = cache_mod.read_secret(server.cache)
+    from stratum.cache import serialize
+
+    for p in mine:
+        frozen, meta = serialize.open_entry(bytearray(p.read_bytes()), key=p.name,
+                                            secret=secret)
+        value = serialize.thaw(frozen)
+        blob = serialize.dumps(value, key=p.name, secret=secret,
+                               meta=dict(meta, created=meta.get("created", 0) + 1))
+        tmp = p.with_name(".tmp-test")
+        tmp.write_bytes(b"".join(bytes(c) for c in blob.chunks))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, p)
+    r, line = _explained(server, "big.py", tmp_path)
+    assert r.stdout == plain.stdout
+    assert b"read from its memory" not in line, line  # the held copies are stale: disk
+    _held_keys(server)  # the server notices and holds the new bytes
+    r, line = _explained(server, "big.py", tmp_path)
+    assert r.stdout == plain.stdout and b"read from its memory" in line
+    for p in mine:  # deleted (cache gc, eviction): recomputed, not served from memory
+        p.unlink()
+    r, line = _explained(server, "big.py", tmp_path)
+    assert r.stdout == plain.stdout and b"read from its memory" not in line, line
+
+
+def test_held_entries_stay_within_the_budget(tmp_path):
+    """Many runs with distinct big entries: the server holds at most STRATUM_SERVER_HOT_MB of
+    them, and its resident memory stays bounded by that budget."""
+    cache = tmp_path / "c"
+    env = dict(_env(cache), STRATUM_SERVER_HOT_MB="40")
+    r = _stratum(env, "serve")
+    assert r.returncode == 0, r.stderr.decode()
+    srv = Server.__new__(Server)
+    srv.cache, srv.env = cache, env
+    srv.pid = srv.status()["pid"]
+    try:
+        assert srv.status()["hot"]["budget"] == 40 << 20
+        (tmp_path / "b.py").write_text(
+            "import sys\nimport numpy as np\nfrom sklearn.preprocessing import StandardScaler\n"
+            "X = np.arange(250_000 * 8, dtype=float).reshape(-1, 8) + int(sys.argv[1])\n"
+            "print(StandardScaler().fit_transform(X).sum())\n")
+        _served(srv, "b.py", tmp_path, "0")
+        _held_keys(srv)
+        base = srv.status()["rss"]
+        for i in range(1, 10):  # ~16 MB entries each
+            r = _served(srv, "b.py", tmp_path, str(i))
+            assert r.returncode == 0, r.stderr.decode()
+            held = _held_keys(srv)
+            assert held["bytes"] <= 40 << 20
+        st = srv.status()
+        assert st["served"] == 10 and st["hot"]["dropped"] > 0
+        assert st["rss"] - base < (40 << 20) + (16 << 20), (st["rss"] - base) / 2**20
+        shown = _stratum(env, "serve", "--status").stdout
+        assert b"cache entries held in memory" in shown and b"of 40 MiB" in shown
+    finally:
+        srv.stop()
+
+
+def test_no_held_entries_with_a_zero_budget(tmp_path):
+    cache = tmp_path / "c"
+    env = dict(_env(cache), STRATUM_SERVER_HOT_MB="0")
+    assert _stratum(env, "serve").returncode == 0
+    srv = Server.__new__(Server)
+    srv.cache, srv.env = cache, env
+    srv.pid = srv.status()["pid"]
+    try:
+        assert srv.status()["hot"] is None
+        (tmp_path / "big.py").write_text(BIG.format(n=100_000, mod=101))
+        plain = _plain("big.py", env, tmp_path)
+        for _ in range(2):
+            r, line = _explained(srv, "big.py", tmp_path)
+            assert r.stdout == plain.stdout and b"read from its memory" not in line
+    finally:
+        srv.stop()
+
+
+def test_held_entry_is_handed_out_once_per_process(tmp_path):
+    """What a run does to a value built on held bytes stays out of a second load of the same
+    key in that run: the held copy is used once, then the disk is read (verified)."""
+    import numpy as np
+
+    from stratum.cache import cache as cache_mod
+    from stratum.cache import hot
+
+    folder = tmp_path / "c"
+    key = "ab" * 16
+    value = np.arange(300_000 * 8, dtype=float).reshape(-1, 8)
+    cache_mod.Cache(folder, 1 << 30, admit_all=True).put(key, value, 1.0)
+    held = hot.HotSet(folder, 64 << 20, lambda: cache_mod.read_secret(folder))
+    held.want([key])
+    while held.busy:
+        held.step()
+    assert held.stats()["entries"] == 1
+    saved, hot.active = hot.active, held
+    try:
+        cache = cache_mod.Cache(folder, 1 << 30, admit_all=True, memory_budget=0)
+        hit, first = cache.get(key)
+        assert hit and cache.hot_hits == 1 and np.array_equal(first, value)
+        first[0, 0] = 12345.0
+        hit, second = cache.get(key)
+        assert hit and cache.hot_hits == 1 and second[0, 0] == 0.0
+        assert cache.used_keys() == [key]
+    finally:
+        hot.active = saved
+
+
+def test_a_run_forked_during_a_load_drops_it(tmp_path):
+    """A run forked while the server is half-way through reading an entry closes that file
+    (it is in the list of fds the fork closes) and unmaps the half-read copy."""
+    import numpy as np
+
+    from stratum.cache import cache as cache_mod
+    from stratum.cache import hot
+
+    folder = tmp_path / "c"
+    key = "cd" * 16
+    cache_mod.Cache(folder, 1 << 30, admit_all=True).put(
+        key, np.ones((300_000, 8)), 1.0)  # ~19 MB: more than one slice
+    held = hot.HotSet(folder, 64 << 20, lambda: cache_mod.read_secret(folder))
+    held.want([key])
+    held.step(0)
+    assert held.loading is not None and held.loading.done == hot.SLICE
+    fds, memory = held.fds(), held.loading.memory
+    assert len(fds) == 1
+    for fd in fds:
+        os.close(fd)
+    held.forget_fds()
+    assert memory.closed and not held.busy and held.fds() == []
+    assert held.stats()["entries"] == 0
+
+
+def test_a_failure_holding_entries_is_not_the_servers_end(tmp_path, monkeypatch):
+    from stratum.cache import hot
+    from stratum.server import server as srv
+
+    saved = hot.active
+    s = srv.Server(str(tmp_path), [], set(), quiet=True)
+    s.start_hot(1 << 20)
+    try:
+        s.hot.want(["ef" * 16])
+
+        def broken(*a, **k):
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(s.hot, "step", broken)
+        s._hold()  # logged, not raised
+        assert s.hot.budget == 0 and not s.hot.busy
+        s.hot.want(["ef" * 16])
+        assert not s.hot.busy  # holds nothing from now on
+    finally:
+        hot.active = saved

@@ -75,29 +75,40 @@ class ScriptPlan:
 def scan_imports(path: str, source: str | bytes | None = None) -> Imports:
     """Absolute imports of a script, split into its leading import block and the rest
     (``source``: the script's code, when it is not a file)."""
-    try:
-        if source is None:
-            with open(path, "rb") as fh:
-                source = fh.read()
-        tree = ast.parse(source, path)
-    except (OSError, SyntaxError, ValueError):
-        return Imports()  # the worker reports it exactly as python does
+    return scan_chain([path], [source])
+
+
+def scan_chain(paths: list[str], sources: list | None = None) -> Imports:
+    """The imports of files run one after the other (``-m pkg.mod``: ``pkg/__init__.py``, then
+    ``pkg/mod.py``), split as one script's: the leading block goes on through a file that is
+    only imports into the next. A file that cannot be read or parsed ends the leading block
+    (its run reports it exactly as python does)."""
     out = Imports()
-    body = list(tree.body)
     leading = True
-    seen: set[int] = set()
-    for i, stmt in enumerate(body):
-        if leading and i == 0 and isinstance(stmt, ast.Expr) and \
-                isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
-            continue  # docstring
-        if leading and isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            out.leading.extend(_modules(stmt))
-            seen.add(id(stmt))
+    for path, source in zip(paths, sources or [None] * len(paths)):
+        try:
+            if source is None:
+                with open(path, "rb") as fh:
+                    source = fh.read()
+            tree = ast.parse(source, path)
+        except (OSError, SyntaxError, ValueError):
+            leading = False
             continue
-        leading = False
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in seen:
-            out.late.extend(_modules(node))
+        seen: set[int] = set()
+        for i, stmt in enumerate(tree.body):
+            if not leading:
+                break
+            if i == 0 and isinstance(stmt, ast.Expr) and \
+                    isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+                continue  # docstring
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                out.leading.extend(_modules(stmt))
+                seen.add(id(stmt))
+                continue
+            leading = False
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in seen:
+                out.late.extend(_modules(node))
     return out
 
 

@@ -57,7 +57,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from stratum.cache import serialize, sqlite_wal
+from stratum.cache import hot, serialize, sqlite_wal
 from stratum.config import CacheDirError, disk_full, prepare_cache_dir, warn
 
 #: Values cheaper than this to compute are not worth a disk round trip.
@@ -810,6 +810,7 @@ class Cache:
                 self._memory.put(key, blob.frozen)
             if not self._write_entry(key, blob):
                 return self._memory.get(key) is not None
+            self._used(key)
             self._index_put(key, blob.size, float(cost))
             if self.shared is not None:
                 self._publish(key, blob)
@@ -924,15 +925,24 @@ class Cache:
         # A plain string path: every executed reusable call looks here (pathlib costs more
         # than the failed open of a miss).
         path = os.path.join(self._objects_dir, key[:2], key)
+        held = hot.active.take(key, path, self.secret) if hot.active is not None else None
+        if held is not None:
+            # verified by the server that forked this run, and still the file's bytes; the
+            # buffer a disk load would give: a private mapping if big, else a bytearray
+            buf = held if len(held) >= MMAP_MIN else bytearray(held)
+        else:
+            try:
+                buf = _read_private(path)
+            except FileNotFoundError:
+                return False, None
+            except OSError as exc:
+                self._warn("read", f"cannot read cache entry {key} ({exc.strerror or exc})")
+                return False, None
         try:
-            buf = _read_private(path)
-        except FileNotFoundError:
-            return False, None
-        except OSError as exc:
-            self._warn("read", f"cannot read cache entry {key} ({exc.strerror or exc})")
-            return False, None
-        try:
-            frozen, _meta = serialize.open_entry(buf, key=key, secret=self.secret)
+            if held is not None:
+                frozen = serialize.open_held(buf, key=key)
+            else:
+                frozen, _meta = serialize.open_entry(buf, key=key, secret=self.secret)
             value = serialize.thaw_in_place(frozen)
         except serialize.CorruptEntry as exc:
             self._drop_corrupt(key, path, exc.kind)
@@ -943,9 +953,14 @@ class Cache:
             return False, None
         size = len(buf)
         self.bytes_loaded += size
+        if held is not None:
+            self.hot_hits += 1
+            self.hot_bytes += size
         self._record_hit(key, size)
-        if self._memory.admits(size):
+        if held is None and self._memory.admits(size):
             # The caller owns the loaded object (its arrays view ``buf``); memory keeps bytes.
+            # (Not from the server's memory: that copy of every entry would cost a served
+            # re-run more than its verified loads; a second load in the run reads the disk.)
             self._memory.put(key, frozen)
         return True, value
 
@@ -1091,6 +1106,7 @@ class Cache:
 
     def _record_hit(self, key: str, size: int) -> None:
         """Count hits in memory and write them in batches: a hit should not cost a transaction."""
+        self._used(key)
         with self._db_lock:
             self.hits += 1
             if size == 0:
@@ -1251,8 +1267,24 @@ class Cache:
             return None
         return fd
 
+    def used_keys(self) -> list[str]:
+        """In a run forked by the stratum server: the entries it loaded or stored, least
+        recently used first (at most ``hot.MAX_REPORTED``; the server holds them next)."""
+        return list(self._used_keys)
+
+    def _used(self, key: str) -> None:
+        if hot.active is None:  # only a server's runs report what they used
+            return
+        used = self._used_keys
+        used.pop(key, None)
+        used[key] = None
+        if len(used) > hot.MAX_REPORTED:
+            used.popitem(last=False)
+
     def _reset_counters(self) -> None:
         self.hits = self.memory_hits = self.misses = self.bytes_loaded = self.stores = 0
+        self.hot_hits = self.hot_bytes = 0  # loads from the memory of the server (cache.hot)
+        self._used_keys: OrderedDict[str, None] = OrderedDict()
         self._pending: dict[str, tuple[int, float]] = {}
         self._last_flush = time.monotonic()
 
@@ -1449,6 +1481,11 @@ def _create_secret(path: Path) -> None:
                             exc.errno) from None
     finally:
         _unlink(Path(tmp))
+
+
+def read_secret(directory) -> bytes:
+    """The HMAC key of the cache at ``directory`` (made if absent), checked as a Cache does."""
+    return _load_or_create_secret(Path(directory) / "secret")
 
 
 def _read_private(path: Path):

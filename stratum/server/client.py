@@ -43,6 +43,7 @@ class Result:
     timed_out: bool = False
     reason: str | None = None  # why it ran cold
     worker: str | None = None  # the Dask worker that ran it (``Client(cluster=...)``)
+    hot: int | None = None  # cache entries read from the server's memory (served runs)
 
     def check_returncode(self) -> None:
         if self.returncode:
@@ -146,7 +147,7 @@ class Client:
         status = end.get("status")
         return Result(out, err, _returncode(status), time.perf_counter() - t0, True,
                       end.get("reused"), end.get("nodes"), end.get("run_id"),
-                      bool(end.get("timed_out")))
+                      bool(end.get("timed_out")), hot=end.get("hot"))
 
     # ---- cold -----------------------------------------------------------------------------
     def _cold(self, target, argv, stdin, cwd, env, timeout, memory, reason) -> Result:

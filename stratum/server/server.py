@@ -21,12 +21,16 @@ ignored), numpy's global RNG reseeded, a fresh session; then ``session.runner.ru
 ``python -m stratum`` runs a script, and the process ends as that interpreter would.
 
 The server itself runs no user code and holds no per-run state once a run is reaped: its memory
-does not grow with the runs it served. One loop (``selectors``), no threads (forks stay safe):
-the listening socket, each run's client connection (end of stream: the client died, e.g. an
-agent's SIGKILL; the run's process group is killed at once) and each run's pidfd (the run ended:
-its wait status goes to the client, which ends the same way). At least once a second it looks
-at its socket file: deleted, replaced (another server's) or its cache directory removed, no
-client can reach it any more, and it stops once its runs in flight ended.
+does not grow with the runs it served, but for the cache entries it holds for them
+(``stratum.cache.hot``, at most ``STRATUM_SERVER_HOT_MB``): each run reports the entries it
+loaded or stored, and the server reads and verifies them between runs, a slice at a time when
+its loop is idle; a later run, its fork, loads them from its own copy-on-write memory. One loop
+(``selectors``), no threads (forks stay safe): the listening socket, each run's client
+connection (end of stream: the client died, e.g. an agent's SIGKILL; the run's process group is
+killed at once) and each run's pidfd (the run ended: its wait status goes to the client, which
+ends the same way). At least once a second it looks at its socket file: deleted, replaced
+(another server's) or its cache directory removed, no client can reach it any more, and it
+stops once its runs in flight ended.
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ from dataclasses import dataclass, field
 
 from stratum.batch import plan as batch_plan
 from stratum.batch import warm
+from stratum.cache import hot
 from stratum.session import handoff
 
 #: Imported at start when installed (more are imported as scripts ask for them: see ``learn``).
@@ -110,6 +115,8 @@ class Server:
         self.pid = os.getpid()
         self.sock_id: tuple | None = None  # (st_dev, st_ino) of the socket file it listens on
         self.checked = 0.0
+        self.hot: hot.HotSet | None = None  # cache entries held for the runs (start_hot)
+        self.hot_hits = 0
 
     # ---- start ----------------------------------------------------------------------------
     def lock(self) -> int | None:
@@ -190,6 +197,18 @@ class Server:
             return f
         return None
 
+    def start_hot(self, budget: int) -> None:
+        """Hold, within ``budget`` bytes, the cache entries the recent runs used (cache.hot)."""
+        if budget <= 0:
+            return
+        from pathlib import Path
+
+        from stratum.cache import cache
+
+        folder = self.folder
+        self.hot = hot.active = hot.HotSet(Path(folder), budget,
+                                           lambda: cache.read_secret(folder))
+
     def listen(self) -> None:
         sock_path = self.paths["socket"]
         tmp = f"{sock_path}.{os.getpid()}"
@@ -234,7 +253,11 @@ class Server:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         try:
             while not (self.stopping and not self.runs):
-                for key, _ in self.sel.select(self._timeout()):
+                loading = self.hot is not None and self.hot.busy and not self.stopping
+                events = self.sel.select(0 if loading else self._timeout())
+                if loading and not events:  # idle: hold what the last runs used, a slice
+                    self._hold()
+                for key, _ in events:
                     what, run = key.data
                     if what == "accept":
                         child = self._accept()
@@ -255,6 +278,15 @@ class Server:
             if os.getpid() == me:
                 self._close()
         return None
+
+    def _hold(self) -> None:
+        try:
+            self.hot.step()
+        except Exception as exc:  # noqa: BLE001 - never the server's end: hold nothing more
+            self._log(f"holding cache entries failed ({type(exc).__name__}: {exc}); "
+                      "holding none from now on")
+            self.hot.clear()
+            self.hot.budget = 0
 
     def _timeout(self):
         # at least every CHECK_EVERY seconds: is the socket file still this server's?
@@ -392,7 +424,7 @@ class Server:
             if isinstance(files, str):
                 return files
             path = os.path.join(cwd, "<module>")  # its folder: sys.path[0], the current one
-            imports = chain_imports(files)
+            imports = batch_plan.scan_chain(files)
         elif target[0] == "command":
             path = os.path.join(cwd, "<string>")  # sys.path[0] is '': the current folder
             imports = batch_plan.scan_imports(path, target[1])
@@ -432,6 +464,7 @@ class Server:
                 socks = [self.listener, conn, *(r.conn for r in self.runs.values())]
                 for fd in (*(sk.detach() for sk in socks), self.lock_fd,
                            self.wake_r, self.wake_w,
+                           *(self.hot.fds() if self.hot is not None else ()),
                            *(r.pidfd for r in self.runs.values()),
                            *(r.report for r in self.runs.values())):
                     try:
@@ -443,6 +476,10 @@ class Server:
                 for fd in fds:
                     if fd > 2:
                         os.close(fd)
+                if self.hot is not None:
+                    self.hot.forget_fds()
+                    if (req.get("limits") or {}).get("memory"):
+                        self.hot.clear()  # its address space would count against the limit
                 return Child(req, write)
             except BaseException:
                 os._exit(70)
@@ -516,6 +553,10 @@ class Server:
             end.update(json.loads(report or b"{}"))
         except ValueError:
             pass
+        used = end.pop("hot_keys", None)  # the server's business, not the client's
+        if self.hot is not None and isinstance(used, list):
+            self.hot.want(used)
+            self.hot_hits += int(end.get("hot") or 0)
         try:
             run.conn.setblocking(True)
             run.conn.settimeout(1.0)
@@ -528,7 +569,8 @@ class Server:
     def status(self) -> dict:
         return {"pid": os.getpid(), "socket": self.paths["socket"], "started": self.started,
                 "preloaded": self.preloaded, "served": self.served, "running": len(self.runs),
-                "rss": _rss(), "executable": sys.executable}
+                "rss": _rss(), "executable": sys.executable,
+                "hot": dict(self.hot.stats(), hits=self.hot_hits) if self.hot else None}
 
     def _log(self, text: str) -> None:
         if not self.quiet:
@@ -584,39 +626,6 @@ def module_files(name: str, search: list[str]):
             del sys.path_importer_cache[key]
 
 
-def chain_imports(files: list[str]):
-    """The imports of files run one after the other (``-m pkg.mod``: ``pkg/__init__.py``, then
-    ``pkg/mod.py``), split as ``batch.plan.scan_imports`` splits one script's: the leading
-    block goes on through a file that is only imports into the next."""
-    import ast
-
-    out = batch_plan.Imports()
-    leading = True
-    for path in files:
-        try:
-            with open(path, "rb") as fh:
-                tree = ast.parse(fh.read(), path)
-        except (OSError, SyntaxError, ValueError):
-            leading = False  # the run reports it as python does
-            continue
-        seen: set[int] = set()
-        for i, stmt in enumerate(tree.body):
-            if not leading:
-                break
-            if i == 0 and isinstance(stmt, ast.Expr) and \
-                    isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
-                continue  # docstring
-            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-                out.leading.extend(batch_plan._modules(stmt))
-                seen.add(id(stmt))
-                continue
-            leading = False
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in seen:
-                out.late.extend(batch_plan._modules(node))
-    return out
-
-
 def _shown(value) -> str:
     return "unset" if value is None else repr(value)
 
@@ -665,6 +674,21 @@ def _killpg(pid: int, only_if_group: bool = False) -> None:
                 pass
 
 
+#: The default of STRATUM_SERVER_HOT_MB: cache entries the server holds for its runs.
+HOT_MB = 512
+
+
+def hot_budget() -> int:
+    """Bytes of cache entries the server holds in memory (``STRATUM_SERVER_HOT_MB``, MiB; 0:
+    none)."""
+    text = os.environ.get("STRATUM_SERVER_HOT_MB", "").strip()
+    try:
+        mb = float(text) if text else HOT_MB
+    except ValueError:
+        mb = HOT_MB
+    return max(0, int(mb * 2**20))
+
+
 def read_pid(path: str) -> int | None:
     try:
         with open(path) as fh:
@@ -700,6 +724,10 @@ def run_child(child: Child) -> None:
         nodes = session.engine.nodes if session.engine is not None else []
         data = {"run_id": session.run_id, "nodes": len(nodes),
                 "reused": sum(1 for n in nodes if n.reused)}
+        cache = session.engine.opened_cache if session.engine is not None else None
+        if cache is not None and hot.active is not None:
+            data["hot"] = cache.hot_hits  # entries read from the server's memory
+            data["hot_keys"] = cache.used_keys()  # to hold for the next runs
         try:
             os.write(report, json.dumps(data).encode())
         except OSError:
@@ -859,6 +887,13 @@ def _status(folder: str) -> int:
     print(f"stratum server: pid {st['pid']}, up {time.time() - st['started']:.0f}s, "
           f"{st['served']} runs served, {st['running']} running, "
           f"{st['rss'] / 2**20:.0f} MiB resident")
+    held = st.get("hot")
+    if held:
+        print(f"  cache entries held in memory: {held['entries']} "
+              f"({held['bytes'] / 2**20:.0f} of {held['budget'] / 2**20:.0f} MiB, "
+              f"STRATUM_SERVER_HOT_MB), {held['hits']} loads served from them")
+    else:
+        print("  cache entries held in memory: none (STRATUM_SERVER_HOT_MB=0)")
     print(f"  socket: {st['socket']}")
     print(f"  preloaded: {', '.join(st['preloaded']) or '-'}")
     return 0
@@ -948,6 +983,7 @@ def _serve(folder: str, opts: dict):
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, args)
+    server.start_hot(hot_budget())
     server.listen()
     server._log(f"pid {os.getpid()} listening on {server.paths['socket']}; preloaded "
                 f"{', '.join(server.preloaded) or 'nothing'}")

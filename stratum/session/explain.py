@@ -36,8 +36,11 @@ def report(session, out) -> None:
     from stratum.session import handoff
 
     if handoff.served_by is not None:
+        held = getattr(cache, "hot_hits", 0) if cache is not None else 0
         lines.append(f"stratum: run by the stratum server (pid {handoff.served_by}), forked "
-                     "with the libraries already imported")
+                     "with the libraries already imported" + (
+                         f"; {held} cache entries ({cache.hot_bytes} bytes) read from its "
+                         "memory" if held else ""))
     elif handoff.last_reason is not None:
         lines.append(f"stratum: not run by the stratum server: {handoff.last_reason}")
     if engine is not None and engine.dropped_nodes:

@@ -64,7 +64,7 @@ IMPORT_ENV_NAMES = ("LANG", "LANGUAGE", "TMPDIR", "TEMP", "TMP", "HOME", "XDG_CA
 #: Read per run, never at import: these may differ. PYTHONUNBUFFERED / PYTHONIOENCODING only
 #: shape the std streams, which every run rebuilds from the client's own.
 RUN_ENV = frozenset({"STRATUM", "STRATUM_EXPLAIN", "STRATUM_SERVE", "STRATUM_SERVER_WAIT",
-                     "PYTHONUNBUFFERED", "PYTHONIOENCODING"})
+                     "STRATUM_SERVER_HOT_MB", "PYTHONUNBUFFERED", "PYTHONIOENCODING"})
 
 
 def import_env(env) -> dict:
