@@ -135,6 +135,17 @@ ROWS: dict[str, OpSpec] = dict([
     *[_op(f"pandas.Series.{m}", PURE, reusable=False) for m in ("to_list", "tolist", "unique")],
 ])
 
+# Operations that parse dates: the strings "now" / "today" among the text values of their
+# array-like arguments make them read the clock (``stratum.keys.clock``; every operation's
+# plain string arguments are looked at anyway).
+PARSES_DATES = frozenset({
+    "pandas.to_datetime", "pandas.Timestamp", "pandas.date_range", "pandas.bdate_range",
+    "pandas.period_range", "pandas.Period", "pandas.DatetimeIndex", "pandas.PeriodIndex",
+    "pandas.Series", "pandas.DataFrame", "pandas.Index", "pandas.array",
+    "pandas.Series.astype", "pandas.DataFrame.astype", "pandas.Index.astype",
+    "numpy.array", "numpy.asarray", "numpy.datetime64", "numpy.ndarray.astype",
+})
+
 # Methods of estimators, by name: effect, reusable, returns_self.
 ESTIMATOR_METHODS: dict[str, OpSpec] = {
     "fit": OpSpec("fit", FIT, returns_self=True),

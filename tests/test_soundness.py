@@ -201,6 +201,33 @@ print(df["c"].sum())
         runner.same_as_plain("s.py", env_extra={**ADMIT_ALL, "T": t})
 
 
+def test_now_and_today_read_the_clock(runner):
+    """``pd.Timestamp("now")``, ``pd.to_datetime("today")``, ``date_range(end="now")``, a
+    list or a text column holding "now": a second run printed the first run's time (the key
+    held the word, not the time), and so did what was computed from it (``.floor``)."""
+    import time
+
+    write(runner.workdir / "s.py", """
+import numpy as np
+import pandas as pd
+sec = lambda t: int(pd.Timestamp(t).value // 10**9)
+print(sec(pd.Timestamp("now").floor("s")))
+print(sec(pd.to_datetime("today").floor("s")))
+print(sec(pd.date_range(end="now", periods=2, freq="D").floor("s")[1]))
+print(sec(pd.Series(["now"], dtype="datetime64[ns]")[0]))
+print(sec(pd.to_datetime(pd.Series(["2020-01-01", "now"]))[1]))
+print(sec(pd.Series(["today", "2020-01-01"]).astype("datetime64[ns]")[0]))
+print(int(np.array(["now"], dtype="datetime64[s]")[0].astype("int64")))
+""")
+    runs = []
+    for _ in range(2):
+        code, out, err = runner.run("s.py", env_extra=ADMIT_ALL)
+        assert code == 0, err.decode()
+        runs.append([int(x) for x in out.split()])
+        time.sleep(1.2)
+    assert len(runs[0]) == 7 and all(b > a for a, b in zip(*runs)), runs
+
+
 def test_fresh_random_data_from_unknown_calls_is_not_reused(runner):
     """scipy.sparse.random_array(rng=None) draws new data every run: a fit on it must not be
     the previous run's (the unknown call's output got a stable key)."""

@@ -25,6 +25,7 @@ from interposer.registry import FIT, MUTATES, OPAQUE, PURE, RANDOM, SINK, SOURCE
 from stratum import kernels
 from stratum.cpu import budget as cpu_budget
 from stratum.cpu import demand as cpu_demand
+from stratum.keys import clock
 from stratum.keys import libsettings
 from stratum.keys import randomness
 from stratum.engine import fold
@@ -271,12 +272,18 @@ class Engine:
         key, inputs, consts, reason2, rng = self._key(spec, args, kwargs, recv, effect, _extra,
                                                       fn)
         reason = reason or reason2
+        if reason is None and key is not None:
+            word = clock.shallow(args, kwargs)
+            if word is None and spec.name in registry.PARSES_DATES:
+                word = clock.deep(args, kwargs, None if recv is _NO else recv)
+            if word is not None:  # and what it returns is no function of the key: unkeyed
+                reason, key = f"reads the clock ({word!r} is the current time)", None
         inject = None
         if spec.caller_scope:  # ``df.query("a > @t")``: ``t`` is an input too
             inject, names, reason3 = scope.bind(spec, args, kwargs, frame, self.lineage)
             reason = reason or reason3
-            if key is not None and names is not None:
-                key = _derive(key, names)
+            if key is not None:  # without the variables' keys, the result has none either
+                key = _derive(key, names) if names is not None else None
         holders = self._rng_holders(args, recv) if spec.estimator_rules else ()
         if holders and reason is None:
             reason = "draws from a random generator object an estimator holds"
