@@ -102,6 +102,15 @@ def test_own_modules_is_current():
     assert not missing, f"not in shadow.OWN_MODULES: {sorted(missing)}"
 
 
-def test_user_path_entries_end_at_the_standard_library():
+def test_user_path_entries_end_at_the_standard_library(tmp_path):
     zip_entry = f"/usr/lib/python{sys.version_info[0]}{sys.version_info[1]}.zip"
     assert shadow.user_path_entries(["/a", "", "/b", zip_entry, "/c"]) == ["/a", "", "/b"]
+    # PYTHONPATH naming an installation folder (site-packages, also later on the path): it
+    # holds the real modules (seen in CI, where the tests put site-packages on PYTHONPATH)
+    name = min(n for n in shadow.OWN_MODULES if n not in sys.modules)
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    (site / f"{name}.py").write_text("")
+    assert shadow.user_path_entries(["/a", str(site), zip_entry, str(site)]) == ["/a"]
+    assert shadow.shadowed(["/nonexistent", str(site), zip_entry, str(site)]) is None
+    assert shadow.shadowed([str(site), zip_entry]) == (str(site), name)

@@ -82,14 +82,18 @@ def folder_modules(folder: str) -> set[str]:
 
 def user_path_entries(path: list[str] | None = None) -> list[str]:
     """The ``sys.path`` entries ahead of the standard library's: the script's folder (or
-    ``''``) and the ``PYTHONPATH`` entries. The standard library's zip entry (on the path
-    whether or not it exists) or its folder ends them."""
+    ``''``) and the ``PYTHONPATH`` entries; the standard library's zip entry (on the path
+    whether or not it exists) or its folder ends them. An entry that is also an installation
+    folder (``PYTHONPATH`` naming site-packages: it is on the path after the standard library
+    too) holds the real modules, not the user's."""
+    entries = sys.path if path is None else path
     zip_name = f"python{sys.version_info[0]}{sys.version_info[1]}.zip"
     stdlib = os.path.dirname(os.__file__)
     out = []
-    for entry in sys.path if path is None else path:
+    for i, entry in enumerate(entries):
         if entry.endswith(zip_name) or entry == stdlib:
-            break
+            installed = {os.path.realpath(e) for e in entries[i:] if e}
+            return [e for e in out if not e or os.path.realpath(e) not in installed]
         out.append(entry)
     return out
 
