@@ -83,19 +83,34 @@ def folder_modules(folder: str) -> set[str]:
 def user_path_entries(path: list[str] | None = None) -> list[str]:
     """The ``sys.path`` entries ahead of the standard library's: the script's folder (or
     ``''``) and the ``PYTHONPATH`` entries; the standard library's zip entry (on the path
-    whether or not it exists) or its folder ends them. An entry that is also an installation
-    folder (``PYTHONPATH`` naming site-packages: it is on the path after the standard library
-    too) holds the real modules, not the user's."""
+    whether or not it exists) or its folder ends them. An entry that is an installation
+    folder (``PYTHONPATH`` naming site-packages, or a folder also on the path after the
+    standard library) holds the real modules, not the user's."""
     entries = sys.path if path is None else path
     zip_name = f"python{sys.version_info[0]}{sys.version_info[1]}.zip"
     stdlib = os.path.dirname(os.__file__)
     out = []
     for i, entry in enumerate(entries):
         if entry.endswith(zip_name) or entry == stdlib:
-            installed = {os.path.realpath(e) for e in entries[i:] if e}
+            installed = _installation_folders() | {os.path.realpath(e) for e in entries[i:] if e}
             return [e for e in out if not e or os.path.realpath(e) not in installed]
         out.append(entry)
     return out
+
+
+def _installation_folders() -> set[str]:
+    """This interpreter's site-packages folders (``site`` leaves one out of the path when
+    ``PYTHONPATH`` already names it, so the path alone does not tell)."""
+    import site
+    import sysconfig
+
+    folders = {sysconfig.get_paths().get(k) for k in ("purelib", "platlib")}
+    try:
+        folders.update(site.getsitepackages())
+        folders.add(site.getusersitepackages())
+    except AttributeError:  # a virtualenv's old site.py
+        pass
+    return {os.path.realpath(f) for f in folders if f}
 
 
 def shadowed(path: list[str] | None = None) -> tuple[str, str] | None:
