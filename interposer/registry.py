@@ -328,6 +328,10 @@ def resolve_method(t: type, name: str) -> OpSpec | None:
     if root == "sklearn":
         return _estimator_method(t, name, qual)
     if root == "pandas":
+        if hasattr(t, "__next__"):
+            # a reader that is an iterator (``read_csv(..., iterator=True)``, ``read_json(...,
+            # lines=True, chunksize=n)``, ``StataReader``): every call moves it on
+            return OpSpec(qual, MUTATES, reusable=False, mutates="self")
         return OpSpec(qual, PURE, inplace_rule=True)
     if root == "numpy":
         if t.__name__ == "Generator" or t.__name__ == "RandomState":

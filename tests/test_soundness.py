@@ -228,6 +228,22 @@ print(int(np.array(["now"], dtype="datetime64[s]")[0].astype("int64")))
     assert len(runs[0]) == 7 and all(b > a for a, b in zip(*runs)), runs
 
 
+def test_a_reader_moves_on_at_every_call(runner):
+    """``reader.get_chunk(10)`` twice on ``read_csv(..., iterator=True)``: the second call
+    returned the first one's rows (a pandas method was taken as pure, keyed by the reader and
+    its argument). A pandas type that is an iterator changes at every call."""
+    (runner.workdir / "d.csv").write_text("a,b\n" + "".join(f"{i},{i % 7}\n"
+                                                           for i in range(500)))
+    same_cold_and_warm(runner, """
+        import pandas as pd
+        reader = pd.read_csv("d.csv", iterator=True)
+        print(reader.get_chunk(10)["a"].sum(), reader.get_chunk(10)["a"].sum())
+        print(reader.read(5)["a"].tolist())
+        with pd.read_csv("d.csv", chunksize=200) as r:
+            print([int(c["a"].sum()) for c in r])
+    """)
+
+
 def test_fresh_random_data_from_unknown_calls_is_not_reused(runner):
     """scipy.sparse.random_array(rng=None) draws new data every run: a fit on it must not be
     the previous run's (the unknown call's output got a stable key)."""
