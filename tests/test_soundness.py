@@ -244,6 +244,28 @@ def test_a_reader_moves_on_at_every_call(runner):
     """)
 
 
+def test_a_class_attribute_that_is_not_a_scalar_is_part_of_the_key(runner):
+    """A lambda reading ``Cfg.SCALES[1]`` given to ``apply``: the class was keyed by its code
+    and its scalar constants only, so editing the list reused the old result."""
+    write(runner.workdir / "s.py", """
+import os
+import numpy as np
+import pandas as pd
+
+class Cfg:
+    SCALES = [1.0, float(os.environ["S"])]
+    TABLE = {"k": float(os.environ["S"])}
+    ARR = np.array([float(os.environ["S"])])
+    __slots__ = ()
+
+df = pd.DataFrame({"a": np.arange(2000.0)})
+print(df["a"].apply(lambda v: v * Cfg.SCALES[1]).sum())
+print(df["a"].map(lambda v: v + Cfg.TABLE["k"] + Cfg.ARR[0]).sum())
+""")
+    for scale in ("2", "3", "2"):
+        runner.same_as_plain("s.py", env_extra={**ADMIT_ALL, "S": scale})
+
+
 def test_fresh_random_data_from_unknown_calls_is_not_reused(runner):
     """scipy.sparse.random_array(rng=None) draws new data every run: a fit on it must not be
     the previous run's (the unknown call's output got a stable key)."""

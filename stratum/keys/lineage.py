@@ -509,6 +509,15 @@ def _feed_user_class(lin, h, v, depth):
         elif type(member) in _PLAIN_SCALARS and not name.startswith("__"):
             h.update_str(f"attr:{name}")  # class constants (THRESHOLD = 3)
             h.update_str(scalar_text(member))
+        elif not name.startswith(("__", "_abc_")) and type(member) not in _DESCRIPTORS:
+            # any other class attribute (SCALES = [1, 2], a table, an array) by content: a
+            # lambda reading ``Cfg.SCALES[1]`` must not keep its key when the list changes
+            h.update_str(f"attr:{name}")
+            lin.feed(h, member, depth + 1)
+
+
+_DESCRIPTORS = (types.MemberDescriptorType, types.GetSetDescriptorType,
+                types.WrapperDescriptorType, types.MethodDescriptorType)
 
 
 def _feed_method_code(lin, h, f, depth):
