@@ -125,7 +125,7 @@ ROWS: dict[str, OpSpec] = dict([
     # expressions that read the caller's variables (``@t`` in a query, any name in pd.eval)
     *[_op(f"pandas.DataFrame.{m}", PURE, inplace_rule=True, caller_scope=(0, "expr"))
       for m in ("query", "eval")],
-    _op("pandas.eval", PURE, caller_scope=(0, "expr")),
+    _op("pandas.eval", PURE, caller_scope=(0, "expr"), inplace_rule=True, mutates="target"),
     # pandas accessors that return views of ``self``
     *[_op(f"pandas.{cls}.{m}", PURE, reusable=False) for cls in ("DataFrame", "Series") for m in (
         "head", "tail", "copy", "__getitem__", "__len__", "keys", "items", "__iter__",

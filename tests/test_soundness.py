@@ -266,6 +266,23 @@ print(df["a"].map(lambda v: v + Cfg.TABLE["k"] + Cfg.ARR[0]).sum())
         runner.same_as_plain("s.py", env_extra={**ADMIT_ALL, "S": scale})
 
 
+def test_pd_eval_assigning_into_a_target_changes_it(runner):
+    """``pd.eval("c = df.a * df.b", target=df, inplace=True)`` writes into ``df``: its key
+    stayed, so what was computed from ``df`` next reused the previous expression's column."""
+    write(runner.workdir / "s.py", """
+import os
+import warnings
+import numpy as np
+import pandas as pd
+warnings.simplefilter("ignore")
+df = pd.DataFrame({"a": np.arange(1000.0), "b": np.arange(1000.0) % 7, "c": 0.0})
+pd.eval(os.environ["E"], target=df, inplace=True)
+print(df["c"].sum(), df.sum().sum())
+""")
+    for expr in ("c = df.a + df.b", "c = df.a * df.b", "c = df.a + df.b"):
+        runner.same_as_plain("s.py", env_extra={**ADMIT_ALL, "E": expr})
+
+
 def test_fresh_random_data_from_unknown_calls_is_not_reused(runner):
     """scipy.sparse.random_array(rng=None) draws new data every run: a fit on it must not be
     the previous run's (the unknown call's output got a stable key)."""

@@ -17,7 +17,8 @@ def effect_of(spec, args, kwargs, recv):
     """The effect of this particular call: registry effect adjusted by its arguments."""
     effect, mutated, reason = spec.effect, spec.mutates, None
     if spec.inplace_rule and kwargs.get("inplace") is True:
-        return MUTATES, "self", "inplace=True"
+        # the receiver, or the argument the spec names (``pd.eval(..., target=df)``)
+        return MUTATES, spec.mutates or "self", "inplace=True"
     out = kwargs.get("out")
     if out is not None and registry.OPAQUE != effect:
         return MUTATES, "out", "writes into out="
