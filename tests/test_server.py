@@ -933,3 +933,26 @@ def test_a_failure_holding_entries_is_not_the_servers_end(tmp_path, monkeypatch)
         assert not s.hot.busy  # holds nothing from now on
     finally:
         hot.active = saved
+
+
+def test_a_run_given_extra_descriptors_runs_cold(server, tmp_path):
+    """A process its parent gave a descriptor (``pass_fds``: loky's and multiprocessing's
+    resource tracker, a ``python -c`` under ``STRATUM=1``) runs cold: a fork of the server
+    would not have it (the tracker died with ``Bad file descriptor``)."""
+    code = "import os, sys\nos.write(int(sys.argv[1]), b'through the pipe')\nprint('ok')\n"
+    (tmp_path / "s.py").write_text(code)
+    for cmd, env in (([sys.executable, "-m", "stratum", "-c", code], server.env),
+                     ([sys.executable, "-c", code], dict(server.env, STRATUM="1")),
+                     ([sys.executable, "-m", "stratum", "s.py"], server.env)):
+        r, w = os.pipe()
+        n = server.served()
+        try:
+            p = subprocess.run([*cmd, str(w)], env=env, cwd=tmp_path, pass_fds=[w],
+                               capture_output=True, timeout=120)
+            os.close(w)
+            data = os.read(r, 100)
+        finally:
+            os.close(r)
+        assert (p.returncode, p.stdout, p.stderr) == (0, b"ok\n", b""), p.stderr.decode()
+        assert data == b"through the pipe"
+        assert server.served() == n

@@ -333,6 +333,11 @@ def run_here(target: list, argv: list[str], opts: dict, path0: bool) -> None:
     if _tried:  # asked once already (``python -m stratum``: before and after the command line)
         return
     _tried = True
+    passed = inherited_fds()
+    if passed:
+        last_reason = (f"it inherited file descriptor {passed[0]} from its parent (a fork of "
+                       "the server would not have it)")
+        return
     path = socket_path()
     try:
         info = os.stat(path)
@@ -363,6 +368,27 @@ def run_here(target: list, argv: list[str], opts: dict, path0: bool) -> None:
         except Exception:
             pass
     exit_like(end.get("status"))
+
+
+def inherited_fds() -> list[int]:
+    """Descriptors above 2 this process was given by its parent: a pipe a multiprocessing or
+    loky parent passed its ``python -c`` helper (the resource tracker), a ``3<file`` of a
+    shell. Python opens its own descriptors non-inheritable (PEP 446), so at start-up an
+    inheritable one came from the parent; a run forked by the server would not have it (loky's
+    resource tracker died with ``Bad file descriptor`` when its ``-c`` was handed over)."""
+    out = []
+    try:
+        names = os.listdir(f"/proc/{os.getpid()}/fd")
+    except OSError:
+        return out
+    for name in names:
+        try:
+            fd = int(name)
+            if fd > 2 and os.get_inheritable(fd):
+                out.append(fd)
+        except (ValueError, OSError):  # the listing's own descriptor, closed by now
+            continue
+    return sorted(out)
 
 
 def autostart() -> None:
