@@ -275,7 +275,7 @@ class Engine:
         if reason is None and key is not None:
             word = clock.shallow(args, kwargs)
             if word is None and spec.name in registry.PARSES_DATES:
-                word = clock.deep(args, kwargs, None if recv is _NO else recv)
+                word = clock.deep(spec.name, args, kwargs, None if recv is _NO else recv)
             if word is not None:  # and what it returns is no function of the key: unkeyed
                 reason, key = f"reads the clock ({word!r} is the current time)", None
         inject = None
