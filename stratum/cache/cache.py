@@ -1252,7 +1252,8 @@ class Cache:
     # ------------------------------------------------------------------ misc
 
     def _lock_key(self, key: str) -> int | None:
-        """Block until we hold ``locks/<key>.lock``; None if locking is impossible (then no lock)."""
+        """Block until we hold ``locks/<key>.lock``; None if locking is impossible (then no
+        lock)."""
         try:
             fd = os.open(os.path.join(self._locks_dir, f"{key}.lock"),
                          os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)

@@ -13,8 +13,8 @@ the strings among the items of a list, tuple or dict of up to :data:`SHALLOW_ITE
 operations that parse dates (``interposer.registry.PARSES_DATES``, data: the date parsers
 always, constructors and ``astype`` when an argument names a datetime or period dtype) also
 have their array-like arguments and receiver scanned: every text value of an object or string
-array, Series, Index or DataFrame column. Anything that reaches the clock another way (a file read with
-``parse_dates`` whose cells say ``now``) is not seen.
+array, Series, Index or DataFrame column. Anything that reaches the clock another way (a file
+read with ``parse_dates`` whose cells say ``now``) is not seen.
 """
 from __future__ import annotations
 
