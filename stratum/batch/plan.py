@@ -121,13 +121,14 @@ def _modules(stmt) -> list[str]:
     return [stmt.module] + [f"{stmt.module}.{a.name}" for a in stmt.names if a.name != "*"]
 
 
-def is_library(top: str) -> bool:
-    """An installed third-party package (site-packages), not the stdlib nor the user's code."""
+def is_library(top: str, path: list[str] | None = None) -> bool:
+    """An installed third-party package (site-packages), not the stdlib nor the user's code;
+    looked up on ``path`` (default: ``sys.path`` less its first entry, the script's folder)."""
     from interposer import userfiles
 
     if top in sys.builtin_module_names or top in getattr(sys, "stdlib_module_names", ()):
         return False
-    spec = importlib.machinery.PathFinder.find_spec(top, sys.path[1:])
+    spec = importlib.machinery.PathFinder.find_spec(top, sys.path[1:] if path is None else path)
     origin = spec.origin if spec is not None else None
     if origin is None and spec is not None and spec.submodule_search_locations:
         origin = os.path.join(list(spec.submodule_search_locations)[0], "__init__.py")

@@ -144,7 +144,9 @@ class Server:
         warm.startup_modules()  # computed now, before the state is frozen
         base = warm.top_modules()
         activate(Settings.from_env())
-        names = [n for n in self.names if batch_plan.is_library(n.partition(".")[0])]
+        # the starting folder is off sys.path already: look the names up on all of it (with
+        # ``PYTHONPATH`` naming site-packages, sys.path[1:] missed every library)
+        names = [n for n in self.names if batch_plan.is_library(n.partition(".")[0], sys.path)]
         noisy, self.during = warm.preload(names)
         if noisy:
             return noisy
