@@ -113,9 +113,10 @@ class Engine:
         self._cpu_history = None  # stratum.cpu.demand.History, read at the first costly call
         self.cpu_waited = 0.0  # seconds top-level calls waited for CPU tokens
         # Hot loops of cheap operations (stratum/engine/fold.py): per call instruction
-        # (code, offset), cheap top-level executions in a row, and the sites folded since.
+        # (id of the code, offset), the code and its cheap top-level executions in a row, and
+        # the sites folded since (each site holds its code: the id stays that code's).
         self._fold_after = settings.fold_after if settings is not None else 32
-        self._cheap_in_a_row: dict[tuple, int] = {}
+        self._cheap_in_a_row: dict[tuple, list] = {}
         self._folded: dict[tuple, fold.Site] = {}
         self.folded_calls = 0
 
@@ -220,7 +221,7 @@ class Engine:
         folded = self._folded
         if folded and _extra is None:
             frame = sys._getframe(_depth)
-            site = folded.get((frame.f_code, frame.f_lasti))
+            site = folded.get((id(frame.f_code), frame.f_lasti))  # see _count_cheap
             if site is not None and not self._open and not self._memo_open \
                     and not spec.caller_scope \
                     and threading.get_ident() == self._main_thread:
@@ -369,15 +370,21 @@ class Engine:
         """Fold the call's site once enough top-level operations ran there in a row whose
         results were small and neither reused nor worth caching (``stratum.engine.fold``)."""
         frame = call.frame
-        where = (frame.f_code, frame.f_lasti)
+        # Keyed by the code's id, not the code: a code object hashes by its content, nested
+        # code objects included, so a module's code costs microseconds per kilobyte of script
+        # to hash, at every call. The entries hold the code, so its id is never another's.
+        code = frame.f_code
+        where = (id(code), frame.f_lasti)
         admitted = call.reusable and reason is None
         if reused or admitted or call.outside is not None or self.dry is not None \
                 or _nbytes(result) > fold.FOLD_BYTES:
             self._cheap_in_a_row.pop(where, None)
             return
-        n = self._cheap_in_a_row.get(where, 0) + 1
-        if n < self._fold_after:
-            self._cheap_in_a_row[where] = n
+        entry = self._cheap_in_a_row.get(where)
+        if entry is None:
+            entry = self._cheap_in_a_row[where] = [code, 0]
+        entry[1] += 1
+        if entry[1] < self._fold_after:
             return
         del self._cheap_in_a_row[where]
         node = Node(self._next_seq, None, call.spec.name, call.site, (), (), fold.FOLDED, 0.0,
@@ -385,7 +392,7 @@ class Engine:
         self._next_seq += 1
         node.recipe = ("x", "operations at this site ran untraced (a hot loop)")
         self._folded[where] = site = fold.Site(trampoline(frame), node,
-                                               call.spec.name == "operator.getattr")
+                                               call.spec.name == "operator.getattr", code)
         site.settle(self._fold_after)
         if len(self.nodes) < MAX_NODES:
             self.nodes.append(node)

@@ -53,10 +53,11 @@ FOLDED = "folded"
 class Site:
     """A folded call site: how to call its operations as the script's line, and its node."""
 
-    __slots__ = ("call", "node", "count", "getattr", "_last")
+    __slots__ = ("call", "node", "count", "getattr", "code", "_last")
 
-    def __init__(self, trampoline, node, is_getattr: bool):
+    def __init__(self, trampoline, node, is_getattr: bool, code):
         self.call = trampoline
+        self.code = code  # the site's code object: the engine's index of sites is by its id
         self.node = node  # stratum.engine.engine.Node, kind FOLDED
         self.count = 0
         self.getattr = is_getattr

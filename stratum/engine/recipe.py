@@ -276,9 +276,12 @@ def _constant(v, t):
 #: made with it): formatting and numeric conversions.
 _CONVERSIONS = frozenset({"str", "repr", "ascii", "format", "round", "int", "float", "abs"})
 _CO_OPTIMIZED = 0x1
-_verdicts: dict = {}  # (code, instruction offset) -> builtin names relied on, or None
+# Both keyed by the code object's id, each entry holding the code (so the id stays its own):
+# a code object hashes by its whole content, nested code objects included, which costs
+# microseconds per kilobyte of script at every traced call of a module-level loop.
+_verdicts: dict = {}  # (id(code), instruction offset) -> (code, builtin names relied on or None)
 _trees: dict = {}  # file name -> (nodes by source span, parent of each node) or None
-_positions: dict = {}  # code -> its instructions' source positions
+_positions: dict = {}  # id(code) -> (code, its instructions' source positions)
 
 
 def output_only(frame) -> bool:
@@ -295,12 +298,13 @@ def output_only(frame) -> bool:
         return False
     try:
         code = frame.f_code
-        key = (code, frame.f_lasti)
-        names = _verdicts.get(key, _verdicts)
-        if names is _verdicts:
+        key = (id(code), frame.f_lasti)  # not the code: it hashes by content (see _positions)
+        hit = _verdicts.get(key)
+        if hit is None:
             if len(_verdicts) > 50_000:
                 _verdicts.clear()
-            names = _verdicts[key] = _output_names(code, frame.f_lasti)
+            hit = _verdicts[key] = (code, _output_names(code, frame.f_lasti))
+        names = hit[1]
         if names is None:
             return False
         scopes = [frame.f_globals]
@@ -314,11 +318,12 @@ def output_only(frame) -> bool:
 def _output_names(code, lasti):
     """The builtin names (``print``, conversions) the expression at instruction ``lasti`` of
     ``code`` passes its value through to reach a ``print`` statement, or None."""
-    positions = _positions.get(code)
-    if positions is None:
+    hit = _positions.get(id(code))
+    if hit is None:
         if len(_positions) > 1024:
             _positions.clear()
-        positions = _positions[code] = list(code.co_positions())
+        hit = _positions[id(code)] = (code, list(code.co_positions()))
+    positions = hit[1]
     if not 0 <= lasti // 2 < len(positions):
         return None
     span = positions[lasti // 2]

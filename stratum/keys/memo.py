@@ -36,18 +36,20 @@ PURE_MODULES = frozenset({
     "textwrap", "unicodedata", "bisect", "heapq", "copy"})
 _GEN_FLAGS = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async gen
 
-_verdicts: dict = {}  # (code, id(globals)) -> reason or None
+# (id(code), id(globals)) -> (code, globals, reason or None). Ids, not the objects: a code
+# object hashes by its whole content, nested code included, at every call; the entry holds
+# both objects, so neither id can be another object's while it exists.
+_verdicts: dict = {}
 
 
 def blocker(f: types.FunctionType) -> str | None:
     """Why a call of ``f`` must always run (None when it may be memoized)."""
-    key = (f.__code__, id(f.__globals__))
-    try:
-        return _verdicts[key]
-    except KeyError:
-        pass
+    key = (id(f.__code__), id(f.__globals__))
+    hit = _verdicts.get(key)
+    if hit is not None:
+        return hit[2]
     why = _blocker(f, set())
-    _verdicts[key] = why
+    _verdicts[key] = (f.__code__, f.__globals__, why)
     return why
 
 
@@ -127,16 +129,17 @@ def _is_user(module: str) -> bool:
     return userfiles.is_user_module(module)
 
 
-_specs: dict = {}
+_specs: dict = {}  # id(code) -> (code, spec); by id for the reason given at _verdicts
 
 
 def spec_for(f: types.FunctionType) -> OpSpec:
     """The node spec of a memoized call: one composite op named after the function."""
-    spec = _specs.get(f.__code__)
-    if spec is None:
+    hit = _specs.get(id(f.__code__))
+    if hit is None:
         name = f"{f.__module__}.{f.__qualname__}"
-        spec = _specs[f.__code__] = OpSpec(name=name, effect="pure", composite=True)
-    return spec
+        hit = _specs[id(f.__code__)] = (f.__code__, OpSpec(name=name, effect="pure",
+                                                            composite=True))
+    return hit[1]
 
 
 def outside_ids(f, args, kwargs) -> set[int]:
