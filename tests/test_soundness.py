@@ -437,3 +437,199 @@ def test_a_memoized_function_returning_an_indexer_writes_into_the_callers_frame(
         indexer(ser)["c"] = 7.0
         print(ser.tolist(), list(ser.index))
     """)
+
+
+def test_a_function_is_keyed_again_after_the_globals_it_reads_change(runner):
+    """A user function's key was remembered at its first use: after ``K = 3.0`` (or a list
+    changed in place, a closure's ``nonlocal``), ``apply`` / ``rolling.apply`` / a scorer made
+    from it reused the result computed with the old value."""
+    same_cold_and_warm(runner, """
+        import numpy as np, pandas as pd
+        from sklearn.datasets import load_breast_cancer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import make_scorer
+        from sklearn.model_selection import cross_val_score
+        from sklearn.preprocessing import FunctionTransformer
+        s = pd.Series(np.arange(6.0))
+        K = 2.0
+        def f(v):
+            return v * K
+        print(s.apply(f).sum())
+        K = 3.0
+        print(s.apply(f).sum())
+        W = [1.0, 2.0]
+        def g(v):
+            return v * W[0]
+        print(s.map(g).sum())
+        W[0] = 5.0
+        print(s.map(g).sum())
+        def make():
+            n = 1
+            def h(v):
+                return v + n
+            def bump():
+                nonlocal n
+                n += 10
+            return h, bump
+        h, bump = make()
+        print(s.apply(h).sum())
+        bump()
+        print(s.apply(h).sum())
+        thr = 2
+        def above(w):
+            return float((w > thr).sum())
+        x = pd.Series(np.arange(40.0) % 9)
+        for thr in (2, 4, 6):
+            print(thr, x.rolling(5).apply(above, raw=True).sum())
+        ft = FunctionTransformer(f)
+        X = np.arange(6.0).reshape(3, 2)
+        for K in (1.0, 4.0):
+            print(ft.fit_transform(X).sum(), FunctionTransformer(f).fit_transform(X).sum())
+        X, y = load_breast_cancer(return_X_y=True)
+        X, y = X[:150, :5], y[:150]
+        def cost(y_true, y_pred):
+            return -(FN_COST * ((y_true == 1) & (y_pred == 0)).sum()
+                     + ((y_true == 0) & (y_pred == 1)).sum())
+        scorer = make_scorer(cost)
+        for FN_COST in (1, 10):
+            print(FN_COST, cross_val_score(LogisticRegression(max_iter=1000), X, y, cv=3,
+                                           scoring=scorer))
+    """)
+
+
+def test_a_mapping_changed_in_place_is_keyed_again(runner):
+    """``OrderedDict`` and ``Counter`` accept weak references, so their first key was
+    remembered by identity: ``s.map(d)`` after ``d["a"] = 100`` reused the old mapping's
+    result. A parameter dict changed in place inside an estimator (``class_weight``) kept the
+    estimator's key too."""
+    same_cold_and_warm(runner, """
+        import collections
+        import pandas as pd
+        from sklearn.datasets import load_iris
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import cross_val_score
+        s = pd.Series(list("aabcc"))
+        for d in (collections.OrderedDict(a=1, b=2, c=3), collections.Counter("abcc")):
+            print(s.map(d).sum())
+            d["a"] = 100
+            print(s.map(d).sum())
+        X, y = load_iris(return_X_y=True)
+        cw = {0: 1.0, 1: 1.0, 2: 1.0}
+        m = LogisticRegression(class_weight=cw, max_iter=500)
+        print(cross_val_score(m, X, y, cv=3).round(6))
+        cw[1] = 50.0
+        print(cross_val_score(m, X, y, cv=3).round(6))
+        m.fit(X, y)
+        print(m.predict(X[::10]))
+        cw[2] = 80.0
+        print(m.fit(X, y).predict(X[::10]))
+    """)
+
+
+def test_functions_of_code_not_imported_as_modules_are_keyed_by_code(runner):
+    """A function made by ``exec`` or defined in a file loaded by ``runpy.run_path`` or
+    ``spec_from_file_location`` has no module in ``sys.modules``: it was keyed by its name, so
+    another function of that name (or the file's edit) reused the first one's result."""
+    write(runner.workdir / "helper.py", "import os\nFACTOR = float(os.environ['F'])\n"
+                                        "def f(v):\n    return v * FACTOR\n")
+    write(runner.workdir / "s.py", """
+import importlib.util, runpy
+import numpy as np, pandas as pd
+s = pd.Series(np.arange(6.0))
+for src in ("def f(v): return v * 2", "def f(v): return v * 3"):
+    ns = {}
+    exec(src, ns)
+    print(s.apply(ns["f"]).sum())
+spec = importlib.util.spec_from_file_location("helper_cfg", "helper.py")
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+print(s.apply(mod.f).sum(), s.apply(runpy.run_path("helper.py")["f"]).sum())
+""")
+    for factor in ("2", "5"):
+        runner.same_as_plain("s.py", env_extra={**ADMIT_ALL, "F": factor})
+
+
+def test_a_dict_subclass_of_the_script_is_keyed_by_its_code(runner):
+    """``s.map(D(a=1))`` where ``D`` defines ``__missing__``: the mapping was keyed by its
+    items only, so editing ``__missing__`` reused the old result."""
+    for default in ("42", "43"):
+        write(runner.workdir / "s.py", f"""
+import pandas as pd
+class D(dict):
+    def __missing__(self, k):
+        return {default}
+print(pd.Series(list("abcx")).map(D(a=1, b=2)).tolist())
+""")
+        runner.same_as_plain("s.py", env_extra=ADMIT_ALL)
+
+
+def test_writes_to_shared_memory_reach_every_key(runner):
+    """A frame over an array (``copy=False``), an ndarray subclass view, and arrays over memory
+    Python writes without numpy (``bytearray``, ``ctypes``, ``memoryview``, a second memory
+    map of one file): after the write, results computed before were reused."""
+    same_cold_and_warm(runner, """
+        import ctypes
+        import numpy as np, pandas as pd
+        arr = np.arange(12.0).reshape(4, 3)
+        df = pd.DataFrame(arr, columns=list("abc"), copy=False)
+        print(df.median().tolist())
+        arr[0, 0] = 100.0
+        print(df.median().tolist(), df.iloc[0, 0])
+        v = np.arange(5.0)
+        s = pd.Series(v, copy=False)
+        print(s.quantile(0.9))
+        v[4] = 50.0
+        print(s.quantile(0.9), s.iloc[4])
+        base = np.arange(6.0)
+        mm = base.view(np.ma.MaskedArray)
+        print(np.ma.median(mm))
+        base[0] = 50.0
+        print(np.ma.median(mm))
+        buf = bytearray(np.arange(8.0).tobytes())
+        a = np.frombuffer(buf, dtype=np.float64)
+        print(np.median(a))
+        buf[0:8] = np.array([100.0]).tobytes()
+        print(np.median(a))
+        c = (ctypes.c_double * 4)(1, 2, 3, 4)
+        ca = np.ctypeslib.as_array(c)
+        print(np.median(ca))
+        c[0] = 99
+        print(np.median(ca))
+        w = np.memmap("mm.dat", dtype="float64", mode="w+", shape=(6,))
+        w[:] = np.arange(6.0)
+        w.flush()
+        r = np.memmap("mm.dat", dtype="float64", mode="r", shape=(6,))
+        print(np.median(r))
+        w[:] = 7.0
+        w.flush()
+        print(np.median(r))
+    """)
+
+
+def test_a_model_holding_the_data_it_was_fitted_on_sees_later_writes(runner):
+    """``KNeighborsRegressor.fit(X, y)`` keeps ``X`` and ``y`` themselves, a ``KernelDensity``
+    a tree over ``X``'s memory: writing into ``X`` afterwards changes plain python's
+    predictions. A restored fit held copies; a cold run kept the model's key."""
+    same_cold_and_warm(runner, """
+        import numpy as np
+        from sklearn.neighbors import KernelDensity, KNeighborsRegressor, NearestNeighbors
+        rng = np.random.RandomState(0)
+        X = rng.rand(40, 2)
+        y = rng.rand(40)
+        q = np.array([[0.5, 0.5], [0.1, 0.9]])
+        knn = KNeighborsRegressor(n_neighbors=3, algorithm="brute").fit(X, y)
+        print(knn.predict(q).round(6))
+        y *= 10
+        X[:, 0] = 0.5
+        print(knn.predict(q).round(6))
+        Z = rng.rand(50, 2)
+        kde = KernelDensity(bandwidth=0.3).fit(Z)
+        print(kde.score_samples(q).round(6))
+        Z += 5.0
+        print(kde.score_samples(q).round(6))
+        Y = rng.rand(30, 2)
+        nn = NearestNeighbors(n_neighbors=2, algorithm="ball_tree").fit(Y)
+        print(nn.kneighbors(q)[0].round(6))
+        Y[:] = 0.5
+        print(nn.kneighbors(q)[0].round(6))
+    """)

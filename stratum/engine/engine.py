@@ -41,7 +41,8 @@ from stratum.engine.effects import nbytes as _nbytes
 from stratum.engine.effects import resolve_target as _resolve_target
 from stratum.keys.derive import derive as _derive
 from stratum.keys.lineage import (PLAIN_SCALARS, Lineage, Unkeyable, file_key,
-                                  global_rng_key, indexer_target, scalar_text)
+                                  global_rng_key, indexer_target, is_estimator, scalar_text,
+                                  watched)
 
 _NO = NO_RECEIVER  # no receiver: a function call, not a method
 _SCALARS = PLAIN_SCALARS
@@ -543,7 +544,7 @@ class Engine:
         except OSError as exc:  # a file it read is gone or unreadable now
             return f"a file it read cannot be checked ({exc.strerror or exc})"
         if call.spec.estimator_rules:
-            why = _output_from_c(call)
+            why = _output_from_c(call) or _fit_keeps_a_view(call)
             if why:
                 return why
         stored = self._stored(call.spec, result, call.args, call.recv, call.rng, seconds,
@@ -632,7 +633,7 @@ class Engine:
         state, out = None, result
         target = _fit_target(spec, args, recv)
         if target is not _NO:
-            state = restore.snapshot(target)
+            state = restore.snapshot(target, args)
             out = restore.mark_self(result, target)
         post_rng = np.random.get_state() if rng else None
         axes = restore.shared_axes(result, _sources(args, recv)) if target is _NO else ()
@@ -650,7 +651,7 @@ class Engine:
                 raise InputsChanged(path)
         target = _fit_target(spec, args, recv)
         if state is not None:
-            restore.apply(target, state)
+            restore.apply(target, state, args)
         if post_rng is not None:
             np.random.set_state(post_rng)
         replay_warnings(shown, frame)
@@ -701,11 +702,28 @@ class Engine:
             fitted = _derive(key, "fitted")
             lin.remember(target, fitted)
             produced.add(fitted)
+            if _holds_memory_of(target, args):  # ``_fit_X``, a KDTree over ``X``: writing
+                for v in args:  # into the data it was fitted on later changes the model
+                    if isinstance(v, np.ndarray):
+                        lin.add_owner(v, target)
         if result is None or result is target:
             return
         if mutated is not None and result is _resolve_target(mutated, args, kwargs, recv):
             return
+        if not is_estimator(result) and type(result) not in _SCALAR_SET:
+            given = _unwatched_inputs(args, kwargs)
+            if given and _holds(result, given):
+                # ``make_scorer(cost)`` holds ``cost``, whose globals the script may rebind:
+                # the call's key does not stay the result's; it is keyed by content at each use
+                return
         lin.remember(result, key)
+        if hasattr(type(result), "_get_axis"):  # a frame or series over an array it was given
+            parts = None  # (``pd.DataFrame(arr, copy=False)``): numpy writes to ``arr`` show
+            for v in (*args, *kwargs.values()):
+                if isinstance(v, np.ndarray):
+                    parts = _buffers(result, frames=True) if parts is None else parts
+                    if any(np.may_share_memory(p, v) for p in parts):
+                        lin.add_owner(v, result)
         if type(result) in recipe.GUARD_TYPES:
             self._guard_value(result, key)
         if type(result) in (tuple, list) and len(result) <= 64:
@@ -911,6 +929,60 @@ def _output_from_c(call) -> str | None:
     return None
 
 
+def _fit_keeps_a_view(call) -> str | None:
+    """A fitted model whose state holds the memory of an array it was fitted on other than as
+    that very array (a ``KDTree`` over ``X``): plain python's model sees the script's later
+    writes to ``X``, a restored copy would not. (An attribute that *is* the argument is
+    restored as the caller's object: ``restore.snapshot``.)"""
+    target = _fit_target(call.spec, call.args, call.recv)
+    if target is _NO or not _holds_memory_of(target, call.args, direct=False):
+        return None
+    return "the fitted model holds the memory of the data it was fitted on (a reuse would " \
+           "hold a copy)"
+
+
+def _holds_memory_of(target, args, direct: bool = True) -> bool:
+    """Does ``target``'s state hold the memory of one of the arrays among ``args``: as an
+    attribute that is that array (when ``direct``), or anywhere inside it (``_fit_X``, a tree's
+    data)? Walked through attributes, containers and, for a library's objects without a
+    ``__dict__`` (Cython trees), what pickling saves of them, within ``_WALK_LIMIT`` objects."""
+    inputs = [a for a in args if isinstance(a, np.ndarray)]
+    if not inputs:
+        return False
+    given = {id(a) for a in inputs}
+    state = list(vars(target).values())
+    if direct and any(id(v) in given for v in state):
+        return True
+    seen: set = set()
+    todo = [(v, 0) for v in state if id(v) not in given]
+    while todo and len(seen) < _WALK_LIMIT:
+        v, depth = todo.pop()
+        t = type(v)
+        if id(v) in seen or depth > 4 or t in _SCALAR_SET and t is not np.ndarray:
+            continue
+        seen.add(id(v))
+        if isinstance(v, np.ndarray):
+            if any(np.may_share_memory(v, a) for a in inputs):
+                return True
+        elif t in (list, tuple, set):
+            todo.extend((x, depth + 1) for x in list(v)[:64])
+        elif t is dict:
+            todo.extend((x, depth + 1) for x in list(v.values())[:64])
+        elif isinstance(v, (type, types.ModuleType, types.FunctionType, str, bytes)) \
+                or hasattr(t, "_get_axis"):
+            continue
+        elif getattr(v, "__dict__", None):
+            todo.extend((x, depth + 1) for x in list(vars(v).values())[:64])
+        elif (t.__module__ or "").partition(".")[0] in registry.LIB_ROOTS:
+            try:  # a Cython object (a tree): what pickling saves of it
+                reduced = v.__reduce_ex__(4)
+            except Exception:  # noqa: BLE001 - nothing to walk
+                continue
+            if type(reduced) is tuple:
+                todo.extend((x, depth + 1) for x in reduced[1:3])
+    return False
+
+
 _MUTABLE = (list, dict, set, bytearray)
 _WALK_LIMIT = 400
 
@@ -989,6 +1061,15 @@ def _holds_input(call, result) -> str | None:
             todo.extend((x, depth + 1) for x in list(v.values() if type(v) is dict else v)[:64])
     if not given:
         return None
+    if _holds(result, given):
+        return "returns or holds an object it was given (a reuse would hand back a copy)"
+    return None
+
+
+def _holds(result, given: set) -> bool:
+    """Is an object whose id is in ``given`` the result, or held inside it (containers, the
+    attributes of an estimator or any plain object, a pandas indexer's frame; not a frame's
+    or an array's insides), at most 4 levels deep?"""
     seen: set = set()
     todo = [(result, 0)]
     while todo and len(seen) < _WALK_LIMIT:
@@ -996,33 +1077,53 @@ def _holds_input(call, result) -> str | None:
         t = type(v)
         if id(v) in seen or t in _SCALAR_SET or depth > 4:
             continue
-        if id(v) in given:  # the argument itself, or held inside the result
-            return "returns or holds an object it was given (a reuse would hand back a copy)"
+        if id(v) in given:
+            return True
         seen.add(id(v))
         if t in (list, tuple, set):
             todo.extend((x, depth + 1) for x in list(v)[:64])
         elif t is dict:
             todo.extend((x, depth + 1) for x in list(v.values())[:64])
         else:
-            # what the object refers to: a pandas indexer's frame (``x.loc``), the attributes
-            # of an estimator or of any plain object (not a frame's or array's insides: their
-            # axes are handed back by ``restore.reattach``)
+            # a frame's and an array's axes are handed back by ``restore.reattach``
             base = indexer_target(v)
             if base is not None:
                 todo.append((base, depth + 1))
             elif not hasattr(t, "_get_axis") and hasattr(v, "__dict__") and not isinstance(
                     v, (type, types.ModuleType, types.FunctionType)):
                 todo.extend((x, depth + 1) for x in list(vars(v).values())[:64])
-    return None
+    return False
+
+
+def _unwatched_inputs(args, kwargs) -> set:
+    """Ids of the arguments (and the items of argument containers) whose changes stratum does
+    not see: functions, the script's own objects, plain lists and dicts (``lineage.watched``)."""
+    ids: set = set()
+    todo = [(v, 0) for v in (*args, *kwargs.values())]
+    while todo and len(ids) < _WALK_LIMIT:
+        v, depth = todo.pop()
+        t = type(v)
+        if t in _SCALAR_SET:
+            continue
+        if t in (list, tuple, dict, set):
+            if t is not tuple:
+                ids.add(id(v))
+            if depth < 2:
+                todo.extend((x, depth + 1) for x in list(v.values() if t is dict else v)[:64])
+        elif not watched(v):
+            ids.add(id(v))
+    return ids
 
 
 def _aliases_input(result, args, kwargs) -> str | None:
     """A result that is (a view of) an input's memory: a reuse would hand back a copy, and writes
     through one would no longer reach the other (``np.asarray(X)``, ``copy=False``). pandas
     results share their inputs' buffers all the time under copy-on-write, where no write can
-    tell (a feature function returning ``df.assign(...)``): only arrays count here."""
+    tell (a feature function returning ``df.assign(...)``): only arrays count here, and a
+    frame or series over an array it was given (``pd.DataFrame(arr, copy=False)``): numpy
+    writes to ``arr`` show in the frame, which copy-on-write does not guard."""
     outs = result if type(result) in (tuple, list) else (result,)
-    out_parts = [p for o in outs[:16] for p in _buffers(o)]
+    out_parts = [p for o in outs[:16] for p in _buffers(o, frames=True)]
     if not out_parts:
         return None
     for v in (*args, *kwargs.values()):

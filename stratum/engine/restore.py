@@ -9,8 +9,13 @@ from __future__ import annotations
 SELF = "__stratum_self__"
 
 
-def snapshot(obj) -> dict:
-    return dict(vars(obj))
+def snapshot(obj, args=(), kwargs=None) -> dict:
+    """The fitted state to store: ``vars(obj)``, with each attribute that *is* one of the
+    call's arguments replaced by a marker (``KNeighborsRegressor.fit(X, y)`` keeps ``X`` itself
+    as ``_fit_X``; a restored copy would not see the script's later writes to ``X``)."""
+    state = dict(vars(obj))
+    return {name: mark_args(value, args, kwargs or {}) if not _atomic(value) else value
+            for name, value in state.items()}
 
 
 def _is_estimator(obj) -> bool:
@@ -31,12 +36,26 @@ def _merge(old, new):
     return new
 
 
-def apply(target, state: dict) -> None:
+def apply(target, state: dict, args=(), kwargs=None) -> None:
+    """Make ``target``'s state the stored one. Its constructor parameters stay the objects the
+    script gave it (``class_weight=cw``: plain python's model still holds ``cw``, so a later
+    ``cw[1] = 50`` changes the next fit); the entry's key covered their content, and a fit
+    never changes them. Nested estimators and the lists holding them are merged in place."""
     current = vars(target)
+    try:
+        params = set(target.get_params(deep=False))
+    except Exception:  # noqa: BLE001 - a half-built object: every attribute is restored
+        params = set()
     for name in [n for n in current if n not in state]:
         del current[name]
     for name, value in state.items():
-        current[name] = _merge(current.get(name), value) if name in current else value
+        value = unmark_args(value, args, kwargs or {})
+        if name not in current:
+            current[name] = value
+        elif name in params and not _is_estimator(value) and type(value) not in (list, tuple):
+            continue
+        else:
+            current[name] = _merge(current[name], value)
 
 
 def mark_self(result, target):

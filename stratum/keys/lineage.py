@@ -7,7 +7,9 @@ callables, class and parameters for unfitted estimators. A key is 32 hex charact
 """
 from __future__ import annotations
 
+import array
 import math
+import mmap
 import os
 import sys
 import types
@@ -16,6 +18,7 @@ import weakref
 import numpy as np
 
 from interposer.registry import TRACED_LIBRARIES
+from interposer.userfiles import is_user_file
 from stratum._native import Hasher, hash_objects, xxh3_128
 from stratum.keys.content import Unkeyable
 from stratum.keys.content import hash_pickled as _hash_pickled
@@ -42,7 +45,7 @@ def scalar_text(v) -> str:
 _CONTENT_KEYED = frozenset({tuple, list, dict, set, frozenset, slice, range})
 
 
-def _is_estimator(obj) -> bool:
+def is_estimator(obj) -> bool:
     t = type(obj)
     return hasattr(t, "get_params") and hasattr(t, "fit") and hasattr(obj, "__dict__")
 
@@ -68,6 +71,8 @@ def _signature(v, arrays, depth):
             if isinstance(v.base, np.ndarray):
                 arrays.append(id(v.base))
         return id(v)
+    if t in _PLAIN_SCALARS:
+        return ("S", v)  # by value: ``class_weight[1] = 50.0`` puts another float there
     if depth > 3:
         return id(v)
     if t is list or t is tuple:
@@ -77,10 +82,42 @@ def _signature(v, arrays, depth):
             return ("L", id(v), len(v), tuple(map(id, v)))  # on every use of the model)
         return ("L", id(v), len(v), tuple(_signature(x, arrays, depth + 1) for x in v))
     if t is dict:
-        return ("D", id(v), len(v))
-    if _is_estimator(v):
+        if len(v) > 64:
+            return ("D", id(v), len(v))
+        # its items too: a parameter dict changed in place (``class_weight``, a grid)
+        return ("D", id(v), tuple((k, _signature(x, arrays, depth + 1)) for k, x in v.items()))
+    if t is types.FunctionType:
+        # ``FunctionTransformer(func)``, a scorer's function: the values it reads, which the
+        # script may rebind (``SCALE = 3.0``) or change in place between two uses
+        g = v.__globals__
+        reads = tuple((n, _signature(g[n], arrays, depth + 1)) for n in _names_read(v.__code__)
+                      if n in g and g[n] is not v)
+        cells = []
+        for cell in v.__closure__ or ():
+            try:
+                cells.append(_signature(cell.cell_contents, arrays, depth + 1))
+            except ValueError:
+                cells.append(None)
+        return ("F", id(v), id(v.__code__), reads, tuple(cells),
+                _signature(v.__defaults__, arrays, depth + 1))
+    if is_estimator(v):
         return ("E", id(v), _state_of(v, arrays, depth)[0])
     return id(v)
+
+
+def _names_read(code) -> tuple:
+    """The global names ``code`` and the code nested in it read (cached per code object)."""
+    hit = _NAMES_READ.get(id(code))
+    if hit is None:
+        names = set(code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                names.update(_names_read(const))
+        hit = _NAMES_READ[id(code)] = (code, tuple(sorted(names)))  # holds the code: its id
+    return hit[1]
+
+
+_NAMES_READ: dict = {}
 
 
 class _Ref(weakref.ref):
@@ -123,6 +160,11 @@ class Lineage:
         # attribute of another one (``df.index``, ``est.coef_``): changing the child in place
         # changes its owners too (``df.index.name = ...``, ``est.coef_[0] = 0``).
         self._owners: dict[int, tuple] = {}
+        # Set by the feeders of content that can change where stratum does not see it: a user
+        # function (the globals it reads), a list, dict or set, a class of the script's own.
+        # A key computed from such content is not remembered: it is computed at each use
+        # (``make_scorer(cost)`` is keyed again after ``FN_COST = 10``).
+        self.volatile = False
         # Bumped whenever the map learns something (a key remembered, an owner linked): while
         # it has not moved, writing the same object in place again changes nothing more
         # (``stratum.engine.engine``'s folded sites skip the repeat).
@@ -146,6 +188,8 @@ class Lineage:
     def remember(self, obj, key: str) -> None:
         if type(obj) in _PLAIN_SCALARS:
             return
+        if isinstance(obj, np.ndarray) and _foreign_memory(obj):
+            return  # written where numpy does not see it: keyed by content at each use
         oid = id(obj)
         try:
             ref = _Ref(obj, self._gone)
@@ -156,7 +200,7 @@ class Lineage:
             # No weak references (numpy Generator, some C types): hold the object itself,
             # so its id cannot be reused by another object while the entry exists.
             ref = _Strong(obj)
-        state = _state_of(obj) if _is_estimator(obj) else None
+        state = _state_of(obj) if is_estimator(obj) else None
         self._ids[oid] = (ref, key, self.array_epoch, state)
         self.generation += 1
 
@@ -226,7 +270,7 @@ class Lineage:
         entry = self._ids.get(id(obj))
         if entry is None or entry[0]() is not obj:
             return None
-        if entry[2] != self.array_epoch and type(obj) is np.ndarray \
+        if entry[2] != self.array_epoch and isinstance(obj, np.ndarray) \
                 and not self._unwritten(obj, entry[2]):
             return None
         if entry[3] is not None and not self._same_state(obj, entry):
@@ -291,9 +335,15 @@ class Lineage:
         if known is not None:
             return known
         h = Hasher()
-        self.feed_content(h, v, 0)
+        outer, self.volatile = self.volatile, False
+        try:
+            self.feed_content(h, v, 0)
+            volatile = self.volatile
+        finally:
+            self.volatile = outer or self.volatile
         key = h.hexdigest()
-        self.remember(v, key)
+        if not volatile:
+            self.remember(v, key)
         return key
 
     def feed(self, h, v, depth: int = 0) -> None:
@@ -327,6 +377,26 @@ class Lineage:
         feeder(self, h, v, depth)
 
 
+_WATCHED: dict = {}  # type -> are in-place changes of its objects seen (see watched)
+
+
+def watched(v) -> bool:
+    """May a key computed from ``v``'s content stand for ``v`` until stratum sees it change?
+
+    Only for objects whose changes stratum sees: a library's objects (changed by traced
+    operations, which forget their keys; arrays also dated by the write epoch) and estimators
+    (their state compared at each use). Anything else is keyed by its content at every use: a
+    user function reads globals a script rebinds (``K = 3.0``) and lists it changes in place,
+    and an instance, an ``OrderedDict`` or a ``Counter`` changes through plain Python that
+    stratum does not trace."""
+    t = type(v)
+    r = _WATCHED.get(t)
+    if r is None:
+        root = (getattr(t, "__module__", None) or "").partition(".")[0]
+        r = _WATCHED[t] = root in _LIBS and not issubclass(t, (dict, list, set))
+    return r or is_estimator(v)
+
+
 def _memory_owner(arr):
     """The ndarray that owns ``arr``'s memory (``arr`` itself, or the end of its ``base``
     chain), or None when no ndarray owns it (a memory map, a foreign buffer, ``as_strided``)."""
@@ -336,6 +406,24 @@ def _memory_owner(arr):
     if base is None and arr.flags.owndata:
         return arr
     return None
+
+
+def _foreign_memory(arr) -> bool:
+    """Is ``arr``'s memory something Python can write without numpy: a ``bytearray``, a
+    memory map (of a file another mapping or process writes), a ``ctypes`` array, a
+    ``memoryview``, an ``array.array``? Such writes never pass through a traced operation.
+    Memory an ndarray owns, ``bytes`` and the buffers of extension objects (stratum's own
+    kernels' results) are not."""
+    base = arr.base
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if base is None or type(base) is bytes:
+        return False
+    if isinstance(base, (bytearray, memoryview, mmap.mmap, array.array)):
+        return True
+    ctypes = sys.modules.get("ctypes")  # a ctypes array or structure (``np.ctypeslib``)
+    return ctypes is not None and isinstance(base, (ctypes.Array, ctypes.Structure,
+                                                    ctypes.Union, ctypes._SimpleCData))
 
 
 _INDEXER_BASE = None
@@ -356,6 +444,8 @@ def indexer_target(obj):
 
 # ---- content feeders by type -------------------------------------------------------------------
 def _feed_seq(lin, h, v, depth):
+    if type(v) is not tuple:
+        lin.volatile = True  # a list (or a tuple subclass's own state) changes in place
     h.update_str(f"{type(v).__module__}.{type(v).__qualname__}[{len(v)}")
     if len(v) > 16 and type(v) in (list, tuple):
         digest = hash_objects(v)  # all plain scalars (texts, labels): one Rust pass
@@ -369,6 +459,7 @@ def _feed_seq(lin, h, v, depth):
 
 
 def _feed_dict(lin, h, v, depth):
+    lin.volatile = True
     h.update_str(f"{type(v).__module__}.{type(v).__qualname__}{{{len(v)}")
     for k, item in v.items():
         lin.feed(h, k, depth + 1)
@@ -378,6 +469,7 @@ def _feed_dict(lin, h, v, depth):
 
 def _feed_dict_subclass(lin, h, v, depth):
     _feed_dict(lin, h, v, depth)
+    feed_class_code(lin, h, type(v), depth)  # a user subclass's ``__missing__``, ``__getitem__``
     state = getattr(v, "__dict__", None)
     if state:
         _feed_dict(lin, h, dict(state), depth)
@@ -385,10 +477,18 @@ def _feed_dict_subclass(lin, h, v, depth):
         h.update_str(f"default:{v.default_factory.__qualname__}")
 
 
+def _feed_seq_subclass(lin, h, v, depth):
+    _feed_seq(lin, h, v, depth)
+    feed_class_code(lin, h, type(v), depth)
+
+
 def _feed_set(lin, h, v, depth):
     # Iteration order of a set can differ between runs; what the library does with it
     # follows that order, so the key does too (a different order is a different key).
-    _feed_seq(lin, h, list(v), depth)
+    h.update_str(type(v).__name__)  # a set is not the list of its items
+    _feed_seq(lin, h, tuple(v), depth)  # a tuple: only its items can make the key volatile
+    if type(v) is not frozenset:
+        lin.volatile = True
 
 
 def _feed_slice(lin, h, v, depth):
@@ -443,6 +543,7 @@ def feed_class_code(lin, h, cls, depth):
         if klass is object or module == "builtins" or not _is_user_module(module):
             continue
         h.update_str(f"class:{module}.{klass.__qualname__}")
+        lin.volatile = True  # its methods read globals, its attributes can be rebound
         if id(klass) in _CLASSES_FED:
             continue
         _CLASSES_FED.add(id(klass))
@@ -454,7 +555,11 @@ def feed_class_code(lin, h, cls, depth):
 
 def _feed_function(lin, h, v, depth):
     module = getattr(v, "__module__", None) or ""
-    if not _is_user_module(module):
+    if not _is_user_module(module) and not is_user_file(v.__code__.co_filename):
+        # a library's function: its name and the library's version say what it does. Only
+        # when its code is a library's too: a function made by ``exec`` (module ``None`` or
+        # the caller's), or defined in a file loaded without ``sys.modules`` (``runpy``,
+        # ``spec_from_file_location``), is the user's and keyed by its code
         h.update_str(f"fn:{module}.{v.__qualname__}")
         return
     from stratum.keys.purity import side_effect
@@ -462,6 +567,7 @@ def _feed_function(lin, h, v, depth):
     why = side_effect(v.__code__, v.__globals__, v.__closure__)
     if why:
         raise Unkeyable(f"user function {v.__qualname__} may have side effects ({why})")
+    lin.volatile = True  # the globals it reads can be rebound
     h.update_str(f"userfn:{v.__qualname__}")
     _feed_code(lin, h, v.__code__, v.__globals__, depth)
     if v.__defaults__:
@@ -572,8 +678,8 @@ def _feeder_for(t):
 
     if issubclass(t, dict):  # Bunch, OrderedDict, defaultdict ...: items, then own state
         feeder = _feed_dict_subclass
-    elif issubclass(t, (tuple, list)):  # namedtuples and list subclasses
-        feeder = _feed_seq
+    elif issubclass(t, (tuple, list)):  # namedtuples and list subclasses (and their code)
+        feeder = _feed_seq_subclass
     else:
         feeder = keyrules.feeder_for(t)
     if feeder is None:
