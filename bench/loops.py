@@ -2,7 +2,7 @@
 
 Every script of ``bench/loops/`` (numpy arithmetic in a 50x50 loop, pandas ``df.at`` /
 ``.iloc`` per row, ``np.mean`` over slices, ``iterrows`` building a list of results, one
-matplotlib ``ax.plot`` per point) runs as ``python script.py`` and ``python -m stratum
+matplotlib ``ax.plot`` per point, a loop at the end of a long script) runs as ``python script.py`` and ``python -m stratum
 script.py`` alternately, ``--repeat`` times each; every stratum run gets a FRESH cache dir, so
 nothing can be reused. Reported per script: median wall seconds, the slowdown
 stratum/plain (target <= 1.3x), the number of library operations (nodes of the run's trace,
