@@ -52,10 +52,23 @@ def apply(target, state: dict, args=(), kwargs=None) -> None:
         value = unmark_args(value, args, kwargs or {})
         if name not in current:
             current[name] = value
-        elif name in params and not _is_estimator(value) and type(value) not in (list, tuple):
-            continue
+        elif name in params and not _is_estimator(value) and type(value) not in (list, tuple) \
+                and _equal(current[name], value):
+            continue  # (a fit that changed a parameter, against the convention, sets it)
         else:
             current[name] = _merge(current[name], value)
+
+
+def _equal(a, b) -> bool:
+    """Do two parameter values hold the same data (False when that cannot be told)?"""
+    try:
+        import numpy as np
+
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            return type(a) is type(b) and a.dtype == b.dtype and np.array_equal(a, b)
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # noqa: BLE001 - an odd type: the stored value is used
+        return False
 
 
 def mark_self(result, target):
