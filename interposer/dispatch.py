@@ -16,6 +16,8 @@ from __future__ import annotations
 
 __tracebackhide__ = True  # pytest: these frames are stratum's (interposer.tbfilter)
 
+import array
+import mmap
 import operator
 import types
 
@@ -375,7 +377,22 @@ def _setitem(args):
         _engine.call(_SETITEM, operator.setitem, (obj, key, value), None)
         return None
     obj[key] = value
+    if _engine is not None and _raw_buffer(type(obj)):
+        _engine.raw_buffer_written()  # numpy arrays over it may have changed
     return None
+
+
+_RAW: dict = {bytearray: True, memoryview: True, array.array: True, mmap.mmap: True}
+
+
+def _raw_buffer(t) -> bool:
+    """Is ``t`` memory Python writes without numpy (``bytearray``, ``memoryview``, ``array``,
+    ``mmap``, a ``ctypes`` array or structure)? Arrays made over it (``np.frombuffer``) see
+    ``buf[i] = v``; stratum must too."""
+    r = _RAW.get(t)
+    if r is None:
+        r = _RAW[t] = any(getattr(b, "__module__", None) == "_ctypes" for b in t.__mro__[1:])
+    return r
 
 
 def _setattr(args):

@@ -633,3 +633,103 @@ def test_a_model_holding_the_data_it_was_fitted_on_sees_later_writes(runner):
         Y[:] = 0.5
         print(nn.kneighbors(q)[0].round(6))
     """)
+
+
+def test_what_a_fitted_model_holds_is_compared_at_each_use(runner):
+    """A scorer's function inside a fitted search, a ``FunctionTransformer`` four levels down a
+    pipeline, a bound method or a ``partial``, a function reading a large global table: after
+    the global changes, the fitted model's remembered key was used and its results reused. A
+    ufunc made by ``np.frompyfunc(f)`` and a fitted model copied by ``deepcopy`` likewise."""
+    same_cold_and_warm(runner, """
+        import copy
+        from functools import partial
+        import numpy as np
+        from sklearn.linear_model import LinearRegression, LogisticRegression
+        from sklearn.metrics import make_scorer
+        from sklearn.model_selection import GridSearchCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import FunctionTransformer
+        rng = np.random.RandomState(0)
+        X = rng.rand(60, 3)
+        y = (X[:, 0] + 0.3 * rng.rand(60) > 0.6).astype(int)
+        W = 1
+        def cost(t, p):
+            return -float(W * ((t == 1) & (p == 0)).sum() + ((t == 0) & (p == 1)).sum())
+        gs = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, scoring=make_scorer(cost),
+                          cv=2).fit(X, y)
+        print(gs.score(X, y))
+        W = 10
+        print(gs.score(X, y))
+        SCALE = 2.0
+        def scale(A):
+            return A * SCALE
+        pipe = make_pipeline(FunctionTransformer(scale), LinearRegression()).fit(X, X[:, 1])
+        print(pipe.predict(X[:3]).round(6))
+        SCALE = 3.0
+        print(pipe.predict(X[:3]).round(6))
+        class Shift:
+            k = 1.0
+            def apply(self, A):
+                return A + self.k
+        sh = Shift()
+        K = 1.0
+        def add(A, off):
+            return A + off * K
+        fts = [FunctionTransformer(sh.apply).fit(X),
+               FunctionTransformer(partial(add, off=1)).fit(X)]
+        print([ft.transform(X[:2]).sum().round(6) for ft in fts])
+        sh.k, K = 5.0, 7.0
+        print([ft.transform(X[:2]).sum().round(6) for ft in fts])
+        TABLE = {i: float(i % 7) for i in range(200)}
+        def look(A):
+            return A + TABLE[3]
+        ft = FunctionTransformer(look).fit(X)
+        print(ft.transform(X[:2]).sum().round(6))
+        TABLE[3] = 50.0
+        print(ft.transform(X[:2]).sum().round(6))
+        M = 2
+        def times(v):
+            return v * M
+        u = np.frompyfunc(times, 1, 1)
+        print(u(np.arange(4)))
+        M = 5
+        print(u(np.arange(4)))
+        c = copy.deepcopy(FunctionTransformer(times).fit(X))
+        print(c.transform(X[:2]).sum().round(6))
+        M = 9
+        print(c.transform(X[:2]).sum().round(6))
+    """)
+
+
+def test_frames_over_memory_written_elsewhere_are_keyed_again(runner):
+    """A column taken from a frame over an array the script holds, a series over a
+    ``bytearray``, a model fitted with keyword arguments or on such a frame: writing into the
+    array afterwards changed plain python's results, not stratum's."""
+    same_cold_and_warm(runner, """
+        import numpy as np, pandas as pd
+        from sklearn.neighbors import KNeighborsRegressor
+        arr = np.arange(12.0).reshape(4, 3)
+        df = pd.DataFrame(arr, columns=list("abc"), copy=False)
+        s = df["a"]
+        print(s.sum())
+        arr[0, 0] = 100.0
+        print(s.sum())
+        buf = bytearray(np.arange(4.0).tobytes())
+        t = pd.Series(np.frombuffer(buf, dtype=np.float64), copy=False)
+        print(t.sum())
+        buf[0:8] = np.array([100.0]).tobytes()
+        print(t.sum())
+        rng = np.random.RandomState(1)
+        X, y = rng.rand(30, 2), rng.rand(30)
+        q = np.array([[0.5, 0.5]])
+        knn = KNeighborsRegressor(n_neighbors=3, algorithm="brute").fit(X=X, y=y)
+        print(knn.predict(q).round(6))
+        X[:, 0] = 0.5
+        print(knn.predict(q).round(6))
+        Z = rng.rand(30, 2)
+        knn2 = KNeighborsRegressor(n_neighbors=3, algorithm="brute").fit(
+            pd.DataFrame(Z, copy=False), y)
+        print(knn2.predict(pd.DataFrame(q)).round(6))
+        Z[:, 1] = 0.5
+        print(knn2.predict(pd.DataFrame(q)).round(6))
+    """)

@@ -406,7 +406,8 @@ class Engine:
     def _reuse(self, call, stored, t0) -> bool:
         """Restore a cached call (fitted state, RNG, warnings); False if the entry is unusable."""
         try:
-            result = self._restore(call.spec, stored, call.args, call.recv, call.rng, call.frame)
+            result = self._restore(call.spec, stored, call.args, call.recv, call.rng, call.frame,
+                                   call.kwargs)
             if call.outside is not None:  # a memoized user function: its arguments, by identity
                 result = restore.unmark_args(result, call.args, call.kwargs)
         except Exception as exc:  # an entry that does not fit this call: recompute
@@ -530,7 +531,8 @@ class Engine:
             for v in (*args, *kwargs.values()):
                 self.lineage.forget(v)
         elif call.reusable:
-            reason = (channels.unreplayable(shown) or _aliases_input(result, args, kwargs)
+            reason = (channels.unreplayable(shown)
+                      or _aliases_input(result, args, kwargs, self.lineage.is_linked)
                       or _holds_input(call, result)
                       or self._admit(call, result, seconds, shown, filters, files))
         elif reason is None:
@@ -548,7 +550,7 @@ class Engine:
             if why:
                 return why
         stored = self._stored(call.spec, result, call.args, call.recv, call.rng, seconds,
-                              site_relative(shown, call.frame), filters, read)
+                              site_relative(shown, call.frame), filters, read, call.kwargs)
         if call.outside is not None:  # ``return df``: a hit must hand back the caller's object
             stored = (restore.mark_args(stored[0], call.args, call.kwargs), *stored[1:])
         if self.cache.put(call.key, stored, seconds):
@@ -627,19 +629,20 @@ class Engine:
         h.update_str(k)
 
     # ------------------------------------------------------------------------------------------
-    def _stored(self, spec, result, args, recv, rng, seconds, shown, filters=None, files=()):
+    def _stored(self, spec, result, args, recv, rng, seconds, shown, filters=None, files=(),
+                kwargs=None):
         """What the cache keeps: (output, fitted state, cost, RNG state after, warnings and text
         shown, the warning filters they were shown under, files read with their content keys)."""
         state, out = None, result
         target = _fit_target(spec, args, recv)
         if target is not _NO:
-            state = restore.snapshot(target, args)
+            state = restore.snapshot(target, args, kwargs)
             out = restore.mark_self(result, target)
         post_rng = np.random.get_state() if rng else None
         axes = restore.shared_axes(result, _sources(args, recv)) if target is _NO else ()
         return (out, state, seconds, post_rng, shown, filters, files, axes)
 
-    def _restore(self, spec, stored, args, recv, rng, frame=None):
+    def _restore(self, spec, stored, args, recv, rng, frame=None, kwargs=None):
         out, state, _cost, post_rng, shown = stored[:5]
         filters = stored[5] if len(stored) > 5 else None
         if filters is not None and filters != filters_state():
@@ -651,7 +654,7 @@ class Engine:
                 raise InputsChanged(path)
         target = _fit_target(spec, args, recv)
         if state is not None:
-            restore.apply(target, state, args)
+            restore.apply(target, state, args, kwargs)
         if post_rng is not None:
             np.random.set_state(post_rng)
         replay_warnings(shown, frame)
@@ -702,28 +705,29 @@ class Engine:
             fitted = _derive(key, "fitted")
             lin.remember(target, fitted)
             produced.add(fitted)
-            if _holds_memory_of(target, args):  # ``_fit_X``, a KDTree over ``X``: writing
-                for v in args:  # into the data it was fitted on later changes the model
-                    if isinstance(v, np.ndarray):
+            given = (*args, *kwargs.values())
+            if _holds_memory_of(target, given):  # ``_fit_X``, a KDTree over ``X``: writing
+                for v in given:  # into the data it was fitted on later changes the model
+                    if isinstance(v, np.ndarray) or hasattr(type(v), "_get_axis"):
                         lin.add_owner(v, target)
         if result is None or result is target:
             return
         if mutated is not None and result is _resolve_target(mutated, args, kwargs, recv):
             return
-        if not is_estimator(result) and type(result) not in _SCALAR_SET:
+        frame = hasattr(type(result), "_get_axis")
+        pandas = (getattr(type(result), "__module__", None) or "").startswith("pandas")
+        if not pandas and not is_estimator(result) and type(result) not in _SCALAR_SET:
             given = _unwatched_inputs(args, kwargs)
-            if given and _holds(result, given):
-                # ``make_scorer(cost)`` holds ``cost``, whose globals the script may rebind:
-                # the call's key does not stay the result's; it is keyed by content at each use
+            if given and (_holds(result, given) or _opaque(result)):
+                # ``make_scorer(cost)`` holds ``cost``, whose globals the script may rebind;
+                # ``np.frompyfunc(f, 1, 1)`` may, where no attribute shows it: the call's key
+                # does not stay the result's, which is keyed by content at each use. (pandas
+                # builds its objects' state when it makes them: a groupby holding its list of
+                # keys computed its groups already.)
                 return
+        if frame:
+            self._link_frame(result, args, kwargs, recv)
         lin.remember(result, key)
-        if hasattr(type(result), "_get_axis"):  # a frame or series over an array it was given
-            parts = None  # (``pd.DataFrame(arr, copy=False)``): numpy writes to ``arr`` show
-            for v in (*args, *kwargs.values()):
-                if isinstance(v, np.ndarray):
-                    parts = _buffers(result, frames=True) if parts is None else parts
-                    if any(np.may_share_memory(p, v) for p in parts):
-                        lin.add_owner(v, result)
         if type(result) in recipe.GUARD_TYPES:
             self._guard_value(result, key)
         if type(result) in (tuple, list) and len(result) <= 64:
@@ -733,6 +737,34 @@ class Engine:
                 produced.add(k)
                 if type(item) in recipe.GUARD_TYPES:
                     self._guard_value(item, k)
+
+    def raw_buffer_written(self) -> None:
+        """The script wrote into a ``bytearray`` / ``memoryview`` / ``mmap`` / ``ctypes`` array
+        (``interposer.dispatch``): arrays over such memory are keyed by content again."""
+        self.lineage.written_anywhere()
+
+    def _link_frame(self, result, args, kwargs, recv) -> None:
+        """A frame or series over the memory of an array it was given (``pd.DataFrame(arr,
+        copy=False)``), or of a frame linked so: numpy writes to that array show in it, so it
+        is linked to the array (``Lineage.add_owner``) and re-keyed when the array is written.
+        (Over memory Python writes without numpy, ``np.frombuffer(buf)``, its key is also dated
+        like such an array's: ``Lineage.known``.)"""
+        lin = self.lineage
+        parts = None
+        sources = (*args, *kwargs.values()) if recv is _NO else (recv, *args, *kwargs.values())
+        for v in sources:
+            if isinstance(v, np.ndarray):
+                arrays = (v,)
+            elif hasattr(type(v), "_get_axis") and lin.is_linked(v):
+                arrays = _buffers(v, frames=True)
+            else:
+                continue
+            parts = _buffers(result, frames=True) if parts is None else parts
+            for a in arrays:
+                if any(np.may_share_memory(p, a) for p in parts):
+                    lin.add_owner(v, result)
+                    lin.link(result)
+                    break
 
     def _changed(self, target, key, what) -> None:
         """``target`` was changed in place by the operation ``key``: give it a new key, and to
@@ -935,7 +967,8 @@ def _fit_keeps_a_view(call) -> str | None:
     writes to ``X``, a restored copy would not. (An attribute that *is* the argument is
     restored as the caller's object: ``restore.snapshot``.)"""
     target = _fit_target(call.spec, call.args, call.recv)
-    if target is _NO or not _holds_memory_of(target, call.args, direct=False):
+    if target is _NO or not _holds_memory_of(target, (*call.args, *call.kwargs.values()),
+                                             direct=False):
         return None
     return "the fitted model holds the memory of the data it was fitted on (a reuse would " \
            "hold a copy)"
@@ -946,10 +979,10 @@ def _holds_memory_of(target, args, direct: bool = True) -> bool:
     attribute that is that array (when ``direct``), or anywhere inside it (``_fit_X``, a tree's
     data)? Walked through attributes, containers and, for a library's objects without a
     ``__dict__`` (Cython trees), what pickling saves of them, within ``_WALK_LIMIT`` objects."""
-    inputs = [a for a in args if isinstance(a, np.ndarray)]
+    given = {id(a) for a in args if isinstance(a, np.ndarray)}  # (restored as the argument)
+    inputs = [p for a in args for p in _buffers(a, frames=True)]  # frames: their blocks
     if not inputs:
         return False
-    given = {id(a) for a in inputs}
     state = list(vars(target).values())
     if direct and any(id(v) in given for v in state):
         return True
@@ -1095,6 +1128,14 @@ def _holds(result, given: set) -> bool:
     return False
 
 
+def _opaque(result) -> bool:
+    """A library object whose references no attribute shows (a ufunc made by
+    ``np.frompyfunc``, a C object): what it holds cannot be looked at."""
+    t = type(result)
+    return not getattr(result, "__dict__", None) and t not in (list, tuple, dict, set) \
+        and not isinstance(result, np.ndarray) and not hasattr(t, "_get_axis")
+
+
 def _unwatched_inputs(args, kwargs) -> set:
     """Ids of the arguments (and the items of argument containers) whose changes stratum does
     not see: functions, the script's own objects, plain lists and dicts (``lineage.watched``)."""
@@ -1115,7 +1156,7 @@ def _unwatched_inputs(args, kwargs) -> set:
     return ids
 
 
-def _aliases_input(result, args, kwargs) -> str | None:
+def _aliases_input(result, args, kwargs, linked=None) -> str | None:
     """A result that is (a view of) an input's memory: a reuse would hand back a copy, and writes
     through one would no longer reach the other (``np.asarray(X)``, ``copy=False``). pandas
     results share their inputs' buffers all the time under copy-on-write, where no write can
@@ -1126,8 +1167,9 @@ def _aliases_input(result, args, kwargs) -> str | None:
     out_parts = [p for o in outs[:16] for p in _buffers(o, frames=True)]
     if not out_parts:
         return None
-    for v in (*args, *kwargs.values()):
-        for part in _buffers(v):
+    for v in (*args, *kwargs.values()):  # (a frame over an array the script holds counts too)
+        frames = linked is not None and hasattr(type(v), "_get_axis") and linked(v)
+        for part in _buffers(v, frames=frames):
             if any(np.may_share_memory(o, part) for o in out_parts):
                 return "returns a view of its input (not admitted)"
     return None

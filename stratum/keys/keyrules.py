@@ -5,7 +5,9 @@ index and column labels for frames; class and parameters for unfitted estimators
 """
 from __future__ import annotations
 
+import functools
 import sys
+import types
 
 import numpy as np
 
@@ -97,6 +99,7 @@ def feed_estimator(lin, h, est, depth):
         lin.feed_class_code(h, t, depth)
     if is_fitted(est):
         h.update(hash_pickled(est))
+        _feed_held_callables(lin, h, est, depth)
         return
     try:
         params = est.get_params(deep=False)
@@ -109,6 +112,26 @@ def feed_estimator(lin, h, est, depth):
         if name not in params:
             h.update_str(f"attr:{name}")
             lin.feed(h, value, depth + 1)
+
+
+def _feed_held_callables(lin, h, est, depth) -> None:
+    """Pickling names a function by its module and name only: a fitted ``FunctionTransformer``
+    copied by ``deepcopy`` or loaded from a file must be keyed by its function's code and the
+    globals that reads too (``lin.feed`` of a user function, which makes the key volatile)."""
+    todo = [(v, 0) for v in vars(est).values()]
+    seen = 0
+    while todo and seen < 200:
+        v, level = todo.pop()
+        seen += 1
+        t = type(v)
+        if t in (types.FunctionType, types.MethodType, functools.partial):
+            lin.feed(h, v, depth + 1)
+        elif level < 4 and t in (list, tuple):
+            todo.extend((x, level + 1) for x in v[:64])
+        elif level < 4 and t is dict:
+            todo.extend((x, level + 1) for x in list(v.values())[:64])
+        elif level < 4 and hasattr(t, "get_params") and type(getattr(v, "__dict__", None)) is dict:
+            todo.extend((x, level + 1) for x in list(vars(v).values())[:64])
 
 
 #: Attributes that make a library object impossible to key soundly, with the reason: what they

@@ -8,6 +8,7 @@ callables, class and parameters for unfitted estimators. A key is 32 hex charact
 from __future__ import annotations
 
 import array
+import functools
 import math
 import mmap
 import os
@@ -73,7 +74,7 @@ def _signature(v, arrays, depth):
         return id(v)
     if t in _PLAIN_SCALARS:
         return ("S", v)  # by value: ``class_weight[1] = 50.0`` puts another float there
-    if depth > 3:
+    if depth > _SIGNATURE_DEPTH:
         return id(v)
     if t is list or t is tuple:
         if len(v) > 2000:
@@ -82,10 +83,18 @@ def _signature(v, arrays, depth):
             return ("L", id(v), len(v), tuple(map(id, v)))  # on every use of the model)
         return ("L", id(v), len(v), tuple(_signature(x, arrays, depth + 1) for x in v))
     if t is dict:
-        if len(v) > 64:
-            return ("D", id(v), len(v))
+        if len(v) > 64:  # a lookup table: its plain keys and values hashed (one Rust pass)
+            keys = hash_objects(list(v.keys()))
+            values = hash_objects(list(v.values())) if keys is not None else None
+            return ("D", id(v), len(v), keys, values)  # (None, None): by length only
         # its items too: a parameter dict changed in place (``class_weight``, a grid)
         return ("D", id(v), tuple((k, _signature(x, arrays, depth + 1)) for k, x in v.items()))
+    if t is types.MethodType:  # ``FunctionTransformer(scaler.apply)``
+        return ("M", _signature(v.__func__, arrays, depth + 1),
+                _signature(v.__self__, arrays, depth + 1))
+    if t is functools.partial:
+        return ("P", _signature(v.func, arrays, depth + 1), _signature(v.args, arrays, depth + 1),
+                _signature(v.keywords, arrays, depth + 1))
     if t is types.FunctionType:
         # ``FunctionTransformer(func)``, a scorer's function: the values it reads, which the
         # script may rebind (``SCALE = 3.0``) or change in place between two uses
@@ -102,7 +111,19 @@ def _signature(v, arrays, depth):
                 _signature(v.__defaults__, arrays, depth + 1))
     if is_estimator(v):
         return ("E", id(v), _state_of(v, arrays, depth)[0])
+    if type(getattr(v, "__dict__", None)) is dict and not isinstance(v, (type, types.ModuleType)) \
+            and not hasattr(t, "_get_axis"):
+        # an object of the script's own (a config an estimator's function reads), a scorer
+        # holding a function: its attributes
+        return ("O", id(v), tuple((k, _signature(x, arrays, depth + 1))
+                                  for k, x in list(vars(v).items())[:64]))
     return id(v)
+
+
+#: How deep ``_signature`` looks into an estimator's state: a function a pipeline's step holds
+#: (pipeline -> steps -> (name, step) -> FunctionTransformer -> func -> a global it reads) is
+#: six levels down.
+_SIGNATURE_DEPTH = 7
 
 
 def _names_read(code) -> tuple:
@@ -113,6 +134,8 @@ def _names_read(code) -> tuple:
         for const in code.co_consts:
             if isinstance(const, types.CodeType):
                 names.update(_names_read(const))
+        if len(_NAMES_READ) > 10_000:
+            _NAMES_READ.clear()
         hit = _NAMES_READ[id(code)] = (code, tuple(sorted(names)))  # holds the code: its id
     return hit[1]
 
@@ -160,6 +183,7 @@ class Lineage:
         # attribute of another one (``df.index``, ``est.coef_``): changing the child in place
         # changes its owners too (``df.index.name = ...``, ``est.coef_[0] = 0``).
         self._owners: dict[int, tuple] = {}
+        self._linked: dict[int, weakref.ref] = {}  # frames over an array's memory (``link``)
         # Set by the feeders of content that can change where stratum does not see it: a user
         # function (the globals it reads), a list, dict or set, a class of the script's own.
         # A key computed from such content is not remembered: it is computed at each use
@@ -188,8 +212,6 @@ class Lineage:
     def remember(self, obj, key: str) -> None:
         if type(obj) in _PLAIN_SCALARS:
             return
-        if isinstance(obj, np.ndarray) and _foreign_memory(obj):
-            return  # written where numpy does not see it: keyed by content at each use
         oid = id(obj)
         try:
             ref = _Ref(obj, self._gone)
@@ -200,7 +222,12 @@ class Lineage:
             # No weak references (numpy Generator, some C types): hold the object itself,
             # so its id cannot be reused by another object while the entry exists.
             ref = _Strong(obj)
-        state = _state_of(obj) if is_estimator(obj) else None
+        if is_estimator(obj):
+            state = _state_of(obj)
+        elif hasattr(type(obj), "_get_axis") and _frame_over_foreign_memory(obj):
+            state = _FOREIGN  # dated like an array over such memory (``known``)
+        else:
+            state = None
         self._ids[oid] = (ref, key, self.array_epoch, state)
         self.generation += 1
 
@@ -238,6 +265,24 @@ class Lineage:
             refs.append(_Strong(owner))
         self.generation += 1
 
+    def link(self, frame) -> None:
+        """``frame`` is over the memory of an array the script holds (see ``is_linked``)."""
+        linked = self._linked
+        if len(linked) > 10_000:
+            for oid in [k for k, r in linked.items() if r() is None]:
+                del linked[oid]
+        try:
+            linked[id(frame)] = weakref.ref(frame)
+        except TypeError:
+            pass
+
+    def is_linked(self, frame) -> bool:
+        """Is ``frame`` over the memory of an array the script holds (``pd.DataFrame(arr,
+        copy=False)``, or a frame taken from such a frame): then what is taken from it may be
+        over that memory too, and is linked to it in turn."""
+        ref = self._linked.get(id(frame))
+        return ref is not None and ref() is frame
+
     def owners(self, obj) -> list:
         """The objects that change when ``obj`` changes in place (transitively), ``obj`` excluded:
         the frame behind a pandas indexer (``df.loc``), the owners ``obj`` (or the array it is a
@@ -273,7 +318,10 @@ class Lineage:
         if entry[2] != self.array_epoch and isinstance(obj, np.ndarray) \
                 and not self._unwritten(obj, entry[2]):
             return None
-        if entry[3] is not None and not self._same_state(obj, entry):
+        if entry[3] is _FOREIGN:
+            if self._written_anywhere > entry[2]:
+                return None  # a write reached memory no ndarray owns: keyed by content again
+        elif entry[3] is not None and not self._same_state(obj, entry):
             return None  # a fitted attribute changed by the script: keyed by content again
         return entry[1]
 
@@ -302,6 +350,13 @@ class Lineage:
         # An id outlives its array here; a later array with that id was made, and keyed, after
         # this epoch, so the stale date never invalidates it wrongly nor hides a later write.
         written[id(owner)] = epoch
+
+    def written_anywhere(self) -> None:
+        """Memory no ndarray owns was written outside numpy (``buf[0:8] = ...`` on a
+        ``bytearray``, ``memoryview``, ``mmap`` or ``ctypes`` array): every array over such
+        memory is keyed by content again at its next use."""
+        self.array_epoch += 1
+        self._written_anywhere = self.array_epoch
 
     def _unwritten(self, arr, epoch: int) -> bool:
         """Has no write since ``epoch`` (when ``arr``'s key was remembered) reached its memory?"""
@@ -408,12 +463,26 @@ def _memory_owner(arr):
     return None
 
 
-def _foreign_memory(arr) -> bool:
+_FOREIGN = "foreign"  # the state of a remembered frame over memory no ndarray owns
+
+
+def _frame_over_foreign_memory(frame) -> bool:
+    """Does a frame or series hold a block over memory Python writes without numpy?"""
+    mgr = getattr(frame, "_mgr", None)
+    for block in getattr(mgr, "blocks", ())[:64]:
+        values = getattr(block, "values", None)
+        if isinstance(values, np.ndarray) and values.base is not None and foreign_memory(values):
+            return True
+    return False
+
+
+def foreign_memory(arr) -> bool:
     """Is ``arr``'s memory something Python can write without numpy: a ``bytearray``, a
-    memory map (of a file another mapping or process writes), a ``ctypes`` array, a
-    ``memoryview``, an ``array.array``? Such writes never pass through a traced operation.
-    Memory an ndarray owns, ``bytes`` and the buffers of extension objects (stratum's own
-    kernels' results) are not."""
+    memory map, a ``ctypes`` array, a ``memoryview``, an ``array.array``? An array over it keeps
+    its key only while no write reached such memory (``written_anywhere``: the script's
+    ``buf[i] = v`` on one of these reports itself, as does any numpy write into memory no
+    ndarray owns), and so does a frame over it. Memory an ndarray owns,
+    ``bytes`` and the buffers of extension objects (stratum's own kernels' results) are not."""
     base = arr.base
     while isinstance(base, np.ndarray):
         base = base.base
@@ -461,6 +530,14 @@ def _feed_seq(lin, h, v, depth):
 def _feed_dict(lin, h, v, depth):
     lin.volatile = True
     h.update_str(f"{type(v).__module__}.{type(v).__qualname__}{{{len(v)}")
+    if len(v) > 16:  # a lookup table of plain keys and values: one Rust pass each
+        keys = hash_objects(list(v.keys()))
+        values = hash_objects(list(v.values())) if keys is not None else None
+        if values is not None:
+            h.update(keys)
+            h.update(values)
+            h.update_str("}")
+            return
     for k, item in v.items():
         lin.feed(h, k, depth + 1)
         lin.feed(h, item, depth + 1)
@@ -690,11 +767,22 @@ def _feeder_for(t):
         elif issubclass(t, type):
             feeder = _feed_type
         elif t.__name__ == "ufunc":
-            feeder = lambda lin, h, v, d: h.update_str(f"ufunc:{v.__name__}")  # noqa: E731
+            feeder = _feed_ufunc
         else:
             feeder = _unkeyable
     _FEEDERS[t] = feeder
     return feeder
+
+
+def _feed_ufunc(lin, h, v, depth):
+    """numpy's and scipy.special's ufuncs by name; one made by ``np.frompyfunc(f, ...)`` runs
+    ``f``, which it does not show: not keyed."""
+    name = v.__name__
+    special = sys.modules.get("scipy.special")
+    if getattr(np, name, None) is v or special is not None and getattr(special, name, None) is v:
+        h.update_str(f"ufunc:{name}")
+        return
+    raise Unkeyable(f"the ufunc {name!r} runs a Python function it does not show")
 
 
 def _unkeyable(lin, h, v, depth):

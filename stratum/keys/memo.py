@@ -49,6 +49,8 @@ def blocker(f: types.FunctionType) -> str | None:
     if hit is not None:
         return hit[2]
     why = _blocker(f, set())
+    if len(_verdicts) > 10_000:  # bounded: the entries hold namespaces alive (``exec`` ones)
+        _verdicts.clear()
     _verdicts[key] = (f.__code__, f.__globals__, why)
     return why
 
