@@ -99,7 +99,7 @@ def _signature(v, arrays, depth):
         # ``FunctionTransformer(func)``, a scorer's function: the values it reads, which the
         # script may rebind (``SCALE = 3.0``) or change in place between two uses
         g = v.__globals__
-        reads = tuple((n, _signature(g[n], arrays, depth + 1)) for n in _names_read(v.__code__)
+        reads = tuple((n, _signature(g[n], arrays, depth + 1)) for n in names_read(v.__code__)
                       if n in g and g[n] is not v)
         cells = []
         for cell in v.__closure__ or ():
@@ -126,14 +126,14 @@ def _signature(v, arrays, depth):
 _SIGNATURE_DEPTH = 7
 
 
-def _names_read(code) -> tuple:
+def names_read(code) -> tuple:
     """The global names ``code`` and the code nested in it read (cached per code object)."""
     hit = _NAMES_READ.get(id(code))
     if hit is None:
         names = set(code.co_names)
         for const in code.co_consts:
             if isinstance(const, types.CodeType):
-                names.update(_names_read(const))
+                names.update(names_read(const))
         if len(_NAMES_READ) > 10_000:
             _NAMES_READ.clear()
         hit = _NAMES_READ[id(code)] = (code, tuple(sorted(names)))  # holds the code: its id

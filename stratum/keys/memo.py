@@ -17,6 +17,7 @@ import dis
 import types
 
 from interposer.registry import LIB_ROOTS, OpSpec
+from stratum.keys.lineage import names_read
 
 # Builtins a memoizable body may use: their results depend only on their arguments.
 PURE_BUILTINS = frozenset({
@@ -160,15 +161,7 @@ def outside_ids(f, args, kwargs) -> set[int]:
         except ValueError:
             pass
     g = f.__globals__
-    for name in _global_names(f.__code__):
+    for name in names_read(f.__code__):
         if name in g:
             ids.add(id(g[name]))
     return ids
-
-
-def _global_names(code) -> set[str]:
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _global_names(const)
-    return names
