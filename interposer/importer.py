@@ -6,11 +6,10 @@ specs, ``__file__``, packages and reloads behave as without it.
 """
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import sys
 
-from interposer import patches, rewrite, userfiles
+from interposer import patches, registry, rewrite, userfiles
 
 _PATCH_ROOTS = ("sklearn",)
 
@@ -28,7 +27,11 @@ class _RewritingLoader(importlib.machinery.SourceFileLoader):
                                    self.get_filename(fullname))
 
 
-class _PatchingLoader(importlib.abc.Loader):
+class _PatchingLoader:
+    """Wraps a library module's loader: the import-time patches run once it executed. (Not an
+    ``importlib.abc.Loader`` subclass: the import system only calls these methods, and
+    ``importlib.abc`` costs a few milliseconds of every run's start-up to import.)"""
+
     def __init__(self, inner):
         self.inner = inner
 
@@ -38,12 +41,28 @@ class _PatchingLoader(importlib.abc.Loader):
     def exec_module(self, module):
         self.inner.exec_module(module)
         patches.after_import(module)
+        _indexed(module)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
 
-class Finder(importlib.abc.MetaPathFinder):
+class _IndexingLoader(_PatchingLoader):
+    """Wraps the loader of a submodule the registry's rows name but found not imported yet
+    (``registry.PENDING``, e.g. ``numpy.random``): once it executed, its rows are indexed."""
+
+    def exec_module(self, module):
+        self.inner.exec_module(module)
+        _indexed(module)
+
+
+def _indexed(module) -> None:
+    if module.__name__ in registry.PENDING:
+        registry.PENDING.discard(module.__name__)
+        registry.reindex()
+
+
+class Finder:
     def __init__(self):
         self._busy = False
 
@@ -70,6 +89,8 @@ class Finder(importlib.abc.MetaPathFinder):
         root = fullname.partition(".")[0]
         if root in _PATCH_ROOTS:
             spec.loader = _PatchingLoader(spec.loader)
+        elif fullname in registry.PENDING:
+            spec.loader = _IndexingLoader(spec.loader)
         elif (isinstance(spec.loader, importlib.machinery.SourceFileLoader)
               and spec.origin and userfiles.is_user_file(spec.origin) and rewrite.SUPPORTED):
             spec.loader = _RewritingLoader(fullname, spec.origin)

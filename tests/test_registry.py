@@ -236,3 +236,29 @@ def test_a_patch_during_an_indexing_pass_leaves_no_row_out(monkeypatch):
     finally:
         monkeypatch.undo()
         R.reindex()
+
+
+def test_looking_rows_up_does_not_import_submodules_and_indexes_them_once_imported():
+    """numpy imports ``numpy.random`` on first use (scikit-learn its subpackages): building the
+    index must not import them (that cost every numpy script ~13 ms of start-up), and their
+    rows (``np.random.shuffle`` changes its argument) must be indexed once they are imported."""
+    import subprocess
+    import sys
+
+    code = """if True:
+        import sys
+        import stratum
+        stratum.activate()
+        import numpy as np
+        from interposer import registry
+        registry.resolve_callable(np.arange)
+        assert "numpy.random" not in sys.modules, "indexing imported numpy.random"
+        assert "numpy.random" in registry.PENDING, registry.PENDING
+        from numpy.random import shuffle
+        spec = registry.resolve_callable(shuffle)
+        assert spec.name == "numpy.random.shuffle" and spec.mutates == 0, spec
+        assert "numpy.random" not in registry.PENDING
+        print("ok")
+    """
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout == "ok\n", p.stderr

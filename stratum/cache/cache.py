@@ -45,11 +45,9 @@ import copy
 import fcntl
 import mmap
 import os
-import socket
 import sqlite3
 import stat
 import sys
-import tempfile
 import threading
 import time
 import weakref
@@ -72,6 +70,16 @@ SECRET_SIZE = 32
 _HEX = frozenset("0123456789abcdef")
 _IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
 _FLUSH_EVERY = 64  # pending hit updates before they are written to index.db
+#: this machine's name, as ``socket.gethostname()`` gives it (that module costs ~3 ms to import)
+def _mkstemp(**kwargs):
+    """``tempfile.mkstemp``; imported on the first write (it costs every run's start-up ~3 ms:
+    shutil, bz2, lzma, random), which a run of cheap operations never makes."""
+    import tempfile
+
+    return tempfile.mkstemp(**kwargs)
+
+
+_HOST = os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
 
 
 def valid_key(key: object) -> bool:
@@ -369,7 +377,7 @@ class DirectoryTier(SharedTier):
             return False
         folder = os.path.dirname(path)
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        fd, tmp = _mkstemp(prefix=".tmp-", dir=folder)
         try:
             with os.fdopen(fd, "wb") as out:
                 for chunk in chunks:
@@ -502,7 +510,7 @@ class FsspecTier(SharedTier):
         return f"{self.root}/objects/{key[:2]}/{key}"
 
     def probe(self) -> None:
-        name = f"{self.root}/.probe-{socket.gethostname()}-{os.getpid()}-{os.urandom(4).hex()}"
+        name = f"{self.root}/.probe-{_HOST}-{os.getpid()}-{os.urandom(4).hex()}"
         try:
             self._makedirs(self.root)
             data = os.urandom(16)
@@ -548,7 +556,7 @@ class FsspecTier(SharedTier):
         entry is published (the caller then finds it)."""
         fs = self.fs
         lease = f"{self.root}/locks/{key}"
-        me = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(6).hex()}"
+        me = f"{_HOST}:{os.getpid()}:{os.urandom(6).hex()}"
         try:
             self._makedirs(f"{self.root}/locks")
             while True:
@@ -980,7 +988,7 @@ class Cache:
         tmp = None
         try:
             folder.mkdir(mode=0o700, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)  # mkstemp creates 0600
+            fd, tmp = _mkstemp(prefix=".tmp-", dir=folder)  # mkstemp creates 0600
             with os.fdopen(fd, "wb") as out:
                 for chunk in blob.chunks:
                     out.write(chunk)
@@ -1464,7 +1472,7 @@ def _replace_damaged_secret(path: Path, fd: int) -> bool:
 
 def _create_secret(path: Path) -> None:
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".secret-", dir=path.parent)
+        fd, tmp = _mkstemp(prefix=".secret-", dir=path.parent)
     except OSError as exc:
         raise CacheDirError(f"cannot create cache secret in {path.parent}: {exc.strerror}",
                             exc.errno) from None

@@ -32,7 +32,6 @@ import errno
 import fcntl
 import os
 import stat
-import tempfile
 import threading
 import time
 
@@ -58,6 +57,8 @@ def default_dir() -> str:
     explicit = os.environ.get("STRATUM_CPU_DIR")
     if explicit:
         return os.path.expanduser(explicit)
+    import tempfile  # here: it costs every run's start-up ~3 ms to import (shutil, bz2, lzma)
+
     return os.path.join(tempfile.gettempdir(), f"stratum-cpu-{os.getuid()}")
 
 

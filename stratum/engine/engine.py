@@ -929,22 +929,20 @@ def _named(fn) -> bool:
     return recipe.importable(fn) is not None
 
 
-_RNG_TYPES = (np.random.RandomState, np.random.Generator, np.random.BitGenerator)
-
-
-def _holds_rng(obj, depth) -> bool:
+def _holds_rng(obj, depth, types_=None) -> bool:
     state = getattr(obj, "__dict__", None)
     if state is None or depth > 3 or not hasattr(type(obj), "get_params"):
         return False
+    types_ = randomness.rng_types() if types_ is None else types_
     for value in state.values():
-        if isinstance(value, _RNG_TYPES):
+        if isinstance(value, types_):
             return True
         if type(value) in (list, tuple):
             for item in value[:64]:
                 for part in item if type(item) is tuple else (item,):
-                    if hasattr(part, "__dict__") and _holds_rng(part, depth + 1):
+                    if hasattr(part, "__dict__") and _holds_rng(part, depth + 1, types_):
                         return True
-        elif hasattr(value, "__dict__") and _holds_rng(value, depth + 1):
+        elif hasattr(value, "__dict__") and _holds_rng(value, depth + 1, types_):
             return True
     return False
 

@@ -34,6 +34,7 @@ import types
 import numpy as np
 
 from stratum.engine.effects import NO_RECEIVER, nbytes
+from stratum.keys import randomness
 from stratum.keys.lineage import PLAIN_SCALARS
 
 _NO = NO_RECEIVER  # the engine's "no receiver" sentinel (a function call)
@@ -106,7 +107,9 @@ def arguments(engine, call):
     spec = call.spec
     recv = call.recv
     try:
-        if spec.random == "global" or spec.mutates == "global_rng" or call.rng:
+        if spec.random == "global" or spec.mutates == "global_rng" or call.rng or \
+                recv is not _NO and recv is randomness.global_rng():
+            # (``np.random.choice`` is a method of the global RandomState: not pickled per call)
             raise _NotReplayable("uses numpy's global RNG")
         if spec.caller_scope:
             raise _NotReplayable("its expression reads the script's variables")

@@ -12,6 +12,7 @@ import types
 import numpy as np
 
 from stratum.keys.content import Unkeyable, hash_pickled, is_user_module
+from stratum.keys.randomness import rng_types
 
 
 def _feed_values(lin, h, values, depth):
@@ -215,7 +216,7 @@ def feeder_for(t):
     if root == "scipy" and "sparse" in module:
         return feed_sparse
     if root == "numpy":
-        if issubclass(t, (np.random.RandomState, np.random.Generator, np.random.BitGenerator)):
+        if issubclass(t, rng_types()):
             return feed_rng
         if state_is_dict(t) or hasattr(t, "__reduce_ex__") and t.__module__.startswith(
                 ("numpy.lib", "numpy.polynomial")):

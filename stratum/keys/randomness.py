@@ -8,6 +8,7 @@ so such operations are executed, not reused. ``RandomState`` / ``Generator`` obj
 from __future__ import annotations
 
 import numbers
+import sys
 
 import numpy as np
 
@@ -16,6 +17,22 @@ from interposer.registry import FIT
 
 class NotReproducible(Exception):
     pass
+
+
+def rng_types() -> tuple:
+    """numpy's random generator types; none while ``numpy.random`` is not imported (no such
+    object can exist then, and numpy imports it on first use: importing it to ask would cost
+    every numpy script ~13 ms of start-up)."""
+    random = sys.modules.get("numpy.random")
+    if random is None:
+        return ()
+    return random.RandomState, random.Generator, random.BitGenerator
+
+
+def global_rng():
+    """numpy's global ``RandomState`` (what ``np.random.rand`` draws from), if it exists yet."""
+    mtrand = sys.modules.get("numpy.random.mtrand")
+    return None if mtrand is None else mtrand._rand
 
 
 # Estimators / splitters whose ``random_state`` matters only under some parameters: the
@@ -73,7 +90,7 @@ def _object_uses_global(obj) -> bool:
     if "random_state" not in params:
         return False
     state = params["random_state"]
-    if state is None or state is np.random.mtrand._rand:
+    if state is None or state is global_rng():
         rule = USES_RANDOMNESS.get(type(obj).__name__)
         return True if rule is None else rule(params)
     if isinstance(state, numbers.Integral):

@@ -93,9 +93,7 @@ class _standard_library:
         self.path = None
 
     def __enter__(self):
-        import sysconfig
-
-        stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"]) + os.sep
+        stdlib = os.path.realpath(os.path.dirname(os.__file__)) + os.sep  # as sysconfig's
         for name, module in list(sys.modules.items()):
             if name.partition(".")[0] not in self.names or module is None:
                 continue

@@ -117,11 +117,31 @@ def shadowed(path: list[str] | None = None) -> tuple[str, str] | None:
     """(folder, module name) of the first user folder file that would shadow a module stratum
     imports for itself and has not imported yet; None when there is none."""
     loaded = sys.modules
-    for entry in user_path_entries(path):
+    clashes = []
+    for entry in _ahead_of_stdlib(path):
         clash = sorted(n for n in folder_modules(entry) & OWN_MODULES if n not in loaded)
         if clash:
-            return os.path.abspath(entry or "."), clash[0]
+            clashes.append((entry, clash[0]))
+    if clashes:  # only now ask which are installation folders (sysconfig is slow to ask)
+        users = set(user_path_entries(path))
+        for entry, name in clashes:
+            if entry in users:
+                return os.path.abspath(entry or "."), name
     return None
+
+
+def _ahead_of_stdlib(path: list[str] | None = None) -> list[str]:
+    """The ``sys.path`` entries before the standard library's (see :func:`user_path_entries`,
+    which also leaves out installation folders)."""
+    entries = sys.path if path is None else path
+    zip_name = f"python{sys.version_info[0]}{sys.version_info[1]}.zip"
+    stdlib = os.path.dirname(os.__file__)
+    out = []
+    for entry in entries:
+        if entry.endswith(zip_name) or entry == stdlib:
+            return out
+        out.append(entry)
+    return out
 
 
 def compute() -> list[str]:
