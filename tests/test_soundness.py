@@ -733,3 +733,36 @@ def test_frames_over_memory_written_elsewhere_are_keyed_again(runner):
         Z[:, 1] = 0.5
         print(knn2.predict(pd.DataFrame(q)).round(6))
     """)
+
+
+def test_python_objects_in_object_columns_changed_in_place_are_seen(runner):
+    """Lists and dicts stored in an object column or array and changed by plain Python
+    (``df["tags"].iloc[0].append("w")``, ``df.at[0, "tok"].append(...)``): no library call
+    sees the change, so a value holding them is keyed by content at each use (what was
+    computed from the column before kept its key and was reused)."""
+    same_cold_and_warm(runner, """
+        import numpy as np, pandas as pd
+        df = pd.DataFrame({"tags": [["a", "b"], ["c"], ["d", "e", "f"]] * 50, "x": range(150)})
+        print(df["tags"].apply(len).sum())
+        df["tags"].iloc[0].append("w")
+        print(df["tags"].apply(len).sum(), df["tags"].str.len().sum())
+        a = np.empty(4, dtype=object)
+        for i in range(4):
+            a[i] = [i] * (i + 1)
+        print(pd.Series(a).map(len).sum())
+        a[0].extend([9, 9, 9])
+        print(pd.Series(a).map(len).sum())
+        d = pd.DataFrame({"k": [1, 2, 1, 2], "d": [{"v": 1}, {"v": 2}, {"v": 3}, {"v": 4}]})
+        print(d.groupby("k")["d"].agg(lambda s: sum(x["v"] for x in s)).tolist())
+        d["d"].iloc[0]["v"] = 100
+        print(d.groupby("k")["d"].agg(lambda s: sum(x["v"] for x in s)).tolist())
+        d["tok"] = pd.Series(["a b", "c", "d e f", "g"]).str.split()
+        print(d.explode("tok").shape)
+        d.at[0, "tok"].append("zz")
+        print(d.explode("tok").shape)
+        for t in d["tok"]:
+            t.append("x")
+        print(d["tok"].str.len().sum())
+        s = pd.Series(["p", "q"] * 10)  # strings keep their keys: nothing to see here
+        print(s.str.upper().value_counts().to_dict())
+    """)

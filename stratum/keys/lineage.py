@@ -213,6 +213,9 @@ class Lineage:
         if type(obj) in _PLAIN_SCALARS:
             return
         oid = id(obj)
+        if holds_python_objects(obj):  # lists in an object column: keyed at each use instead
+            self._ids.pop(oid, None)
+            return
         try:
             ref = _Ref(obj, self._gone)
             ref.oid = oid
@@ -464,6 +467,53 @@ def _memory_owner(arr):
 
 
 _FOREIGN = "foreign"  # the state of a remembered frame over memory no ndarray owns
+_OBJECT = np.dtype(object)
+
+
+def holds_python_objects(obj) -> bool:
+    """Does an array, frame, series or index hold, in an object array, Python objects other
+    than immutable scalars (``str``, numbers, ``None``, ``bytes``): a list per row
+    (``df["text"].str.split()``), a dict, an object of the script's own?
+
+    Plain Python changes such an object in place (``df["tags"].iloc[0].append("w")``)
+    without any library call, where stratum does not see it. So the value's key is never
+    remembered by identity (``Lineage.remember``) and its content key is volatile
+    (``_feed_ndarray``): it is keyed by content, objects included, at each use. Columns of
+    strings and numbers (the common case, and pandas' ``str`` dtype always) keep their keys."""
+    if isinstance(obj, np.ndarray):
+        return obj.dtype.hasobject and _changeable_items(obj)
+    t = type(obj)
+    if hasattr(t, "_get_axis"):  # a frame or a series: its blocks
+        for block in getattr(getattr(obj, "_mgr", None), "blocks", ()):
+            values = getattr(block, "values", None)
+            if isinstance(values, np.ndarray) and values.dtype.hasobject and \
+                    _changeable_items(values):
+                return True
+        return False
+    if (getattr(t, "__module__", None) or "").startswith("pandas.core.indexes"):
+        values = getattr(obj, "_values", None)
+        return isinstance(values, np.ndarray) and values.dtype.hasobject and \
+            _changeable_items(values)
+    return False
+
+
+def _changeable_items(arr) -> bool:
+    """Does an object array hold anything but ``None`` / ``bool`` / ``int`` / ``float`` /
+    ``str`` / ``bytes``? (Immutable objects of other types, a ``Decimal``, count as
+    changeable: asking each type would cost more than keying such columns at each use.)"""
+    if arr.dtype != _OBJECT:
+        return True  # a structured dtype with object fields
+    flat = arr.ravel()
+    if not flat.size:
+        return False
+    lib = sys.modules.get("pandas._libs.lib")
+    if lib is not None:
+        try:
+            if lib.is_string_array(flat, skipna=True):  # C, no hashing: the common case
+                return False
+        except Exception:  # noqa: BLE001 - an internal of pandas that moved: hash instead
+            pass
+    return hash_objects(flat) is None
 
 
 def _frame_over_foreign_memory(frame) -> bool:
@@ -588,6 +638,7 @@ def _feed_ndarray(lin, h, v, depth):
         digest = hash_objects(v.ravel(order="C").tolist() if v.ndim != 1 else v)
         if digest is None:
             digest = _hash_pickled(v)
+            lin.volatile = True  # lists, dicts ... change in place unseen (holds_python_objects)
         h.update(digest)
         return
     if not v.flags.c_contiguous:
