@@ -11,10 +11,13 @@ of nodes recorded in the trace (``python -m stratum trace show --last --json``).
 Separately: interpreter start + imports, ``python -c "import numpy, pandas, sklearn"`` vs
 ``python -m stratum`` on an empty script and on a script that imports the three libraries.
 
-    python bench/overhead.py [--repeat N] [--quick] [--json FILE] [filter,...]
+    python bench/overhead.py [--repeat N] [--quick] [--before DIR] [--json FILE] [filter,...]
 
 ``--quick`` (CI): three scripts, one repeat. Machines are noisy: compare ratios measured side
-by side in one run, never absolute seconds across runs.
+by side in one run, never absolute seconds across runs. ``--before DIR``: also run each script
+under the stratum of another checkout (an export of an earlier commit, with its compiled
+extension), in the same alternation, for a before / after column measured side by side.
+The summary also counts scripts more than 1.3x slower than plain (issue 11's bound).
 """
 from __future__ import annotations
 
@@ -53,18 +56,27 @@ def _nodes(cache_dir: Path) -> int | None:
         return None
 
 
-def bench_script(script: Path, base: Path, data_dir: Path, repeat: int) -> dict:
+def bench_script(script: Path, base: Path, data_dir: Path, repeat: int,
+                 before: str | None = None) -> dict:
     workdir = base / "w" / script.stem
-    plain_t, strat_t, nodes, exits = [], [], None, set()
+    plain_t, strat_t, before_t, nodes, exits = [], [], [], None, set()
     for r in range(repeat):
         cache_dir = base / "cache" / f"{script.stem}-{r}"
         # alternate which mode goes first so a drift of the machine hits both equally
         order = ("plain", "stratum") if r % 2 == 0 else ("stratum", "plain")
+        if before:
+            order = (*order, "before") if r % 2 == 0 else ("before", *order)
         for mode in order:
             if mode == "plain":
                 res = difftest.run_case(script, workdir, "plain", None, data_dir=data_dir)
                 plain_t.append(res.seconds)
                 exits.add(("plain", res.exit_code))
+            elif mode == "before":
+                shutil.rmtree(cache_dir, ignore_errors=True)
+                res = difftest.run_case(script, workdir, "stratum", cache_dir, data_dir=data_dir,
+                                        env_extra={"PYTHONPATH": before})
+                before_t.append(res.seconds)
+                shutil.rmtree(cache_dir, ignore_errors=True)
             else:
                 if cache_dir.exists():
                     shutil.rmtree(cache_dir)
@@ -77,6 +89,7 @@ def bench_script(script: Path, base: Path, data_dir: Path, repeat: int) -> dict:
     p, s = statistics.median(plain_t), statistics.median(strat_t)
     codes = {m: c for m, c in exits}
     return {"script": script.name, "plain_s": p, "stratum_s": s, "ratio": p / s if s else None,
+            "before_s": statistics.median(before_t) if before_t else None,
             "nodes": nodes, "plain_runs": plain_t, "stratum_runs": strat_t,
             "exit_plain": codes.get("plain"), "exit_stratum": codes.get("stratum"),
             "same_exit": len({c for _, c in exits}) == 1}
@@ -116,7 +129,10 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="3 scripts, 1 repeat (CI)")
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--before", metavar="DIR",
+                    help="also measure the stratum of this checkout, side by side")
     ns = ap.parse_args(argv)
+    before = os.path.abspath(ns.before) if ns.before else None
     # A CPU-token pool of this benchmark's own (stratum/cpu/budget.py): a measured run must not
     # wait behind other stratum processes on the machine, whose work is not its overhead.
     os.environ["STRATUM_CPU_DIR"] = tempfile.mkdtemp(prefix="stratum-bench-cpu-")
@@ -135,7 +151,7 @@ def main(argv=None) -> int:
         rows = []
         t_all = time.perf_counter()
         for s in scripts:
-            row = bench_script(s, base, data_dir, repeat)
+            row = bench_script(s, base, data_dir, repeat, before)
             rows.append(row)
             print(f"[{len(rows)}/{len(scripts)}] {s.name}: plain {row['plain_s']:.3f}s "
                   f"stratum {row['stratum_s']:.3f}s ratio {row['ratio']:.3f}x "
@@ -147,13 +163,20 @@ def main(argv=None) -> int:
 
     print(f"## stratum cold-run overhead ({len(rows)} scripts, {repeat} repeat(s), "
           f"median wall seconds; ratio = plain/stratum, target >= 0.95x)\n")
-    print("| script | plain s | stratum s | ratio | nodes | exit |")
-    print("|---|---:|---:|---:|---:|---|")
+    head = "| script | plain s | stratum s | ratio | nodes | exit |"
+    if before:
+        head += " before s | before: stratum/plain | after: stratum/plain |"
+    print(head)
+    print("|---|---:|---:|---:|---:|---|" + ("---:|---:|---:|" if before else ""))
     for r in rows:
         flag = "" if r["ratio"] is None or r["ratio"] >= 0.95 else " **<0.95**"
         ex = str(r["exit_plain"]) if r["same_exit"] else f"{r['exit_plain']} vs {r['exit_stratum']}!"
-        print(f"| {r['script']} | {r['plain_s']:.3f} | {r['stratum_s']:.3f} | "
-              f"{r['ratio']:.3f}x{flag} | {r['nodes'] if r['nodes'] is not None else '-'} | {ex} |")
+        line = (f"| {r['script']} | {r['plain_s']:.3f} | {r['stratum_s']:.3f} | "
+                f"{r['ratio']:.3f}x{flag} | {r['nodes'] if r['nodes'] is not None else '-'} | {ex} |")
+        if before and r["before_s"] is not None and r["plain_s"]:
+            line += (f" {r['before_s']:.3f} | {r['before_s'] / r['plain_s']:.2f}x | "
+                     f"{r['stratum_s'] / r['plain_s']:.2f}x |")
+        print(line)
     ratios = [r["ratio"] for r in rows if r["ratio"]]
     tp = sum(r["plain_s"] for r in rows)
     ts = sum(r["stratum_s"] for r in rows)
@@ -162,7 +185,13 @@ def main(argv=None) -> int:
         below = sum(1 for x in ratios if x < 0.95)
         print(f"\n**Total** plain {tp:.2f}s, stratum {ts:.2f}s, ratio of totals {tp / ts:.3f}x; "
               f"geometric mean of ratios {gm:.3f}x; median {statistics.median(ratios):.3f}x; "
-              f"min {min(ratios):.3f}x; {below}/{len(ratios)} scripts below 0.95x.")
+              f"min {min(ratios):.3f}x; {below}/{len(ratios)} scripts below 0.95x; "
+              f"{sum(1 for x in ratios if x < 1 / 1.3)} more than 1.3x slower than plain.")
+        if before:
+            slow = sum(1 for r in rows if r["before_s"] and r["plain_s"]
+                       and r["before_s"] / r["plain_s"] > 1.3)
+            tb = sum(r["before_s"] or 0.0 for r in rows)
+            print(f"Before (`{before}`): total {tb:.2f}s; {slow} scripts more than 1.3x slower.")
     print("\n## interpreter start + imports (median wall seconds)\n")
     print("| command | median s |")
     print("|---|---:|")
