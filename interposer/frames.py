@@ -31,6 +31,27 @@ def is_ours(frame) -> bool:
     return code.co_qualname == TRAMPOLINE or code.co_filename.startswith(OUR_DIRS)
 
 
+#: ``co_qualname`` of a wrapper stratum puts inside a library (``stratum.keys.libsettings``
+#: counts pandas' option changes by wrapping ``_set_option_impl``). Its code claims the
+#: library's file, so the library's own walk to the first frame outside the library (pandas'
+#: ``find_stack_level``) passes it as it passes the function it wraps, and ``warnings.warn``
+#: counts it as that walk did: the warning lands on the script's line, as without it.
+#: Tracebacks still drop it (``hidden``).
+INSIDE = "__stratum_inside__"
+
+
+def hidden(frame) -> bool:
+    """Is ``frame`` stratum's, to be left out of the tracebacks a script sees (``tbfilter``)?"""
+    code = frame.f_code
+    return is_ours(frame) or code.co_qualname == INSIDE
+
+
+def inside(fn, filename: str):
+    """``fn``, its code claiming ``filename`` (the wrapped library module's) as its file."""
+    fn.__code__ = fn.__code__.replace(co_filename=filename, co_qualname=INSIDE)
+    return fn
+
+
 def trampoline(frame):
     """A function ``(fn, args, kwargs) -> fn(*args, **kwargs)`` that looks like ``frame``'s line."""
     code = frame.f_code

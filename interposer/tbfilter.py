@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import traceback
 
-from interposer.frames import is_ours
+from interposer.frames import hidden
 
 _orig_walk_tb = traceback.walk_tb
 _orig_walk_full = getattr(traceback, "_walk_tb_with_full_positions", None)
@@ -24,7 +24,7 @@ _orig_walk_full = getattr(traceback, "_walk_tb_with_full_positions", None)
 def _walk_tb(tb):
     first = True
     for frame, lineno in _orig_walk_tb(tb):
-        if first or not is_ours(frame):
+        if first or not hidden(frame):
             yield frame, lineno
         first = False
 
@@ -32,7 +32,7 @@ def _walk_tb(tb):
 def _walk_full(tb):
     first = True
     for frame, positions in _orig_walk_full(tb):
-        if first or not is_ours(frame):
+        if first or not hidden(frame):
             yield frame, positions
         first = False
 
@@ -58,7 +58,7 @@ def strip(exc: BaseException, _seen=None) -> None:
     tb = exc.__traceback__
     kept = []
     while tb is not None:
-        if not is_ours(tb.tb_frame):
+        if not hidden(tb.tb_frame):
             kept.append(tb)
         tb = tb.tb_next
     for a, b in zip(kept, kept[1:] + [None]):

@@ -766,3 +766,54 @@ def test_python_objects_in_object_columns_changed_in_place_are_seen(runner):
         s = pd.Series(["p", "q"] * 10)  # strings keep their keys: nothing to see here
         print(s.str.upper().value_counts().to_dict())
     """)
+
+
+def test_writes_into_a_frames_blocks_under_pandas_are_seen(runner):
+    """``df["a"].array[0] = v`` writes into the frame's own block (the column's extension
+    array is the block), as does a view from ``to_numpy()`` made writeable: no pandas call
+    changes the frame, and what was computed from it before kept its key."""
+    same_cold_and_warm(runner, """
+        import pandas as pd
+        df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [1, 2, 3], "g": ["x", "y", "x"],
+                           "i": pd.array([1, 2, 3], dtype="Int64"),
+                           "c": pd.Categorical(["p", "q", "p"]),
+                           "t": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"])})
+        def show():
+            print(df["a"].sum(), df.groupby("g")["a"].sum().to_dict(), df.b.max(), df.i.sum(),
+                  df.groupby("c", observed=True)["a"].sum().to_dict(), df.t.max(),
+                  df["g"].value_counts().to_dict())
+        show()
+        df["a"].array[0] = 100.0
+        arr = df["b"].array
+        arr[:] = [9, 9, 9]
+        df.iloc[:, 3].array[0] = 9
+        df["c"].array[1] = "p"
+        df["t"].array[0] = pd.Timestamp("2030-01-01")
+        df["g"].array[2] = "z"
+        show()
+        shallow = df.copy(deep=False)
+        print(shallow["a"].sum())
+        a = df["a"].to_numpy()
+        a.flags.writeable = True
+        a[1] = 50.0
+        print(shallow["a"].sum(), df.sum(numeric_only=True).to_dict())
+    """)
+
+
+def test_warnings_of_pandas_option_setters_name_the_scripts_line(runner):
+    """stratum counts pandas' option changes by wrapping ``_set_option_impl``; that frame
+    made pandas' ``find_stack_level`` stop one frame short, so ``set_option``'s deprecation
+    warnings were attributed to pandas' file, where the default filters hide them."""
+    write(runner.workdir / "s.py", textwrap.dedent("""
+        import pandas as pd
+        pd.set_option("mode.copy_on_write", True)
+        pd.options.mode.copy_on_write = False
+        with pd.option_context("future.infer_string", False):
+            print(pd.Series(["a"]).dtype)
+        pd.reset_option("all")
+        pd.set_option("display.max_rows", "y")
+    """))
+    plain = runner.run("s.py", "plain")
+    assert plain[0] == 1 and plain[2].count(b"Pandas4Warning") >= 3, plain
+    for _ in range(2):
+        assert runner.run("s.py", env_extra=ADMIT_ALL) == plain

@@ -40,7 +40,7 @@ from stratum.engine.effects import fit_target as _fit_target
 from stratum.engine.effects import nbytes as _nbytes
 from stratum.engine.effects import resolve_target as _resolve_target
 from stratum.keys.derive import derive as _derive
-from stratum.keys.lineage import (PLAIN_SCALARS, Lineage, Unkeyable, file_key,
+from stratum.keys.lineage import (PLAIN_SCALARS, Lineage, Unkeyable, array_parts, file_key,
                                   global_rng_key, indexer_target, is_estimator, scalar_text,
                                   watched)
 
@@ -775,6 +775,9 @@ class Engine:
         owners = lin.owners(target)
         if isinstance(target, np.ndarray) or any(isinstance(o, np.ndarray) for o in owners):
             lin.mutated_array(target)  # arrays keyed before may be views of what changed
+        elif _is_extension_array(target):  # ``df["a"].array[0] = v``: the frame's block
+            for part in array_parts(target):
+                lin.mutated_array(part)
         if key is None:
             lin.forget(target)
         else:
@@ -1171,6 +1174,11 @@ def _aliases_input(result, args, kwargs, linked=None) -> str | None:
             if any(np.may_share_memory(o, part) for o in out_parts):
                 return "returns a view of its input (not admitted)"
     return None
+
+
+def _is_extension_array(v) -> bool:
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(v, pd.api.extensions.ExtensionArray)
 
 
 def _buffers(v, frames: bool = False) -> list:

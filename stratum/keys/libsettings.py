@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 import sys
 
+from interposer import frames
+
 _DEFAULT_ERR = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
 
 _pandas = {"module": None, "config": None, "generation": 0, "seen": -1, "text": ""}
@@ -90,11 +92,16 @@ def _watch(module) -> None:
             continue
 
         def counting(*args, __original=original, **kwargs):
+            __tracebackhide__ = True  # noqa: F841 - pytest leaves the frame out
             try:
                 return __original(*args, **kwargs)
             finally:
                 _pandas["generation"] += 1
 
+        # A frame between two of pandas' (``set_option`` -> ``_set_option_impl``): it must
+        # look like pandas' to pandas' ``find_stack_level``, or the deprecation warnings an
+        # option setter shows land in pandas' file, where the default filters hide them.
+        frames.inside(counting, getattr(module, "__file__", None) or original.__code__.co_filename)
         counting.__stratum_original__ = original
         counting.__wrapped__ = original
         counting.__name__ = original.__name__

@@ -227,8 +227,9 @@ class Lineage:
             ref = _Strong(obj)
         if is_estimator(obj):
             state = _state_of(obj)
-        elif hasattr(type(obj), "_get_axis") and _frame_over_foreign_memory(obj):
-            state = _FOREIGN  # dated like an array over such memory (``known``)
+        elif hasattr(type(obj), "_get_axis"):
+            # dated like an array over such memory, or by writes into its blocks (``known``)
+            state = _FOREIGN if _frame_over_foreign_memory(obj) else _memory_of(obj)
         else:
             state = None
         self._ids[oid] = (ref, key, self.array_epoch, state)
@@ -321,10 +322,14 @@ class Lineage:
         if entry[2] != self.array_epoch and isinstance(obj, np.ndarray) \
                 and not self._unwritten(obj, entry[2]):
             return None
-        if entry[3] is _FOREIGN:
+        state = entry[3]
+        if state is _FOREIGN:
             if self._written_anywhere > entry[2]:
                 return None  # a write reached memory no ndarray owns: keyed by content again
-        elif entry[3] is not None and not self._same_state(obj, entry):
+        elif type(state) is _Memory:
+            if entry[2] != self.array_epoch and not self._memory_unwritten(state, entry[2]):
+                return None  # ``df["a"].array[0] = v``: its blocks changed, no pandas call did it
+        elif state is not None and not self._same_state(obj, entry):
             return None  # a fitted attribute changed by the script: keyed by content again
         return entry[1]
 
@@ -367,6 +372,13 @@ class Lineage:
             return False
         owner = _memory_owner(arr)
         return owner is not None and self._written.get(id(owner), 0) <= epoch
+
+    def _memory_unwritten(self, owners, epoch: int) -> bool:
+        """Has no write since ``epoch`` reached the memory of a frame's blocks (``_Memory``)?"""
+        if self._written_anywhere > epoch:
+            return False
+        written = self._written
+        return all(written.get(o, 0) <= epoch for o in owners)
 
     def _same_state(self, obj, entry) -> bool:
         """Is an estimator's state what it was when its key was remembered? Its attributes
@@ -514,6 +526,40 @@ def _changeable_items(arr) -> bool:
         except Exception:  # noqa: BLE001 - an internal of pandas that moved: hash instead
             pass
     return hash_objects(flat) is None
+
+
+class _Memory(tuple):
+    """The state remembered with a frame's or a series' key: the ids of the arrays owning the
+    memory of its blocks (``_memory_owner``). pandas' own writes re-key the frame they go
+    through, but a write into that memory under pandas (``df["a"].array[0] = v``: the column's
+    extension array is the frame's block; a view from ``to_numpy()`` made writeable) changes
+    the frame, and the frames sharing its blocks, where no pandas call sees it: every numpy
+    or extension-array write the engine sees dates its memory owner (``mutated_array``), so
+    ``known`` keys such a frame by content again."""
+
+    __slots__ = ()
+
+
+#: Where pandas' extension arrays keep their numpy memory (``StringArray._ndarray``,
+#: ``IntegerArray._data`` / ``_mask``, ``Categorical._codes``, ``DatetimeArray._ndarray``).
+EA_PARTS = ("_ndarray", "_data", "_codes", "_mask")
+
+
+def array_parts(values) -> list:
+    """The numpy arrays holding a block's or an extension array's values."""
+    if isinstance(values, np.ndarray):
+        return [values]
+    return [p for p in (getattr(values, a, None) for a in EA_PARTS) if isinstance(p, np.ndarray)]
+
+
+def _memory_of(frame):
+    owners = []
+    for block in getattr(getattr(frame, "_mgr", None), "blocks", ()):
+        for part in array_parts(getattr(block, "values", None)):
+            owner = _memory_owner(part)
+            if owner is not None:  # else: dated by writes anywhere (``_memory_unwritten``)
+                owners.append(id(owner))
+    return _Memory(owners)
 
 
 def _frame_over_foreign_memory(frame) -> bool:
