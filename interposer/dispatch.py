@@ -227,6 +227,9 @@ def _decide_call(f):
     guard = _GUARD_BUILTINS.get(id(f))
     if guard is not None and guard[0] is f:
         return guard[2](guard[1], f)
+    statement = _OPERATOR_FUNCTIONS.get(id(f))
+    if statement is not None and statement[0] is f:
+        return statement[1]
     if type(f) is types.FunctionType and _MARK in f.__code__.co_consts:  # user code
         memoizable = getattr(_engine, "memoizable", None)
         return UserFunction(f) if memoizable is not None and memoizable(f) else None
@@ -262,6 +265,14 @@ def _method(obj, name):
     t = type(obj)
     if t is types.ModuleType:
         return _call(attr)
+    if name == "resize" and t.__name__ == "ndarray" and t.__module__ == "numpy":
+        # numpy refuses to resize an array referenced more than the script's own name and the
+        # bound method do, or weakly referenced at all: the call runs plain, on the method
+        # itself, once the engine let go of the array (``Engine.array_resized``)
+        resized = getattr(_engine, "array_resized", None)
+        if resized is not None:
+            resized(obj)
+        return attr
     try:
         if not _lib(t):
             return attr
@@ -381,6 +392,23 @@ def _setitem(args):
         _engine.raw_buffer_written()  # numpy arrays over it may have changed
     return None
 
+
+def _setitem_call(obj, key, value):
+    return _setitem((value, obj, key))
+
+
+def _delitem_call(obj, key):
+    return _delitem((obj, key))
+
+
+#: ``operator.setitem(a, 0, v)``, ``operator.iadd(a, b)``: the functions behind the statements
+#: the rewriter routes (``a[0] = v``, ``a += b``) are routed the same way when called by name,
+#: so their in-place changes are seen (id -> (function, what the call site calls instead)).
+_OPERATOR_FUNCTIONS = {id(operator.setitem): (operator.setitem, _setitem_call),
+                       id(operator.delitem): (operator.delitem, _delitem_call)}
+_OPERATOR_FUNCTIONS.update({
+    id(fn): (fn, (lambda op: lambda a, b: op((a, b)))(traced))
+    for (name, fn), traced in zip(_BINARY_NAMES, BINARY_OPS) if name.startswith("i")})
 
 _RAW: dict = {bytearray: True, memoryview: True, array.array: True, mmap.mmap: True}
 

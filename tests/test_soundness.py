@@ -817,3 +817,96 @@ def test_warnings_of_pandas_option_setters_name_the_scripts_line(runner):
     assert plain[0] == 1 and plain[2].count(b"Pandas4Warning") >= 3, plain
     for _ in range(2):
         assert runner.run("s.py", env_extra=ADMIT_ALL) == plain
+
+
+def test_objects_of_the_scripts_classes_held_by_a_model_are_compared_with_their_class(runner):
+    """A ``weights`` callable of the script's own class, a step whose ``predict`` reads a
+    class attribute or a global: changing the class (``K.p = 3``) or the global changes
+    what the fitted model computes, with nothing of the model or the instance changed."""
+    same_cold_and_warm(runner, """
+        import numpy as np
+        from sklearn.base import BaseEstimator, RegressorMixin
+        from sklearn.neighbors import KNeighborsRegressor
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        class K:
+            p = 1
+            def __call__(self, d):
+                return 1.0 / (d + 1e-9) ** self.p
+        X = np.array([[0.0], [1.0], [3.0]]); y = np.array([0.0, 1.0, 10.0])
+        m = KNeighborsRegressor(n_neighbors=3, weights=K()).fit(X, y)
+        print(np.round(m.predict([[0.9]]), 4))
+        K.p = 3
+        print(np.round(m.predict([[0.9]]), 4))
+        SCALE = 2.0
+        class M(RegressorMixin, BaseEstimator):
+            bias = 0.0
+            def fit(self, X, y):
+                self.mean_ = float(np.mean(y))
+                return self
+            def predict(self, X):
+                return np.full(len(X), self.mean_ * SCALE + self.bias)
+        p = make_pipeline(StandardScaler(), M()).fit(X, y)
+        print(p.predict(X))
+        SCALE = 3.0
+        print(p.predict(X))
+        M.bias = 1.0
+        print(p.predict(X))
+        LOG = []
+        class Logged(M):
+            def predict(self, X):
+                LOG.append(len(X))  # a side effect a reused pipeline call would skip
+                return super().predict(X)
+        q = make_pipeline(StandardScaler(), Logged()).fit(X, y)
+        q.predict(X)
+        print(LOG)
+    """)
+
+
+def test_consumed_iterators_and_untraced_in_place_paths(runner):
+    """A ``KFold.split`` generator used up by one cross-validation (the next one raises), a
+    model's array changed by ``operator.setitem`` / ``operator.iadd``, and object arrays or
+    lists holding the script's own lists (a reuse handed back copies): each was reused."""
+    same_cold_and_warm(runner, """
+        import operator
+        import numpy as np, pandas as pd
+        from sklearn.linear_model import LinearRegression, Ridge
+        from sklearn.model_selection import KFold, cross_val_score
+        X = np.arange(40.0).reshape(20, 2); y = X.sum(1) + np.arange(20) % 3
+        gen = KFold(2).split(X)
+        print(np.round(cross_val_score(Ridge(), X, y, cv=gen), 4))
+        try:
+            print(np.round(cross_val_score(Ridge(), X, y, cv=gen), 4))
+        except Exception as e:
+            print(type(e).__name__)
+        m = LinearRegression().fit(X[:, :1], y)
+        print(np.round(m.predict([[1.0]]), 4))
+        operator.setitem(m.coef_, 0, 9.0)
+        print(np.round(m.predict([[1.0]]), 4))
+        operator.iadd(m.coef_, 1.0)
+        print(np.round(m.predict([[1.0]]), 4))
+        L = [1, 2]
+        p = np.array([L, None], dtype=object)
+        L.append(3)
+        print(p[0])
+        s = pd.Series([[1], [2, 3]])
+        t = s.tolist()
+        t[0].append(7)
+        print(s.map(len).tolist())
+    """)
+
+
+def test_an_array_resized_in_place(runner):
+    """numpy refuses ``a.resize(n)`` while anything holds a weak reference to ``a``, and the
+    engine's map of keys did (ValueError on a cold run). (On a warm run an array loaded from
+    the cache does not own its memory and cannot be resized: docs/reuse.md.)"""
+    same_cold_and_warm(runner, """
+        import numpy as np
+        h = np.zeros(4)
+        h.resize(6)
+        print(h, h.sum())
+        a = np.arange(6.0)
+        print(a.sum())
+        a.resize((2, 4), refcheck=False)
+        print(a, a.sum())
+    """, runs=1)

@@ -42,7 +42,7 @@ from stratum.engine.effects import resolve_target as _resolve_target
 from stratum.keys.derive import derive as _derive
 from stratum.keys.lineage import (PLAIN_SCALARS, Lineage, Unkeyable, array_parts, file_key,
                                   global_rng_key, indexer_target, is_estimator, scalar_text,
-                                  watched)
+                                  shares_python_objects, watched)
 
 _NO = NO_RECEIVER  # no receiver: a function call, not a method
 _SCALARS = PLAIN_SCALARS
@@ -532,7 +532,7 @@ class Engine:
                 self.lineage.forget(v)
         elif call.reusable:
             reason = (channels.unreplayable(shown)
-                      or _aliases_input(result, args, kwargs, self.lineage.is_linked)
+                      or _aliases_input(result, args, kwargs, self.lineage.is_linked, call.recv)
                       or _holds_input(call, result)
                       or self._admit(call, result, seconds, shown, filters, files))
         elif reason is None:
@@ -737,6 +737,10 @@ class Engine:
                 produced.add(k)
                 if type(item) in recipe.GUARD_TYPES:
                     self._guard_value(item, k)
+
+    def array_resized(self, arr) -> None:
+        """The script calls ``arr.resize(...)`` (``interposer.dispatch`` runs it plain)."""
+        self.lineage.release(arr)
 
     def raw_buffer_written(self) -> None:
         """The script wrote into a ``bytearray`` / ``memoryview`` / ``mmap`` / ``ctypes`` array
@@ -1157,7 +1161,7 @@ def _unwatched_inputs(args, kwargs) -> set:
     return ids
 
 
-def _aliases_input(result, args, kwargs, linked=None) -> str | None:
+def _aliases_input(result, args, kwargs, linked=None, recv=_NO) -> str | None:
     """A result that is (a view of) an input's memory: a reuse would hand back a copy, and writes
     through one would no longer reach the other (``np.asarray(X)``, ``copy=False``). pandas
     results share their inputs' buffers all the time under copy-on-write, where no write can
@@ -1166,6 +1170,9 @@ def _aliases_input(result, args, kwargs, linked=None) -> str | None:
     writes to ``arr`` show in the frame, which copy-on-write does not guard."""
     outs = result if type(result) in (tuple, list) else (result,)
     out_parts = [p for o in outs[:16] for p in _buffers(o, frames=True)]
+    given = (*args, *kwargs.values()) if recv is _NO else (recv, *args, *kwargs.values())
+    if type(result) in (list, dict) and shares_python_objects(result, given):
+        return "holds objects of its input, which the script can change (not admitted)"
     if not out_parts:
         return None
     for v in (*args, *kwargs.values()):  # (a frame over an array the script holds counts too)
@@ -1173,6 +1180,8 @@ def _aliases_input(result, args, kwargs, linked=None) -> str | None:
         for part in _buffers(v, frames=frames):
             if any(np.may_share_memory(o, part) for o in out_parts):
                 return "returns a view of its input (not admitted)"
+    if any(p.dtype.hasobject for p in out_parts) and shares_python_objects(result, given):
+        return "holds objects of its input, which the script can change (not admitted)"
     return None
 
 

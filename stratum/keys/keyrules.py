@@ -116,9 +116,12 @@ def feed_estimator(lin, h, est, depth):
 
 
 def _feed_held_callables(lin, h, est, depth) -> None:
-    """Pickling names a function by its module and name only: a fitted ``FunctionTransformer``
-    copied by ``deepcopy`` or loaded from a file must be keyed by its function's code and the
-    globals that reads too (``lin.feed`` of a user function, which makes the key volatile)."""
+    """Pickling names a function by its module and name only, and an object by its class's
+    name and its own attributes: a fitted ``FunctionTransformer`` copied by ``deepcopy`` or
+    loaded from a file must be keyed by its function's code and the globals that reads too
+    (``lin.feed`` of a user function, which makes the key volatile), a model holding an object
+    of the script's own (``KNeighborsRegressor(weights=w)``) by that object's class, whose
+    attributes and methods the script can change (``K.p = 3``)."""
     todo = [(v, 0) for v in vars(est).values()]
     seen = 0
     while todo and seen < 200:
@@ -127,6 +130,12 @@ def _feed_held_callables(lin, h, est, depth) -> None:
         t = type(v)
         if t in (types.FunctionType, types.MethodType, functools.partial):
             lin.feed(h, v, depth + 1)
+        elif isinstance(v, type) and is_user_module(getattr(v, "__module__", None) or ""):
+            lin.feed_class_code(h, v, depth + 1)
+        elif is_user_module(getattr(t, "__module__", None) or ""):
+            lin.feed_class_code(h, t, depth + 1)
+            if level < 4 and type(getattr(v, "__dict__", None)) is dict:
+                todo.extend((x, level + 1) for x in list(vars(v).values())[:64])
         elif level < 4 and t in (list, tuple):
             todo.extend((x, level + 1) for x in v[:64])
         elif level < 4 and t is dict:

@@ -61,7 +61,45 @@ def _state_of(obj, arrays: list | None = (), depth: int = 0):
     sig = []
     for name, value in vars(obj).items():
         sig.append((name, _signature(value, arrays, depth + 1)))
+    if _user_class(type(obj)):  # an estimator of the script's own: its methods, what they read
+        sig.append(("__class__", _class_signature(type(obj), arrays, depth)))
     return tuple(sig), (tuple(arrays) if arrays is not None else None)
+
+
+def _user_class(cls) -> bool:
+    module = getattr(cls, "__module__", None) or ""
+    return module != "builtins" and _is_user_module(module)
+
+
+_NOT_STATE = frozenset({"__dict__", "__weakref__", "__module__", "__doc__", "__qualname__",
+                        "__annotations__", "__slotnames__", "__abstractmethods__", "_abc_impl"})
+_SIGNING: set = set()  # ids of the classes being signed (a method reads its own class)
+
+
+def _class_signature(cls, arrays, depth):
+    """A user class's own part of an instance's behaviour: its attributes and methods (and
+    those of its user bases), each method with the globals it reads. ``K.p = 3``,
+    ``M.predict = ...`` or ``SCALE = 3.0`` change what an instance held by an estimator (a
+    ``weights`` callable, a pipeline's step) computes, with nothing of the instance changed."""
+    if id(cls) in _SIGNING or depth > _SIGNATURE_DEPTH:
+        return ("C", id(cls))
+    _SIGNING.add(id(cls))
+    try:
+        out = []
+        for klass in cls.__mro__:
+            if klass is object or not _user_class(klass):
+                continue
+            for name, value in list(vars(klass).items())[:64]:
+                if name in _NOT_STATE:
+                    continue
+                if isinstance(value, (staticmethod, classmethod)):
+                    value = value.__func__
+                elif isinstance(value, property):
+                    value = (value.fget, value.fset)
+                out.append((name, _signature(value, arrays, depth + 1)))
+        return ("C", id(cls), tuple(out))
+    finally:
+        _SIGNING.discard(id(cls))
 
 
 def _signature(v, arrays, depth):
@@ -111,12 +149,16 @@ def _signature(v, arrays, depth):
                 _signature(v.__defaults__, arrays, depth + 1))
     if is_estimator(v):
         return ("E", id(v), _state_of(v, arrays, depth)[0])
-    if type(getattr(v, "__dict__", None)) is dict and not isinstance(v, (type, types.ModuleType)) \
+    if isinstance(v, type):
+        # a class a function reads (``K.c``): a class of the script's own by its attributes
+        return _class_signature(v, arrays, depth) if _user_class(v) else id(v)
+    if type(getattr(v, "__dict__", None)) is dict and not isinstance(v, types.ModuleType) \
             and not hasattr(t, "_get_axis"):
         # an object of the script's own (a config an estimator's function reads), a scorer
-        # holding a function: its attributes
+        # holding a function: its attributes, and its class's when the class is the script's
         return ("O", id(v), tuple((k, _signature(x, arrays, depth + 1))
-                                  for k, x in list(vars(v).items())[:64]))
+                                  for k, x in list(vars(v).items())[:64]),
+                _class_signature(t, arrays, depth) if _user_class(t) else None)
     return id(v)
 
 
@@ -213,7 +255,10 @@ class Lineage:
         if type(obj) in _PLAIN_SCALARS:
             return
         oid = id(obj)
-        if holds_python_objects(obj):  # lists in an object column: keyed at each use instead
+        if holds_python_objects(obj) or hasattr(type(obj), "__next__"):
+            # lists in an object column: keyed at each use instead; an iterator (``KFold.split``
+            # returns a generator): its use consumes it, so the call that made it stands for
+            # it only until then
             self._ids.pop(oid, None)
             return
         try:
@@ -243,6 +288,20 @@ class Lineage:
 
     def forget(self, obj) -> None:
         self._ids.pop(id(obj), None)
+
+    def release(self, arr) -> None:
+        """``arr.resize(...)`` is about to run: numpy refuses to resize an array anything holds
+        a weak reference to, so every entry about it goes (its key, the owners it was read
+        from), and its memory counts as written (it is reallocated)."""
+        oid = id(arr)
+        self._ids.pop(oid, None)
+        entry = self._owners.get(oid)
+        if entry is not None and entry[0]() is arr:
+            del self._owners[oid]
+        ref = self._linked.get(oid)
+        if ref is not None and ref() is arr:
+            del self._linked[oid]
+        self.mutated_array(arr)
 
     def add_owner(self, child, owner) -> None:
         """``child`` was read as an attribute of ``owner``."""
@@ -386,8 +445,8 @@ class Lineage:
         and none of its arrays was written in place since."""
         signature, arrays = entry[3]
         if entry[2] != self.array_epoch and arrays:
-            if entry[2] < self._mutated_floor:
-                return False
+            if entry[2] < self._mutated_floor or self._written_anywhere > entry[2]:
+                return False  # (a write through memory no ndarray owns: ``as_strided``)
             mutated = self._mutated_at
             if any(mutated.get(a, -1) > entry[2] for a in arrays):
                 return False
@@ -507,6 +566,50 @@ def holds_python_objects(obj) -> bool:
         return isinstance(values, np.ndarray) and values.dtype.hasobject and \
             _changeable_items(values)
     return False
+
+
+def shares_python_objects(result, inputs) -> bool:
+    """Does ``result`` hold (in an object array, a frame's object column, or as an item of a
+    list, tuple or dict it is) one of the changeable objects its inputs hold: ``np.array([L,
+    None], dtype=object)`` holds the script's list ``L``, ``s.tolist()`` the lists of an object
+    column. A reuse would hand back copies, and ``L.append(3)`` would no longer show in it."""
+    out = []
+    for o in (result if type(result) in (tuple, list) else (result,))[:16]:
+        if type(o) in (list, tuple) or type(o) is dict:
+            out.extend(o.values() if type(o) is dict else o)
+        else:
+            out.extend(x for p in _object_parts(o) for x in p.ravel().tolist())
+    out = [x for x in out if type(x) not in _PLAIN_SCALARS]
+    if not out:
+        return False
+    mine: set = set()
+    todo = [(v, 0) for v in inputs]
+    while todo and len(mine) < 1_000_000:
+        v, level = todo.pop()
+        t = type(v)
+        if t in _PLAIN_SCALARS:
+            continue
+        if level:
+            mine.add(id(v))
+        if level > 2:
+            continue
+        if t in (list, tuple, set, frozenset):
+            todo.extend((x, level + 1) for x in v)
+        elif t is dict:
+            todo.extend((x, level + 1) for x in v.values())
+        else:
+            todo.extend((x, level + 1) for p in _object_parts(v) for x in p.ravel().tolist())
+    return any(id(x) in mine for x in out)
+
+
+def _object_parts(v) -> list:
+    """The object arrays behind an array, a frame or a series (not their other columns)."""
+    if isinstance(v, np.ndarray):
+        return [v] if v.dtype == _OBJECT else []
+    if not hasattr(type(v), "_get_axis"):
+        return []
+    return [b.values for b in getattr(getattr(v, "_mgr", None), "blocks", ())
+            if isinstance(b.values, np.ndarray) and b.values.dtype == _OBJECT]
 
 
 def _changeable_items(arr) -> bool:
@@ -801,7 +904,15 @@ _DESCRIPTORS = (types.MemberDescriptorType, types.GetSetDescriptorType,
 
 
 def _feed_method_code(lin, h, f, depth):
-    """A method's code, defaults and closure (the values a factory function gave it)."""
+    """A method's code, defaults and closure (the values a factory function gave it). A method
+    that may have a side effect (``LOG.append(...)`` on a global list, a global assigned) makes
+    its object unkeyable, as a user function with one is: a library call running it (a
+    pipeline fitting a step of the script's own class) must run, not be reused."""
+    from stratum.keys.purity import side_effect
+
+    why = side_effect(f.__code__, f.__globals__, f.__closure__)
+    if why:
+        raise Unkeyable(f"method {f.__qualname__} may have side effects ({why})")
     _feed_code(lin, h, f.__code__, f.__globals__, depth + 1)
     if f.__defaults__:
         lin.feed(h, f.__defaults__, depth + 1)
