@@ -52,6 +52,11 @@ class OpSpec:
     caller_scope: tuple = ()
 
 
+#: The in-place operator methods (``a.__iadd__(b)`` is what ``a += b`` calls).
+INPLACE_DUNDERS = tuple(f"__i{op}__" for op in (
+    "add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift",
+    "and", "or", "xor"))
+
 def _op(name, effect=PURE, **kw) -> tuple[str, OpSpec]:
     if effect in (SINK, MUTATES, OPAQUE):
         kw.setdefault("reusable", False)
@@ -89,7 +94,10 @@ ROWS: dict[str, OpSpec] = dict([
         "pop", "update", "__setitem__", "__delitem__")],
     *[_op(f"numpy.ndarray.{m}", MUTATES, mutates="self") for m in (
         "sort", "fill", "resize", "put", "partition", "setfield", "setflags",
-        "byteswap", "__setitem__")],
+        "byteswap", "__setitem__", *INPLACE_DUNDERS)],
+    # ``df.__iadd__(1)`` called by name, as ``df += 1`` does: pandas changes the object itself
+    *[_op(f"pandas.{c}.{m}", MUTATES, mutates="self") for c in ("DataFrame", "Series")
+      for m in INPLACE_DUNDERS if m not in ("__imatmul__", "__ilshift__", "__irshift__")],
     *[_op(f"numpy.{f}", MUTATES, mutates=0) for f in (
         "copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis")],
     # randomness

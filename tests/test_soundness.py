@@ -865,8 +865,9 @@ def test_objects_of_the_scripts_classes_held_by_a_model_are_compared_with_their_
 
 def test_consumed_iterators_and_untraced_in_place_paths(runner):
     """A ``KFold.split`` generator used up by one cross-validation (the next one raises), a
-    model's array changed by ``operator.setitem`` / ``operator.iadd``, and object arrays or
-    lists holding the script's own lists (a reuse handed back copies): each was reused."""
+    model's array changed by ``operator.setitem`` / ``operator.iadd`` / ``__imul__``, and
+    object arrays or lists holding the script's own lists (a reuse handed back copies): each
+    was reused."""
     same_cold_and_warm(runner, """
         import operator
         import numpy as np, pandas as pd
@@ -884,6 +885,8 @@ def test_consumed_iterators_and_untraced_in_place_paths(runner):
         operator.setitem(m.coef_, 0, 9.0)
         print(np.round(m.predict([[1.0]]), 4))
         operator.iadd(m.coef_, 1.0)
+        print(np.round(m.predict([[1.0]]), 4))
+        m.coef_.__imul__(2.0)
         print(np.round(m.predict([[1.0]]), 4))
         L = [1, 2]
         p = np.array([L, None], dtype=object)
