@@ -57,6 +57,7 @@ INPLACE_DUNDERS = tuple(f"__i{op}__" for op in (
     "add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift",
     "and", "or", "xor"))
 
+
 def _op(name, effect=PURE, **kw) -> tuple[str, OpSpec]:
     if effect in (SINK, MUTATES, OPAQUE):
         kw.setdefault("reusable", False)

@@ -70,7 +70,8 @@ SECRET_SIZE = 32
 _HEX = frozenset("0123456789abcdef")
 _IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
 _FLUSH_EVERY = 64  # pending hit updates before they are written to index.db
-#: this machine's name, as ``socket.gethostname()`` gives it (that module costs ~3 ms to import)
+
+
 def _mkstemp(**kwargs):
     """``tempfile.mkstemp``; imported on the first write (it costs every run's start-up ~3 ms:
     shutil, bz2, lzma, random), which a run of cheap operations never makes."""
@@ -79,6 +80,7 @@ def _mkstemp(**kwargs):
     return tempfile.mkstemp(**kwargs)
 
 
+#: this machine's name, as ``socket.gethostname()`` gives it (that module costs ~3 ms to import)
 _HOST = os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
 
 

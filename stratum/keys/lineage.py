@@ -551,21 +551,7 @@ def holds_python_objects(obj) -> bool:
     remembered by identity (``Lineage.remember``) and its content key is volatile
     (``_feed_ndarray``): it is keyed by content, objects included, at each use. Columns of
     strings and numbers (the common case, and pandas' ``str`` dtype always) keep their keys."""
-    if isinstance(obj, np.ndarray):
-        return obj.dtype.hasobject and _changeable_items(obj)
-    t = type(obj)
-    if hasattr(t, "_get_axis"):  # a frame or a series: its blocks
-        for block in getattr(getattr(obj, "_mgr", None), "blocks", ()):
-            values = getattr(block, "values", None)
-            if isinstance(values, np.ndarray) and values.dtype.hasobject and \
-                    _changeable_items(values):
-                return True
-        return False
-    if (getattr(t, "__module__", None) or "").startswith("pandas.core.indexes"):
-        values = getattr(obj, "_values", None)
-        return isinstance(values, np.ndarray) and values.dtype.hasobject and \
-            _changeable_items(values)
-    return False
+    return any(_changeable_items(p) for p in _object_parts(obj))
 
 
 def shares_python_objects(result, inputs) -> bool:
@@ -603,13 +589,20 @@ def shares_python_objects(result, inputs) -> bool:
 
 
 def _object_parts(v) -> list:
-    """The object arrays behind an array, a frame or a series (not their other columns)."""
+    """The object arrays behind an array, a frame or a series (their object blocks, not their
+    other columns) or a pandas index."""
     if isinstance(v, np.ndarray):
-        return [v] if v.dtype == _OBJECT else []
-    if not hasattr(type(v), "_get_axis"):
-        return []
-    return [b.values for b in getattr(getattr(v, "_mgr", None), "blocks", ())
-            if isinstance(b.values, np.ndarray) and b.values.dtype == _OBJECT]
+        return [v] if v.dtype.hasobject else []
+    t = type(v)
+    if hasattr(t, "_get_axis"):
+        blocks = getattr(getattr(v, "_mgr", None), "blocks", ())
+        return [b.values for b in blocks
+                if isinstance(b.values, np.ndarray) and b.values.dtype.hasobject]
+    if (getattr(t, "__module__", None) or "").startswith("pandas.core.indexes"):
+        values = getattr(v, "_values", None)
+        if isinstance(values, np.ndarray) and values.dtype.hasobject:
+            return [values]
+    return []
 
 
 def _changeable_items(arr) -> bool:
