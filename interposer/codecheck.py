@@ -8,8 +8,9 @@ main-program guard (``interposer.mainguard``) emit bytecode, so tests run ``chec
 emit, and ``STRATUM_VALIDATE=1`` makes the rewriter check every code object it produces.
 
 ``check(code)`` reads only the raw code object (``co_code``, ``co_exceptiontable``,
-``co_linetable``) with CPython's own stack-effect table (``dis.stack_effect``), independently of
-the ``bytecode`` library the rewriter uses, and raises ``InvalidCode`` listing:
+``co_linetable``) with CPython's own stack-effect table (``dis.stack_effect``). It shares only
+the exception-table codec with the rewriter (which computes no stack depths and writes line
+tables its own way), and raises ``InvalidCode`` listing:
 
 * instructions: ``EXTENDED_ARG`` only as a prefix, every inline cache unit a ``CACHE``;
 * stack depth along every path (jumps, exception handlers): never negative, at most
@@ -267,7 +268,8 @@ def problems_of(code: types.CodeType) -> list[str]:
         last_end = e.end
         # A range may start or end at an instruction's own unit after its EXTENDED_ARG
         # prefixes (CPython looks entries up by the unit of the executing opcode, and a prefix
-        # cannot raise): the ``bytecode`` package lays some ranges out that way.
+        # cannot raise): the ``bytecode`` package, which the rewriter once used, lays some
+        # ranges out that way.
         if e.start not in bounds or (e.end < n and e.end not in bounds):
             problems.append(f"exception entry {e} not on instruction boundaries")
         if e.target not in by_start:

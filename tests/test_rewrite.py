@@ -361,6 +361,30 @@ def _run(code, rewrite_it: bool):
     return repr(ns["result"])
 
 
+def _jump_prefixes(code) -> int:
+    """Jumps of ``code`` whose argument needs ``EXTENDED_ARG`` prefixes."""
+    return sum(1 for i in dis.get_instructions(code)
+               if i.opcode in dis.hasjrel and i.arg is not None and i.arg > 0xFF)
+
+
+def test_jumps_that_outgrow_one_byte_get_prefixes():
+    # The branch and the loop's back edge span ~200 code units as compiled: one byte each.
+    # Rewritten, every operator becomes a dispatch call and the same jumps need a prefix; the
+    # assembler must grow them (and everything after them moves) and still land on the
+    # instruction each jumped to.
+    body = "\n".join(f"            t = t + xs[{i % 3}] * {i}" for i in range(15))
+    src = (f"def f(xs, n):\n    t = 0\n    for k in range(n):\n        if k % 2 == 0:\n"
+           f"{body}\n        else:\n            t -= 1\n    return t\n"
+           "result = [f([1, 2, 3], 5), f([0.5, 1, 2], 4), f([1, 1, 1], 0)]\n")
+    plain = compile(src, "<jumps>", "exec", dont_inherit=True)
+    f_plain = next(c for c in plain.co_consts if isinstance(c, types.CodeType))
+    f_new = next(c for c in rw.rewrite(plain).co_consts if isinstance(c, types.CodeType))
+    assert _jump_prefixes(f_plain) == 0
+    assert _jump_prefixes(f_new) >= 2  # the forward branch and the loop's back edge
+    codecheck.check(f_new)
+    assert _run(src, True) == _run(src, False)
+
+
 @pytest.fixture
 def active_engine(tmp_path, monkeypatch):
     """Stratum activated the real way (cache in a temp dir); always deactivated."""

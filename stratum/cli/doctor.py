@@ -73,7 +73,7 @@ def doctor(out) -> int:
     _check("STRATUM_DISABLE", not settings.disabled,
            "set: stratum does nothing" if settings.disabled else "not set", out)
     versions = []
-    for name in ("numpy", "pandas", "sklearn", "scipy", "bytecode", "cffi"):
+    for name in ("numpy", "pandas", "sklearn", "scipy", "cffi"):
         try:
             module = __import__(name)
             versions.append(f"{name} {getattr(module, '__version__', '?')}")
