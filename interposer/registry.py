@@ -31,6 +31,11 @@ PURE, SOURCE, SINK, MUTATES, FIT, RANDOM, OPAQUE = (
 
 @dataclass(frozen=True)
 class OpSpec:
+    """One operation's row: its public name, its effect and the rules that refine it.
+
+    (A docstring of its own: without one, ``@dataclass`` builds ``__doc__`` from
+    ``inspect.signature`` at every run's start-up.)"""
+
     name: str
     effect: str = PURE
     reusable: bool = True

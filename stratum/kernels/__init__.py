@@ -21,6 +21,11 @@ from typing import Callable
 
 @dataclass(frozen=True)
 class Kernel:
+    """One replaced library attribute: where it is, when the kernel applies, what runs.
+
+    (A docstring of its own: without one, ``@dataclass`` builds ``__doc__`` from
+    ``inspect.signature`` at every run's start-up.)"""
+
     name: str  # shown in --explain, e.g. "CountVectorizer.fit_transform"
     module: str  # module defining the target
     owner: str | None  # class name inside ``module``, or None for a module-level function
