@@ -15,8 +15,9 @@ _cache: dict[str, bool] = {}
 
 def _library_roots() -> tuple[str, ...]:
     roots = set()
+    paths = sysconfig.get_paths()  # once: each call expands every path of the scheme again
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        path = sysconfig.get_paths().get(key)
+        path = paths.get(key)
         if path:
             roots.add(os.path.realpath(path))
     for path in [*getattr(site, "getsitepackages", lambda: [])(), site.getusersitepackages()]:
