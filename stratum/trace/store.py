@@ -15,10 +15,8 @@ still the very file found damaged (another process may have replaced it already)
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
-import pickle
 import sqlite3
 import time
 from pathlib import Path
@@ -305,6 +303,8 @@ def _prune_damaged(path: Path) -> None:
 
 def script_hash(path) -> str | None:
     """Content hash of a script file (finds past runs of a copy or a renamed script)."""
+    import hashlib  # here, as pickle below: a run of ``-c`` code never needs it (~2 ms to import)
+
     try:
         with open(os.fspath(path), "rb") as f:
             return hashlib.sha256(f.read()).hexdigest()[:32]
@@ -324,6 +324,8 @@ def _recipe_blob(recipe) -> bytes | None:
     """A node's replay recipe (stratum/engine/recipe.py), pickled; values in it are pickled already."""
     if recipe is None:
         return None
+    import pickle  # here: only nodes have recipes, and a run without them needs no pickle (~1 ms)
+
     try:
         return pickle.dumps(recipe, protocol=5)
     except Exception as exc:
