@@ -4,7 +4,8 @@ the script's run pays, so stratum imports the modules of its rarer paths where t
 A run of a script that calls no library, traced and recorded, must not import the modules
 only these need: an interrupted script (``signal``), a busy database (``random``), a replay
 recipe (``pickle``), a cache write or the CPU budget (``tempfile``, ``shutil``), a subcommand
-(``argparse``), the engine (``numpy``). Measured with ``python -X importtime``."""
+(``argparse``), the engine (``numpy``); nor a bytecode library (the rewriter reads and writes
+code objects itself). Measured with ``python -X importtime``."""
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import difftest  # noqa: E402
 
-NOT_IMPORTED = {"signal", "random", "pickle", "tempfile", "shutil", "argparse", "numpy"}
+NOT_IMPORTED = {"signal", "random", "pickle", "tempfile", "shutil", "argparse", "numpy",
+                "bytecode"}
 
 # The script's atexit handler runs once the run is over and its trace recorded.
 SCRIPT = "import atexit, sys\natexit.register(lambda: print(' '.join(sorted(sys.modules))))\n"
