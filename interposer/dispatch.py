@@ -250,6 +250,8 @@ def _decide_call(f):
     return None if spec is None else TracedCall(spec, f)
 
 
+_PLAIN = frozenset({int, float, str, bool, type(None), list, tuple, dict, set, bytes, complex})
+
 # References a temporary has on entry to ``_method`` (its argument, getrefcount's) and to
 # ``_setitem`` (the argument tuple, the unpacked local, getrefcount's).
 _TEMP_METHOD_REFS = 2
@@ -258,11 +260,17 @@ _TEMP_SETITEM_REFS = 3
 
 def _method(obj, name):
     """``obj.name`` at a method call site (replaces ``LOAD_METHOD``)."""
+    t = type(obj)
+    try:
+        plain = t in _PLAIN  # ``lst.append``, ``s.strip``: never a library value
+    except Exception:  # a metaclass's own __hash__ failed: decided below
+        plain = False
+    if plain:
+        return getattr(obj, name)
     temporary = pandas_chained.getrefcount(obj) <= _TEMP_METHOD_REFS
     attr = getattr(obj, name)
     if _engine is None:
         return attr
-    t = type(obj)
     if t is types.ModuleType:
         return _call(attr)
     if name == "resize" and t.__name__ == "ndarray" and t.__module__ == "numpy":
@@ -288,19 +296,28 @@ def _method(obj, name):
     return TracedMethod(spec, attr, obj, chained)
 
 
-_PLAIN = frozenset({int, float, str, bool, type(None), list, tuple, dict, set, bytes, complex})
-
-
 def _operator(spec_name: str, fn):
     spec = registry.operator_spec(spec_name)
     lib_get = _LIB.get
 
     def binary(args):
         a, b = args
+        if _engine is None:
+            return fn(a, b)
         try:
             ta, tb = type(a), type(b)
-            if (ta in _PLAIN and tb in _PLAIN) or _engine is None:
-                traced = _pyvals and _engine is not None and (_tracked(a) or _tracked(b))
+            if ta in _PLAIN and tb in _PLAIN:
+                # plain operands: traced only when one is a followed result (``_tracked``,
+                # inlined: this is every ``x * 2`` of a loop or a callback)
+                pyvals = _pyvals
+                if pyvals:
+                    hit = pyvals.get(id(a))
+                    traced = hit is not None and hit[0] is a
+                    if not traced:
+                        hit = pyvals.get(id(b))
+                        traced = hit is not None and hit[0] is b
+                else:
+                    traced = False
             else:
                 la, lb = lib_get(ta), lib_get(tb)
                 if la is None:
@@ -322,8 +339,13 @@ def _unary(spec_name: str, fn):
     spec = registry.operator_spec(spec_name)
 
     def unary(a):
+        if _engine is None:
+            return fn(a)
         try:
-            traced = _engine is not None and (_lib(type(a)) or _pyvals and _tracked(a))
+            if type(a) in _PLAIN:
+                traced = bool(_pyvals) and _tracked(a)
+            else:
+                traced = _lib(type(a)) or bool(_pyvals) and _tracked(a)
         except Exception:
             traced = False
         if traced:
