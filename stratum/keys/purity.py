@@ -54,30 +54,66 @@ def _rewritten_view(instr):
 
 def side_effect(code: types.CodeType, globals_: dict | None, closure=()) -> str | None:
     """Why ``code`` (or code nested in it) may have a side effect, or None."""
+    checks, nested = _checks(code)
+    outside = _NOT_YET
+    for kind, name, why in checks:
+        if kind is _ALWAYS:
+            return why
+        if kind is _BUILTIN:
+            if (globals_ is None or name not in globals_) and hasattr(builtins, name):
+                return why
+        else:  # _OUTSIDE: a store or a mutating method, an effect on what it reaches
+            if outside is _NOT_YET:
+                outside = _reaches_mutable(code, globals_, closure)
+            if outside:
+                return f"may change {outside}, which it reaches from outside"
+    for const in nested:
+        why = side_effect(const, globals_)
+        if why:
+            return why
+    return None
+
+
+_ALWAYS, _BUILTIN, _OUTSIDE = "always", "builtin", "outside"
+_NOT_YET = object()
+_CHECKS: dict = {}  # id(code) -> (code, checks, nested code objects)
+
+
+def _checks(code: types.CodeType) -> tuple:
+    """What ``side_effect`` looks for in ``code``'s own instructions, in their order: effects
+    whatever the globals (up to the first), uses of an effect builtin (unless a global shadows
+    it) and changes in place (an effect if the code reaches a mutable value from outside); and
+    its nested code. The instructions of a code object never change, so this is read once per
+    code object (``dis`` costs tens of microseconds per function, at each use of an object of
+    the script's own class otherwise); what depends on the globals and closure is decided at
+    each call."""
+    hit = _CHECKS.get(id(code))
+    if hit is not None and hit[0] is code:
+        return hit[1], hit[2]
     from interposer.rewrite import is_rewritten
 
-    outside = _reaches_mutable(code, globals_, closure)
     rewritten = is_rewritten(code)
+    checks = []
     for instr in dis.get_instructions(code):
         op, name = _rewritten_view(instr) if rewritten else (instr.opname, instr.argval)
         if op in ("STORE_GLOBAL", "DELETE_GLOBAL"):
-            return f"assigns the global {name!r}"
+            checks.append((_ALWAYS, name, f"assigns the global {name!r}"))
+            break
         if op in ("STORE_DEREF", "DELETE_DEREF") and name in code.co_freevars:
-            return f"assigns the enclosing variable {name!r}"
+            checks.append((_ALWAYS, name, f"assigns the enclosing variable {name!r}"))
+            break
         if op in ("LOAD_GLOBAL", "LOAD_NAME") and name in EFFECT_BUILTINS:
-            if (globals_ is None or name not in globals_) and hasattr(builtins, name):
-                return f"calls {name}()"
+            checks.append((_BUILTIN, name, f"calls {name}()"))
         if op in ("LOAD_METHOD", "LOAD_ATTR") and name in EFFECT_ATTRS:
-            return f"uses .{name}"
-        if outside and (op in _STORE_OPS or (op in ("LOAD_METHOD", "LOAD_ATTR")
-                                             and name in MUTATING)):
-            return f"may change {outside}, which it reaches from outside"
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            why = side_effect(const, globals_)
-            if why:
-                return why
-    return None
+            checks.append((_ALWAYS, name, f"uses .{name}"))
+            break
+        if op in _STORE_OPS or (op in ("LOAD_METHOD", "LOAD_ATTR") and name in MUTATING):
+            checks.append((_OUTSIDE, name, None))
+    nested = tuple(c for c in code.co_consts if isinstance(c, types.CodeType))
+    if len(_CHECKS) > 10_000:
+        _CHECKS.clear()
+    _CHECKS[id(code)] = (code, tuple(checks), nested)  # holds the code: its id stays its own
+    return tuple(checks), nested
 
 
 def _reaches_mutable(code, globals_, closure) -> str | None:
