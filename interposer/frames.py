@@ -52,10 +52,45 @@ def inside(fn, filename: str):
     return fn
 
 
+_lines: dict = {}  # (id(code), instruction offset) -> (code, line, "file:line")
+
+
+def _line_entry(frame) -> tuple:
+    code = frame.f_code
+    key = (id(code), frame.f_lasti)
+    hit = _lines.get(key)
+    if hit is not None and hit[0] is code:
+        return hit
+    line = frame.f_lineno
+    if len(_lines) > 100_000:
+        _lines.clear()
+    # The entry holds the code, so the id cannot be reused while the entry exists.
+    hit = _lines[key] = (code, line, f"{code.co_filename}:{line}")
+    return hit
+
+
+def line_of(frame) -> int | None:
+    """``frame.f_lineno`` of a running frame, kept per call instruction: ``f_lineno`` scans the
+    code's line table from its start (microseconds at the end of a long script, at every
+    traced operation), and the line of an instruction offset in a code object never changes.
+    (Outside a trace function's call for the frame, ``f_lineno`` is exactly that line: CPython
+    sets it only for the duration of such a call.) A frame being traced is asked directly."""
+    if frame.f_trace is not None:
+        return frame.f_lineno
+    return _line_entry(frame)[1]
+
+
+def call_site(frame) -> str:
+    """``"file:line"`` of a running frame (``line_of``), the same string object each time."""
+    if frame.f_trace is not None:
+        return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    return _line_entry(frame)[2]
+
+
 def trampoline(frame):
     """A function ``(fn, args, kwargs) -> fn(*args, **kwargs)`` that looks like ``frame``'s line."""
     code = frame.f_code
-    line = frame.f_lineno or code.co_firstlineno
+    line = line_of(frame) or code.co_firstlineno
     # By the code's id: hashing a code object hashes its content, nested code included
     # (microseconds per kilobyte of script, at every call). The entry holds the code, so
     # the id cannot be reused while the entry exists.
@@ -189,7 +224,7 @@ def site_relative(shown, frame) -> list:
     """``shown`` with warnings located at ``frame``'s current line marked as ``AT_SITE``."""
     if not shown:
         return shown
-    here = (frame.f_code.co_filename, frame.f_lineno)
+    here = (frame.f_code.co_filename, line_of(frame))
     return [entry if entry is FILTERS_MUTATED or len(entry) != 4
             else (entry[0], entry[1], AT_SITE, 0) if (entry[2], entry[3]) == here else entry
             for entry in shown]

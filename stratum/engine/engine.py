@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from interposer import channels, registry
-from interposer.frames import (end_capture, filters_state, replay_warnings, site_relative,
-                               start_capture, trampoline)
+from interposer.frames import (call_site, end_capture, filters_state, replay_warnings,
+                               site_relative, start_capture, trampoline)
 from interposer.registry import FIT, MUTATES, OPAQUE, PURE, RANDOM, SINK, SOURCE
 from stratum import kernels
 from stratum.cpu import budget as cpu_budget
@@ -266,7 +266,7 @@ class Engine:
             started[0] = True
             return fn(*args, **kwargs)
         frame = sys._getframe(_depth)
-        site = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        site = call_site(frame)
         effect, mutated, reason = _effects(spec, args, kwargs, recv)
         if self._memo_open and (spec.caller_scope or  # reads variables by name: see above
                                 self._memo_effect(spec, args, kwargs, recv, effect, mutated)):
