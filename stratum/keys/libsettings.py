@@ -146,9 +146,28 @@ def numpy_printoptions() -> str:
     return _printopts["text"]
 
 
+_errstate: tuple = (None, "")  # (the capsule, its text): replaced whole, never half-updated
+
+
 def numpy_errstate(np) -> str:
-    """``np.errstate`` / ``np.seterr`` when not numpy's defaults ("" when they are)."""
-    err = np.geterr()
+    """``np.errstate`` / ``np.seterr`` when not numpy's defaults ("" when they are).
+
+    numpy (2.x) keeps the state in a context variable holding an immutable capsule, a new one
+    at each ``seterr`` / ``errstate``: the text is recomputed only when the capsule is another
+    one (the one it was computed from is held, so its id is not another's)."""
+    global _errstate
+    var = getattr(getattr(getattr(np, "_core", None), "_ufunc_config", None),
+                  "_extobj_contextvar", None)
+    if var is None:  # another numpy: asked every time
+        return _errstate_text(np.geterr())
+    current = var.get()
+    cached = _errstate
+    if current is not cached[0]:
+        cached = _errstate = (current, _errstate_text(np.geterr()))
+    return cached[1]
+
+
+def _errstate_text(err) -> str:
     if err == _DEFAULT_ERR:
         return ""
     return f"errstate:{sorted(err.items())!r}"
