@@ -45,7 +45,7 @@ from stratum.keys.lineage import (PLAIN_SCALARS, Lineage, Unkeyable, array_parts
                                   shares_python_objects, watched)
 
 _NO = NO_RECEIVER  # no receiver: a function call, not a method
-_SCALARS = PLAIN_SCALARS
+_SCALARS = frozenset(PLAIN_SCALARS)  # a set: asked of every argument of every operation
 MAX_NODES = 200_000
 MAX_FOLLOWED = 20_000  # plain values followed by identity per run (replay guards)
 #: A reusable call whose site last computed in less than this skips the cross-process lock.
@@ -593,9 +593,10 @@ class Engine:
                 h.update_str(k)
             for v in args:
                 self._feed_input(h, v, inputs, consts)
-            for name in sorted(kwargs):
-                h.update_str(name)
-                self._feed_input(h, kwargs[name], inputs, consts, name)
+            if kwargs:
+                for name in sorted(kwargs):
+                    h.update_str(name)
+                    self._feed_input(h, kwargs[name], inputs, consts, name)
             if recv is _NO and extra is None and fn is not None and not _named(fn):
                 # A callable object (a scorer, a column selector, a closure): what it does
                 # is its state, not its class (listed last: recipes read inputs in order)
@@ -714,9 +715,10 @@ class Engine:
             return
         if mutated is not None and result is _resolve_target(mutated, args, kwargs, recv):
             return
-        frame = hasattr(type(result), "_get_axis")
-        pandas = (getattr(type(result), "__module__", None) or "").startswith("pandas")
-        if not pandas and not is_estimator(result) and type(result) not in _SCALAR_SET:
+        rtype = type(result)
+        frame = hasattr(rtype, "_get_axis")
+        if rtype not in _SCALAR_SET and not is_estimator(result) \
+                and not (getattr(rtype, "__module__", None) or "").startswith("pandas"):
             given = _unwatched_inputs(args, kwargs)
             if given and (_holds(result, given) or _opaque(result)):
                 # ``make_scorer(cost)`` holds ``cost``, whose globals the script may rebind;
@@ -728,9 +730,9 @@ class Engine:
         if frame:
             self._link_frame(result, args, kwargs, recv)
         lin.remember(result, key)
-        if type(result) in recipe.GUARD_TYPES:
+        if rtype in recipe.GUARD_TYPES:
             self._guard_value(result, key)
-        if type(result) in (tuple, list) and len(result) <= 64:
+        if (rtype is tuple or rtype is list) and len(result) <= 64:
             for i, item in enumerate(result):
                 k = _derive(key, str(i))
                 lin.remember(item, k)

@@ -41,7 +41,7 @@ _NO = NO_RECEIVER  # the engine's "no receiver" sentinel (a function call)
 
 MAX_CONST = 1 << 20  # a bigger pickled constant makes the node unreplayable
 MAX_OBSERVED = 1 << 16
-_SCALARS = PLAIN_SCALARS
+_SCALARS = frozenset(PLAIN_SCALARS)  # a set: asked of every argument of every operation
 #: Results that are plain Python values the script can use outside stratum's view: guards.
 GUARD_TYPES = frozenset({type(None), bool, int, float, str, bytes, complex, tuple, list,
                          np.bool_})

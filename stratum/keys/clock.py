@@ -27,18 +27,21 @@ def _word(v) -> bool:
 
 
 def shallow(args, kwargs) -> str | None:
-    """The clock word among the arguments (not inside arrays), or None."""
-    for v in (*args, *kwargs.values()):
-        if _word(v):
-            return v
+    """The clock word among the arguments (not inside arrays), or None. (Asked of every
+    traced operation: ``_word`` inlined, the common arguments, arrays, pass two type tests.)"""
+    for v in (*args, *kwargs.values()) if kwargs else args:
         t = type(v)
-        if t in (list, tuple) and len(v) <= SHALLOW_ITEMS:
-            for x in v:
-                if _word(x):
-                    return x
+        if t is str:
+            if len(v) < 16 and v.strip().lower() in WORDS:
+                return v
+        elif t is list or t is tuple:
+            if len(v) <= SHALLOW_ITEMS:
+                for x in v:
+                    if type(x) is str and len(x) < 16 and x.strip().lower() in WORDS:
+                        return x
         elif t is dict and len(v) <= SHALLOW_ITEMS:
             for x in v.values():
-                if _word(x):
+                if type(x) is str and len(x) < 16 and x.strip().lower() in WORDS:
                     return x
     return None
 

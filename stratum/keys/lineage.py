@@ -48,7 +48,31 @@ _CONTENT_KEYED = frozenset({tuple, list, dict, set, frozenset, slice, range})
 
 def is_estimator(obj) -> bool:
     t = type(obj)
+    traits = _TRAITS.get(t)  # (an array, a number: answered without failed look-ups)
+    if traits is not None:
+        return traits[1] and hasattr(obj, "__dict__")
     return hasattr(t, "get_params") and hasattr(t, "fit") and hasattr(obj, "__dict__")
+
+
+_TRAITS: dict = {}  # type -> type_traits(type), for types that cannot change
+_IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE: numpy's types, builtins
+
+
+def type_traits(t) -> tuple:
+    """(iterator: has ``__next__``, estimator class: ``get_params`` and ``fit``, frame-like:
+    ``_get_axis``) of type ``t``, asked of every value an operation returns. A missing
+    attribute costs a failed look-up each time; a type whose attributes cannot be set
+    (``Py_TPFLAGS_IMMUTABLETYPE``, its metaclass too: ``np.ndarray``, numpy scalars, builtins)
+    always answers the same, so its answer is kept (the key holds the type). A class of Python
+    code (pandas', the script's) can be given an attribute at any time: asked every time."""
+    traits = (hasattr(t, "__next__"), hasattr(t, "get_params") and hasattr(t, "fit"),
+              hasattr(t, "_get_axis"))
+    try:
+        if t.__flags__ & _IMMUTABLE_TYPE and type(t).__flags__ & _IMMUTABLE_TYPE:
+            _TRAITS[t] = traits
+    except Exception:  # noqa: BLE001 - an odd type: not kept
+        pass
+    return traits
 
 
 def _state_of(obj, arrays: list | None = (), depth: int = 0):
@@ -252,10 +276,14 @@ class Lineage:
 
     # ---- identity map ---------------------------------------------------------------------
     def remember(self, obj, key: str) -> None:
-        if type(obj) in _PLAIN_SCALARS:
+        t = type(obj)
+        if t in _PLAIN_SCALARS:
             return
         oid = id(obj)
-        if holds_python_objects(obj) or hasattr(type(obj), "__next__"):
+        traits = _TRAITS.get(t)
+        if traits is None:
+            traits = type_traits(t)
+        if traits[0] or holds_python_objects(obj):
             # lists in an object column: keyed at each use instead; an iterator (``KFold.split``
             # returns a generator): its use consumes it, so the call that made it stands for
             # it only until then
@@ -270,9 +298,9 @@ class Lineage:
             # No weak references (numpy Generator, some C types): hold the object itself,
             # so its id cannot be reused by another object while the entry exists.
             ref = _Strong(obj)
-        if is_estimator(obj):
+        if traits[1] and hasattr(obj, "__dict__"):  # is_estimator(obj)
             state = _state_of(obj)
-        elif hasattr(type(obj), "_get_axis"):
+        elif traits[2]:
             # dated like an array over such memory, or by writes into its blocks (``known``)
             state = _FOREIGN if _frame_over_foreign_memory(obj) else _memory_of(obj)
         else:
