@@ -367,9 +367,10 @@ class Engine:
                 self.lineage.forget(target)
         site.changed(changes, lin.generation)
 
-    def _count_cheap(self, call, result, reused, reason) -> None:
+    def _count_cheap(self, call, result, reused, reason, nbytes=None) -> None:
         """Fold the call's site once enough top-level operations ran there in a row whose
-        results were small and neither reused nor worth caching (``stratum.engine.fold``)."""
+        results were small and neither reused nor worth caching (``stratum.engine.fold``).
+        ``nbytes``: the result's size as its node recorded it, if it was recorded."""
         frame = call.frame
         # Keyed by the code's id, not the code: a code object hashes by its content, nested
         # code objects included, so a module's code costs microseconds per kilobyte of script
@@ -378,7 +379,7 @@ class Engine:
         where = (id(code), frame.f_lasti)
         admitted = call.reusable and reason is None
         if reused or admitted or call.outside is not None or self.dry is not None \
-                or _nbytes(result) > fold.FOLD_BYTES:
+                or (_nbytes(result) if nbytes is None else nbytes) > fold.FOLD_BYTES:
             self._cheap_in_a_row.pop(where, None)
             return
         entry = self._cheap_in_a_row.get(where)
@@ -860,18 +861,21 @@ class Engine:
     def _record(self, call, result, seconds, reused, reason):
         if call.reusable and not reused:
             self._site_seconds[call.site] = seconds
+        nbytes = None
         try:
-            self._record_node(call, result, seconds, reused, reason)
+            nbytes = self._record_node(call, result, seconds, reused, reason)
         finally:
             if call.parent is None and self._fold_after:
-                self._count_cheap(call, result, reused, reason)
+                self._count_cheap(call, result, reused, reason, nbytes)
 
     def _record_node(self, call, result, seconds, reused, reason):
+        """Append the call's node; returns the result's size it recorded (None: dropped)."""
         if len(self.nodes) >= MAX_NODES:
             self.dropped_nodes += 1
-            return
+            return None
+        nbytes = _nbytes(result)
         node = Node(call.seq, call.key, call.spec.name, call.site, tuple(call.inputs),
-                    tuple(call.consts), type(result).__name__, seconds, _nbytes(result),
+                    tuple(call.consts), type(result).__name__, seconds, nbytes,
                     call.effect, reused, reason, call.parent, None if reused else call.impl)
         if not reused:
             node.cpu = call.cpu
@@ -883,6 +887,7 @@ class Engine:
                 self.on_top_node(node)
             except Exception:  # a report must never change the run
                 pass
+        return nbytes
 
 
 def _without_budget(settings):
