@@ -21,6 +21,7 @@ of running code that could crash CPython; the tests check what the rewriter emit
 """
 from __future__ import annotations
 
+import bisect
 import dis
 import os
 import sys
@@ -110,7 +111,8 @@ class _Rewrite:
         self.const_index: dict = {}  # key of an appended constant -> its index
         co = code.co_code
         positions = list(code.co_positions())
-        ops, args, locs, starts = [], [], [], []
+        positions += [(None, None, None, None)] * (len(co) // 2 - len(positions))  # no table
+        ops, args, locs, starts, ats = [], [], [], [], []
         unit_index = [0] * (len(co) // 2 + 1)  # code unit -> index of its instruction
         i, n, ext, start = 0, len(co) // 2, 0, 0
         while i < n:
@@ -126,6 +128,7 @@ class _Rewrite:
             args.append(ext | co[2 * i + 1] if op >= _HAVE_ARG else 0)
             locs.append(positions[i])
             starts.append(start)
+            ats.append(i)
             i = start = nxt
             ext = 0
         unit_index[n] = len(ops)
@@ -139,11 +142,12 @@ class _Rewrite:
                 t = unit_index[after - args[k] if op in _BACKWARD else after + args[k]]
                 self.jumps[k] = t
                 self.sources.setdefault(t, []).append(k)
+        # An entry covers the instructions whose opcode unit (after any prefix: CPython looks
+        # handlers up by the executing opcode's unit) lies in its range.
         self.handlers = []
         for e in codecheck.parse_exception_table(code.co_exceptiontable):
-            last = unit_index[min(e.end, n) - 1] if e.end > e.start else unit_index[e.start]
-            self.handlers.append((unit_index[e.start], last + 1, unit_index[e.target],
-                                  e.depth, e.lasti))
+            self.handlers.append((bisect.bisect_left(ats, e.start), bisect.bisect_left(ats, e.end),
+                                  unit_index[min(e.target, n)], e.depth, e.lasti))
 
     # ---- constants ---------------------------------------------------------------------------
     def const(self, value: Any) -> int:

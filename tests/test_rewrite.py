@@ -385,6 +385,31 @@ def test_jumps_that_outgrow_one_byte_get_prefixes():
     assert _run(src, True) == _run(src, False)
 
 
+def test_exception_entries_ending_at_a_prefixed_opcode_keep_their_coverage():
+    # CPython finds a handler by the unit of the executing opcode, after any EXTENDED_ARG
+    # prefix: an entry may end between a prefix and its opcode (the bytecode package lays
+    # ranges out that way; codecheck accepts it). Such an entry does not cover the prefixed
+    # instruction, and its rewrite must not either.
+    stmts = "; ".join(f"a{i % 5} = {i}.5" for i in range(300))  # constants beyond 255
+    src = (f"def f(d):\n    {stmts}\n    try:\n        x = d[0]\n        y = 299.5\n"
+           "        z = d[1]\n    except KeyError:\n        return 'k'\n    return x, y\n")
+    code = next(c for c in compile(src, "<t>", "exec").co_consts if isinstance(c, types.CodeType))
+    first, *rest = codecheck.parse_exception_table(code.co_exceptiontable)
+    prefixed = next(i for i in codecheck.instructions(code, [])
+                    if i.start != i.at and i.start > first.start)
+    for split in ([first._replace(end=prefixed.at)] + rest,  # ends at the opcode: not covered
+                  [first._replace(end=prefixed.at), first._replace(start=prefixed.at)] + rest):
+        hand = code.replace(co_exceptiontable=codecheck.encode_exception_table(split))
+        new = rw.rewrite(hand)
+        assert codecheck.problems_of(new) == []
+        entries = codecheck.parse_exception_table(new.co_exceptiontable)
+        handler = entries[0].target  # the ``except KeyError``
+        covered = {i.arg for e in entries if e.target == handler
+                   for i in codecheck.instructions(new, [])
+                   if e.start <= i.at < e.end and i.op == dis.opmap["LOAD_CONST"]}
+        assert (prefixed.arg in covered) == (len(split) == len(rest) + 2)
+
+
 @pytest.fixture
 def active_engine(tmp_path, monkeypatch):
     """Stratum activated the real way (cache in a temp dir); always deactivated."""
