@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import dis
+import opcode
 import os
 import sys
 import types
@@ -46,11 +47,11 @@ _BINARY_FUNCS = dispatch.BINARY_OPS  # index = BINARY_OP arg
 _COMPARE_FUNCS = [dispatch.COMPARE_OPS[name] for name in ("LT", "LE", "EQ", "NE", "GT", "GE")]
 
 _OP = dis.opmap
-_CACHES = codecheck._CACHES  # opcode -> number of inline CACHE units after it
+_CACHES = opcode._inline_cache_entries  # opcode -> number of inline CACHE units after it
 _EXT = _OP["EXTENDED_ARG"]
 _HAVE_ARG = dis.HAVE_ARGUMENT
 _JUMPS = frozenset(dis.hasjrel)  # 3.11 has relative jumps only (``dis.hasjabs`` is empty)
-_BACKWARD = codecheck._BACKWARD
+_BACKWARD = frozenset(op for op in _JUMPS if "BACKWARD" in dis.opname[op])
 _UNCOND = frozenset(_OP[n] for n in ("JUMP_FORWARD", "JUMP_BACKWARD",
                                      "JUMP_BACKWARD_NO_INTERRUPT"))
 _ENDS_FLOW = frozenset(_OP[n] for n in ("RETURN_VALUE", "RAISE_VARARGS", "RERAISE"))
